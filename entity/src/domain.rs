@@ -1,0 +1,194 @@
+//! Domain enumerations shared by the database, the policy and the API.
+//!
+//! Each is stored as its SCREAMING_SNAKE_CASE name, which is also its GraphQL
+//! name, so a value reads the same in SQL, in GraphQL and in the audit log.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What kind of account a user is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserKind {
+    /// A member of the brand's own organisation.
+    #[sea_orm(string_value = "MEMBER")]
+    Member,
+    /// A user of an allowlisted partner organisation.
+    #[sea_orm(string_value = "PARTNER")]
+    Partner,
+}
+
+/// A member's role. Partners have no role: what they see comes from grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    #[sea_orm(string_value = "ADMIN")]
+    Admin,
+    #[sea_orm(string_value = "MANAGER")]
+    Manager,
+    #[sea_orm(string_value = "EDITOR")]
+    Editor,
+    #[sea_orm(string_value = "CONTRIBUTOR")]
+    Contributor,
+    #[sea_orm(string_value = "VIEWER")]
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Manager => "MANAGER",
+            Role::Editor => "EDITOR",
+            Role::Contributor => "CONTRIBUTOR",
+            Role::Viewer => "VIEWER",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "ADMIN" => Ok(Role::Admin),
+            "MANAGER" => Ok(Role::Manager),
+            "EDITOR" => Ok(Role::Editor),
+            "CONTRIBUTOR" => Ok(Role::Contributor),
+            "VIEWER" => Ok(Role::Viewer),
+            other => Err(format!(
+                "unknown role {other:?} (expected ADMIN, MANAGER, EDITOR, CONTRIBUTOR or VIEWER)"
+            )),
+        }
+    }
+}
+
+/// Who performed an audited action. Every accessor is exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActorKind {
+    /// An internal member of the brand.
+    #[sea_orm(string_value = "MEMBER")]
+    Member,
+    /// A user of an allowlisted partner organisation.
+    #[sea_orm(string_value = "PARTNER")]
+    Partner,
+    /// An external or not (yet) authenticated visitor.
+    #[sea_orm(string_value = "VISITOR")]
+    Visitor,
+    /// Vitrine itself: scheduled jobs, command-line administration.
+    #[sea_orm(string_value = "SYSTEM")]
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Member => "MEMBER",
+            ActorKind::Partner => "PARTNER",
+            ActorKind::Visitor => "VISITOR",
+            ActorKind::System => "SYSTEM",
+        }
+    }
+}
+
+impl From<UserKind> for ActorKind {
+    fn from(kind: UserKind) -> Self {
+        match kind {
+            UserKind::Member => ActorKind::Member,
+            UserKind::Partner => ActorKind::Partner,
+        }
+    }
+}
+
+macro_rules! audit_actions {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, )+) => {
+        /// Every kind of audited event. Later features add variants; a stored
+        /// name is never renamed or reused.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+        #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(64))")]
+        pub enum AuditAction {
+            $( $(#[$doc])* #[sea_orm(string_value = $name)] #[serde(rename = $name)] $variant, )+
+        }
+
+        impl AuditAction {
+            /// The stored (and GraphQL) name of the action.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( AuditAction::$variant => $name, )+
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    /// A user signed in.
+    LoginSucceeded = "LOGIN_SUCCEEDED",
+    /// A sign-in was refused (unknown email, wrong password, disabled account).
+    LoginFailed = "LOGIN_FAILED",
+    /// A sign-in was refused unchecked because of too many recent failures.
+    LoginThrottled = "LOGIN_THROTTLED",
+    /// A user signed out (its token was revoked by its own request).
+    Logout = "LOGOUT",
+    /// A session token was revoked by an administrator or by disabling its user.
+    TokenRevoked = "TOKEN_REVOKED",
+    /// A user account was created.
+    UserCreated = "USER_CREATED",
+    /// A user account was changed (name, email, role, password).
+    UserUpdated = "USER_UPDATED",
+    /// A user account was disabled; its tokens stopped working.
+    UserDisabled = "USER_DISABLED",
+    /// A disabled user account was enabled again.
+    UserEnabled = "USER_ENABLED",
+    /// A partner organisation was created.
+    PartnerOrgCreated = "PARTNER_ORG_CREATED",
+    /// A partner organisation was changed (name, email domains).
+    PartnerOrgUpdated = "PARTNER_ORG_UPDATED",
+    /// A partner organisation was put on the allowlist.
+    PartnerOrgAllowlisted = "PARTNER_ORG_ALLOWLISTED",
+    /// A partner organisation was removed from the allowlist.
+    PartnerOrgRemovedFromAllowlist = "PARTNER_ORG_REMOVED_FROM_ALLOWLIST",
+    /// The audit hash chain was verified.
+    AuditChainVerified = "AUDIT_CHAIN_VERIFIED",
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn audit_action_names_are_unique_and_match_serde() {
+        let mut seen = std::collections::HashSet::new();
+        for action in AuditAction::iter() {
+            assert!(seen.insert(action.as_str()), "duplicate {action}");
+            let json = serde_json::to_string(&action).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+            assert_eq!(action.to_value(), action.as_str());
+        }
+    }
+
+    #[test]
+    fn roles_parse_case_insensitively_and_reject_unknown_names() {
+        assert_eq!("viewer".parse::<Role>(), Ok(Role::Viewer));
+        assert_eq!(" ADMIN ".parse::<Role>(), Ok(Role::Admin));
+        assert!("root".parse::<Role>().is_err());
+        for role in Role::iter() {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+    }
+}

@@ -1,0 +1,44 @@
+use sea_orm::entity::prelude::*;
+
+/// A sign-in session. The bearer token itself is never stored: only its
+/// SHA-256 (`token_hash`), so a copy of the database opens no session.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    #[sea_orm(unique)]
+    pub token_hash: String,
+    pub created_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub revoked_at: Option<DateTimeUtc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Model {
+    /// Whether the session admits requests at `now`.
+    pub fn is_live(&self, now: DateTimeUtc) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

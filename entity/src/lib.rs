@@ -1,0 +1,13 @@
+//! Vitrine's data model: sea-orm entities (in [`entities`]) and the pure domain
+//! rules on them — the clock, the audit hash chain, the authorization policy.
+//! Nothing in this crate performs I/O except through sea-orm entities.
+
+pub mod audit_chain;
+pub mod clock;
+pub mod domain;
+pub mod entities;
+pub mod identity;
+pub mod policy;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use domain::{ActorKind, AuditAction, Role, UserKind};

@@ -1,0 +1,17 @@
+//! Database schema migrations.
+//!
+//! Migrations never import entities: an old migration must keep meaning what it
+//! meant when it was written, whatever the entities become later.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_identity_and_audit;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_identity_and_audit::Migration)]
+    }
+}
