@@ -257,7 +257,10 @@ mod tests {
                 action: "LOGIN_SUCCEEDED".into(),
                 prev: prev.clone(),
                 hash: String::new(),
-                at: Utc.timestamp_opt(1_800_000_000 + seq, 123_000).single().unwrap_or_default(),
+                at: Utc
+                    .timestamp_opt(1_800_000_000 + seq, 123_000)
+                    .single()
+                    .unwrap_or_default(),
             };
             o.hash = chain_hash(&prev, &fields(&o));
             prev = o.hash.clone();
@@ -284,7 +287,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {
         let v = serde_json::json!({"b": 1, "a": {"d": [true, null], "c": "x"}});
-        assert_eq!(canonical_json(&v), r#"{"a":{"c":"x","d":[true,null]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"c":"x","d":[true,null]},"b":1}"#
+        );
     }
 
     #[test]
@@ -338,7 +344,9 @@ mod tests {
     #[test]
     fn time_is_hashed_to_the_microsecond() {
         let events = chain(1);
-        let mut moved = Owned { ..chain(1).remove(0) };
+        let mut moved = Owned {
+            ..chain(1).remove(0)
+        };
         moved.at += chrono::Duration::microseconds(1);
         assert_ne!(chain_hash(GENESIS_HASH, &fields(&moved)), events[0].hash);
     }

@@ -54,9 +54,7 @@ fn is_valid_domain(domain: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
 }
 
@@ -118,21 +116,34 @@ mod tests {
             "alice@exa_mple.com",
             "alice@-example.com",
         ] {
-            assert_eq!(normalize_email(bad), Err(IdentityError::InvalidEmail), "{bad:?}");
+            assert_eq!(
+                normalize_email(bad),
+                Err(IdentityError::InvalidEmail),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn domains_normalise() {
-        assert_eq!(normalize_domain("@Partner.Example "), Ok("partner.example".into()));
+        assert_eq!(
+            normalize_domain("@Partner.Example "),
+            Ok("partner.example".into())
+        );
         assert!(normalize_domain("not a domain").is_err());
     }
 
     #[test]
     fn password_policy_counts_characters() {
-        assert_eq!(check_password_policy("short"), Err(IdentityError::PasswordTooShort));
+        assert_eq!(
+            check_password_policy("short"),
+            Err(IdentityError::PasswordTooShort)
+        );
         assert_eq!(check_password_policy("correct horse battery"), Ok(()));
-        assert_eq!(check_password_policy("ééééééééééé"), Err(IdentityError::PasswordTooShort));
+        assert_eq!(
+            check_password_policy("ééééééééééé"),
+            Err(IdentityError::PasswordTooShort)
+        );
         assert_eq!(
             check_password_policy(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
             Err(IdentityError::PasswordTooLong)

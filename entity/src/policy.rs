@@ -55,9 +55,7 @@ impl Actor {
     pub fn partner_org_id(&self) -> Option<Uuid> {
         match self {
             Actor::Partner { org_id, .. } => Some(*org_id),
-            Actor::Anonymous | Actor::Member { .. } | Actor::Visitor { .. } | Actor::System => {
-                None
-            }
+            Actor::Anonymous | Actor::Member { .. } | Actor::Visitor { .. } | Actor::System => None,
         }
     }
 }
@@ -209,8 +207,8 @@ pub fn role_permits(role: Role, action: Action) -> bool {
         },
         Role::Contributor => match action {
             ViewMetadata | ViewPreview | Upload => true,
-            DownloadLowres | DownloadOriginal | Edit | Delete | Share | Moderate
-            | ManageAccess | ManageLicenses | ViewAudit | ViewStats | Admin => false,
+            DownloadLowres | DownloadOriginal | Edit | Delete | Share | Moderate | ManageAccess
+            | ManageLicenses | ViewAudit | ViewStats | Admin => false,
         },
         Role::Viewer => match action {
             ViewMetadata | ViewPreview | DownloadLowres => true,
@@ -296,7 +294,13 @@ mod tests {
 
     #[test]
     fn members_get_exactly_their_role_matrix_on_the_instance() {
-        let roles = [Role::Admin, Role::Manager, Role::Editor, Role::Contributor, Role::Viewer];
+        let roles = [
+            Role::Admin,
+            Role::Manager,
+            Role::Editor,
+            Role::Contributor,
+            Role::Viewer,
+        ];
         assert_eq!(Role::iter().collect::<Vec<_>>(), roles);
         for (action, row) in EXPECTED {
             for (role, allowed) in roles.iter().zip(row) {
@@ -367,7 +371,10 @@ mod tests {
     #[test]
     fn system_may_do_everything_installation_wide() {
         for action in Action::ALL {
-            assert_eq!(authorize(&Actor::System, action, &Resource::Instance, now()), Ok(()));
+            assert_eq!(
+                authorize(&Actor::System, action, &Resource::Instance, now()),
+                Ok(())
+            );
         }
     }
 

@@ -1,1 +1,16 @@
+//! Background work: job payloads (defined once, here), the queue they travel
+//! through (embedded SQLite file or Redis), the scheduler that enqueues
+//! periodic jobs, and the workers that run them.
+//!
+//! The API enqueues through the typed functions of [`queue::Queue`] after its
+//! database transaction commits; handlers re-read state and are idempotent.
 
+pub mod jobs;
+pub mod queue;
+pub mod runner;
+
+mod handlers;
+
+pub use jobs::Job;
+pub use queue::{Queue, QueueError};
+pub use runner::{WorkerDeps, WorkerSettings, run_workers};

@@ -1,0 +1,181 @@
+//! Start-up: build the state from the configuration, then serve until told
+//! to stop. Tests call [`start`] with a listener on port 0 and their own clock.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use poem::Server;
+use poem::listener::{Acceptor, TcpAcceptor};
+use tokio_util::sync::CancellationToken;
+use vitrine_entity::Clock;
+use vitrine_worker::{Queue, WorkerDeps, WorkerSettings, run_workers};
+
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::graphql::build_schema;
+use crate::http::{App, routes};
+use crate::state::AppState;
+use crate::throttle::Throttle;
+
+/// Connects to everything the configuration names and applies migrations.
+/// `shutdown` ends the background tasks started here (the event relay).
+pub async fn build_state(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<AppState> {
+    crate::secret::ensure_data_dir(&config.data_dir)?;
+    let db = crate::db::connect(&config)
+        .await
+        .with_context(|| format!("cannot connect to the {} database", config.database_kind()))?;
+    crate::db::migrate(&db)
+        .await
+        .context("cannot apply database migrations")?;
+    let (queue, bus, throttle) = match &config.redis_url {
+        None => (
+            Queue::open_embedded(&config.queue_db_path(), &config.redis_prefix).await?,
+            EventBus::in_process(),
+            Throttle::memory(),
+        ),
+        Some(url) => {
+            let queue = Queue::open_redis(url.expose(), &config.redis_prefix)
+                .await
+                .context("cannot connect to Redis (job queue)")?;
+            let bus = EventBus::redis(url.expose(), &config.redis_prefix, shutdown)
+                .await
+                .context("cannot connect to Redis (event bus)")?;
+            let conn = redis::aio::ConnectionManager::new(
+                redis::Client::open(url.expose()).context("invalid Redis URL")?,
+            )
+            .await
+            .context("cannot connect to Redis (throttling)")?;
+            (queue, bus, Throttle::redis(conn, &config.redis_prefix))
+        }
+    };
+    Ok(AppState {
+        config: Arc::new(config),
+        db,
+        clock,
+        bus,
+        throttle: Arc::new(throttle),
+        queue,
+    })
+}
+
+/// The worker dependencies derived from the application state.
+pub fn worker_deps(state: &AppState) -> WorkerDeps {
+    WorkerDeps {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        queue: state.queue.clone(),
+        settings: WorkerSettings {
+            shutdown_timeout: state.config.shutdown_timeout,
+            ..WorkerSettings::default()
+        },
+    }
+}
+
+/// A server started by [`start`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Asks the server to stop and waits until it has.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.task.await.context("server task failed")?
+    }
+
+    /// Waits until the server stops (after `shutdown` resolved).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task failed")?
+    }
+}
+
+/// Builds the state, binds `listener`, and serves in a background task until
+/// `shutdown` resolves or [`Running::stop`] is called. In the embedded mode
+/// (no Redis) the workers run in this process too.
+pub async fn start(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let stop = CancellationToken::new();
+    let state = build_state(config, clock, stop.clone()).await?;
+    let addr = listener.local_addr()?;
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(addr);
+
+    let workers = state.config.embedded_workers().then(|| {
+        let deps = worker_deps(&state);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = run_workers(deps, stop.cancelled_owned()).await {
+                tracing::error!(error = %e, "in-process workers stopped with an error");
+            }
+        })
+    });
+
+    let schema = build_schema(Some(state.clone()), &state.config.limits);
+    let app = App {
+        state: state.clone(),
+        schema,
+        shutdown: stop.clone(),
+    };
+    let timeout = state.config.shutdown_timeout;
+    let server_stop = stop.clone();
+    let task = tokio::spawn(async move {
+        let signal = async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = server_stop.cancelled() => {}
+            }
+            tracing::info!("shutting down");
+            server_stop.cancel();
+        };
+        let served = Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(routes(app), signal, Some(timeout))
+            .await;
+        if let Some(workers) = workers {
+            let _ = workers.await;
+        }
+        served.context("HTTP server failed")
+    });
+    tracing::info!(addr = %bound, "listening");
+    Ok(Running {
+        addr: bound,
+        state,
+        stop,
+        task,
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

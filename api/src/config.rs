@@ -1,0 +1,562 @@
+//! Configuration: compiled defaults, then an optional TOML file
+//! (`VITRINE_CONFIG`), then `VITRINE_*` environment variables, validated once
+//! at start-up. Secrets live in [`Secret`], whose `Debug` never shows them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A secret value; `Debug` prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Request and query limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest multipart (upload) request body, in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest non-multipart GraphQL request body, in bytes.
+    pub max_request_bytes: usize,
+    /// Most files in one multipart request.
+    pub max_upload_files: usize,
+    /// Deepest selection nesting a query may have.
+    pub max_query_depth: usize,
+    /// Highest complexity (fields, weighted) a query may have.
+    pub max_query_complexity: usize,
+    /// Most operations in one batched request.
+    pub max_batch_size: usize,
+}
+
+/// Sign-in throttling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginThrottle {
+    /// Failures per email address within the window before sign-ins for it are refused.
+    pub max_failures_per_email: u32,
+    /// Failures per client IP within the window before sign-ins from it are refused.
+    pub max_failures_per_ip: u32,
+    pub window: Duration,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key and channel (lets installations share a Redis).
+    pub redis_prefix: String,
+    pub storage_url: String,
+    pub bind: SocketAddr,
+    /// The signing key; `None` until [`crate::secret::ensure_secret`] runs.
+    pub secret: Option<Secret>,
+    pub session_ttl: Duration,
+    pub login: LoginThrottle,
+    pub limits: Limits,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy_headers: bool,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    /// How long shutdown waits for in-flight requests and jobs.
+    pub shutdown_timeout: Duration,
+}
+
+/// Why the configuration was refused. The message names the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+    #[error("configuration file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: format!("VITRINE_{}", key.to_ascii_uppercase()),
+        message: message.into(),
+    }
+}
+
+/// Every setting key (lower case, as in the TOML file; `VITRINE_` + upper
+/// case in the environment).
+pub const KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "redis_url",
+    "redis_prefix",
+    "storage_url",
+    "bind",
+    "secret",
+    "session_ttl",
+    "login_max_failures_per_email",
+    "login_max_failures_per_ip",
+    "login_window",
+    "max_upload_bytes",
+    "max_request_bytes",
+    "max_upload_files",
+    "max_query_depth",
+    "max_query_complexity",
+    "max_batch_size",
+    "trust_proxy_headers",
+    "log_format",
+    "log",
+    "shutdown_timeout",
+];
+
+impl Config {
+    /// Loads from the process environment (and `VITRINE_CONFIG`, if set).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("VITRINE_"))
+            .collect();
+        let file = match env.get("VITRINE_CONFIG") {
+            Some(path) => read_file(Path::new(path))?,
+            None => HashMap::new(),
+        };
+        Self::from_sources(&env, &file)
+    }
+
+    /// Loads from explicit sources: environment-style (`VITRINE_KEY`) values
+    /// override file-style (`key`) values, which override defaults.
+    pub fn from_sources(
+        env: &HashMap<String, String>,
+        file: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |key: &str| -> Option<String> {
+            env.get(&format!("VITRINE_{}", key.to_ascii_uppercase()))
+                .or_else(|| file.get(key))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        for key in env.keys() {
+            let name = key.trim_start_matches("VITRINE_").to_ascii_lowercase();
+            if name != "config" && !name.starts_with("test_") && !KEYS.contains(&name.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: key.clone(),
+                    message: "unknown setting (see README.md for the list)".into(),
+                });
+            }
+        }
+
+        let data_dir = PathBuf::from(get("data_dir").unwrap_or_else(|| "./data".into()));
+        let database_url = match get("database_url") {
+            Some(url) => {
+                let lower = url.to_ascii_lowercase();
+                if !(lower.starts_with("sqlite:")
+                    || lower.starts_with("postgres://")
+                    || lower.starts_with("postgresql://"))
+                {
+                    return Err(invalid(
+                        "database_url",
+                        "must start with sqlite:, postgres:// or postgresql://",
+                    ));
+                }
+                url
+            }
+            None => default_sqlite_url(&data_dir),
+        };
+        let redis_url = match get("redis_url") {
+            Some(url) => {
+                let lower = url.to_ascii_lowercase();
+                if !(lower.starts_with("redis://") || lower.starts_with("rediss://")) {
+                    return Err(invalid(
+                        "redis_url",
+                        "must start with redis:// or rediss://",
+                    ));
+                }
+                Some(Secret::new(url))
+            }
+            None => None,
+        };
+        let redis_prefix = get("redis_prefix").unwrap_or_else(|| "vitrine".into());
+        if !redis_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        {
+            return Err(invalid(
+                "redis_prefix",
+                "may contain only letters, digits, '-', '_', ':' and '.'",
+            ));
+        }
+        let storage_url = match get("storage_url") {
+            Some(url) if url.starts_with("file://") || !url.contains("://") => url,
+            Some(url) => {
+                return Err(invalid(
+                    "storage_url",
+                    format!(
+                        "unsupported scheme in {:?}: use a directory path or file:// URL",
+                        url.split("://").next().unwrap_or_default()
+                    ),
+                ));
+            }
+            None => data_dir.join("blobs").display().to_string(),
+        };
+        let bind = get("bind")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("bind", format!("not an address:port ({e})")))?;
+        let secret = match get("secret") {
+            Some(s) if s.len() < 32 => {
+                return Err(invalid(
+                    "secret",
+                    "must be at least 32 characters (e.g. `openssl rand -base64 32`)",
+                ));
+            }
+            Some(s) => Some(Secret::new(s)),
+            None => None,
+        };
+        let log_format = match get("log_format").as_deref() {
+            None | Some("human") | Some("text") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "log_format",
+                    format!("{other:?} is not human or json"),
+                ));
+            }
+        };
+
+        let config = Config {
+            database_url: Secret::new(database_url),
+            database_max_connections: parse_num(&get, "database_max_connections", 10, 1..=1000)?,
+            redis_url,
+            redis_prefix,
+            storage_url,
+            bind,
+            secret,
+            session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
+            login: LoginThrottle {
+                max_failures_per_email: parse_num(
+                    &get,
+                    "login_max_failures_per_email",
+                    5,
+                    1..=1000,
+                )?,
+                max_failures_per_ip: parse_num(&get, "login_max_failures_per_ip", 20, 1..=100_000)?,
+                window: parse_duration_key(&get, "login_window", Duration::from_secs(15 * 60))?,
+            },
+            limits: Limits {
+                max_upload_bytes: parse_size(&get, "max_upload_bytes", 256 << 20)?,
+                max_request_bytes: usize::try_from(parse_size(&get, "max_request_bytes", 1 << 20)?)
+                    .map_err(|_| invalid("max_request_bytes", "too large"))?,
+                max_upload_files: parse_num(&get, "max_upload_files", 20, 1..=10_000)?,
+                max_query_depth: parse_num(&get, "max_query_depth", 16, 2..=1000)?,
+                max_query_complexity: parse_num(
+                    &get,
+                    "max_query_complexity",
+                    2000,
+                    10..=1_000_000,
+                )?,
+                max_batch_size: parse_num(&get, "max_batch_size", 10, 1..=1000)?,
+            },
+            trust_proxy_headers: parse_bool(&get, "trust_proxy_headers", false)?,
+            log_format,
+            log_filter: get("log").unwrap_or_else(|| "info".into()),
+            shutdown_timeout: parse_duration_key(
+                &get,
+                "shutdown_timeout",
+                Duration::from_secs(20),
+            )?,
+            data_dir,
+        };
+        Ok(config)
+    }
+
+    /// Whether jobs run inside the `serve` process (no Redis configured).
+    pub fn embedded_workers(&self) -> bool {
+        self.redis_url.is_none()
+    }
+
+    /// Where the embedded job queue keeps its database.
+    pub fn queue_db_path(&self) -> PathBuf {
+        self.data_dir.join("queue.sqlite")
+    }
+
+    /// The database backend's name, for logs (never the URL: it may hold a password).
+    pub fn database_kind(&self) -> &'static str {
+        if self.database_url.expose().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+}
+
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("vitrine.sqlite").display()
+    )
+}
+
+/// Reads a TOML configuration file into setting values.
+pub fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let file_err = |message: String| ConfigError::File {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let mut out = HashMap::new();
+    for (key, value) in table {
+        if !KEYS.contains(&key.as_str()) {
+            return Err(file_err(format!("unknown setting {key:?}")));
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => return Err(file_err(format!("{key}: unsupported value {other:?}"))),
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+fn parse_num<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(raw) = get(key) else {
+        return Ok(default);
+    };
+    let value: T = raw
+        .replace('_', "")
+        .parse()
+        .map_err(|_| invalid(key, format!("{raw:?} is not a number")))?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            key,
+            format!("{value} is outside {}..={}", range.start(), range.end()),
+        ))
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(key).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(key, format!("{other:?} is not true or false"))),
+    }
+}
+
+/// Parses `90`, `90s`, `15m`, `12h`, `7d` (a bare number is seconds).
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => return Some(Duration::from_millis(n)),
+        "m" | "min" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+fn parse_duration_key(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match get(key) {
+        None => Ok(default),
+        Some(raw) => match parse_duration(&raw) {
+            Some(d) if !d.is_zero() => Ok(d),
+            _ => Err(invalid(
+                key,
+                format!("{raw:?} is not a positive duration like 90s, 15m, 12h or 7d"),
+            )),
+        },
+    }
+}
+
+/// Parses `1048576`, `512KiB`, `256MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
+pub fn parse_size_str(raw: &str) -> Option<u64> {
+    let raw = raw.trim().replace('_', "");
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+fn parse_size(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(key) {
+        None => Ok(default),
+        Some(raw) => match parse_size_str(&raw) {
+            Some(n) if n > 0 => Ok(n),
+            _ => Err(invalid(
+                key,
+                format!("{raw:?} is not a positive size like 1048576, 512KiB or 256MiB"),
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_safe_and_local() {
+        let c = Config::from_sources(&HashMap::new(), &HashMap::new()).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(
+            c.database_url
+                .expose()
+                .starts_with("sqlite://./data/vitrine.sqlite")
+        );
+        assert!(c.redis_url.is_none());
+        assert!(c.embedded_workers());
+        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.limits.max_upload_bytes, 256 << 20);
+        assert_eq!(c.login.max_failures_per_email, 5);
+        assert!(!c.trust_proxy_headers);
+        assert!(c.secret.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let file = env(&[("bind", "0.0.0.0:9000"), ("session_ttl", "1h")]);
+        let c = Config::from_sources(&env(&[("VITRINE_BIND", "127.0.0.1:9001")]), &file).unwrap();
+        assert_eq!(c.bind.port(), 9001);
+        assert_eq!(c.session_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let cases = [
+            ("VITRINE_BIND", "not-an-address", "VITRINE_BIND"),
+            ("VITRINE_DATABASE_URL", "mysql://x", "VITRINE_DATABASE_URL"),
+            ("VITRINE_REDIS_URL", "http://x", "VITRINE_REDIS_URL"),
+            ("VITRINE_SECRET", "short", "VITRINE_SECRET"),
+            ("VITRINE_SESSION_TTL", "forever", "VITRINE_SESSION_TTL"),
+            (
+                "VITRINE_MAX_UPLOAD_BYTES",
+                "lots",
+                "VITRINE_MAX_UPLOAD_BYTES",
+            ),
+            ("VITRINE_MAX_QUERY_DEPTH", "0", "VITRINE_MAX_QUERY_DEPTH"),
+            ("VITRINE_LOG_FORMAT", "xml", "VITRINE_LOG_FORMAT"),
+            (
+                "VITRINE_TRUST_PROXY_HEADERS",
+                "maybe",
+                "VITRINE_TRUST_PROXY_HEADERS",
+            ),
+            ("VITRINE_STORAGE_URL", "ftp://x", "VITRINE_STORAGE_URL"),
+            ("VITRINE_BOGUS", "1", "VITRINE_BOGUS"),
+        ];
+        for (key, value, named) in cases {
+            let err = Config::from_sources(&env(&[(key, value)]), &HashMap::new()).unwrap_err();
+            assert!(err.to_string().starts_with(named), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = Config::from_sources(
+            &env(&[
+                ("VITRINE_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"),
+                ("VITRINE_DATABASE_URL", "postgres://u:hunter2@db/x"),
+                ("VITRINE_REDIS_URL", "redis://:pw-redis@r"),
+            ]),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        for leaked in ["s3cr3t", "hunter2", "pw-redis"] {
+            assert!(!debug.contains(leaked), "{leaked} in {debug}");
+        }
+    }
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_size_str("256MiB"), Some(256 << 20));
+        assert_eq!(parse_size_str("1_000"), Some(1000));
+        assert_eq!(parse_size_str("1TB"), None);
+    }
+
+    #[test]
+    fn toml_file_is_read_and_unknown_keys_refused() {
+        let dir = std::env::temp_dir().join(format!("vitrine-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "bind = \"127.0.0.1:7000\"\nmax_batch_size = 3\n").unwrap();
+        let values = read_file(&good).unwrap();
+        let c = Config::from_sources(&HashMap::new(), &values).unwrap();
+        assert_eq!(c.bind.port(), 7000);
+        assert_eq!(c.limits.max_batch_size, 3);
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "bnid = \"x\"\n").unwrap();
+        assert!(read_file(&bad).unwrap_err().to_string().contains("bnid"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,106 @@
+//! Gives every GraphQL error a stable `extensions.code`: errors raised by our
+//! resolvers already carry one; parse and validation failures (including the
+//! depth and complexity limits) are coded here; anything else is INTERNAL.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+    NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+fn set_code(error: &mut ServerError, code: &str) {
+    let ext = error.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+    }
+}
+
+fn validation_code(error: &ServerError) -> &'static str {
+    if error.message.contains("nested too deep") {
+        "QUERY_TOO_DEEP"
+    } else if error.message.contains("too complex") {
+        "QUERY_TOO_COMPLEX"
+    } else {
+        "GRAPHQL_VALIDATION_FAILED"
+    }
+}
+
+fn finish(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        set_code(error, "INTERNAL");
+    }
+    response
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut e| {
+            let code = if e.message.contains("recursion depth") {
+                "QUERY_TOO_DEEP"
+            } else {
+                "GRAPHQL_PARSE_FAILED"
+            };
+            set_code(&mut e, code);
+            e
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for e in &mut errors {
+                let code = validation_code(e);
+                set_code(e, code);
+            }
+            errors
+        })
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            // Unknown operation names and the like are the client's mistake.
+            if error.path.is_empty()
+                && error.extensions.is_none()
+                && response.data == async_graphql::Value::Null
+            {
+                set_code(error, "BAD_USER_INPUT");
+            }
+        }
+        finish(response)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(finish).boxed()
+    }
+}

@@ -1,0 +1,106 @@
+//! The GraphQL schema. Resolvers stay thin: parse, call a service (which asks
+//! the policy), map the result to an output type.
+
+mod codes;
+mod loaders;
+mod mutation;
+mod query;
+mod subscription;
+pub mod types;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Schema};
+
+pub use codes::ErrorCodes;
+pub use loaders::PartnerOrgLoader;
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+
+use crate::config::Limits;
+use crate::error::ApiError;
+use crate::state::{AppState, Auth, RequestMeta};
+
+pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Builds the schema with its limits. `state` is `None` only for printing SDL.
+pub fn build_schema(state: Option<AppState>, limits: &Limits) -> VitrineSchema {
+    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .limit_depth(limits.max_query_depth)
+        .limit_complexity(limits.max_query_complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(8)
+        .extension(ErrorCodes);
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    let limits = crate::config::Config::from_sources(&Default::default(), &Default::default())
+        .map(|c| c.limits)
+        .unwrap_or(Limits {
+            max_upload_bytes: 0,
+            max_request_bytes: 0,
+            max_upload_files: 0,
+            max_query_depth: 16,
+            max_query_complexity: 2000,
+            max_batch_size: 1,
+        });
+    build_schema(None, &limits).sdl()
+}
+
+/// Per-request data the HTTP and WebSocket layers attach.
+pub fn request_data(state: &AppState, auth: Auth, meta: RequestMeta) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(auth);
+    data.insert(meta);
+    data.insert(DataLoader::new(
+        PartnerOrgLoader::new(state.db.clone()),
+        tokio::spawn,
+    ));
+    data
+}
+
+pub(crate) fn state<'c>(ctx: &Context<'c>) -> Result<&'c AppState, ApiError> {
+    ctx.data::<AppState>()
+        .map_err(|_| ApiError::Internal("application state missing".into()))
+}
+
+pub(crate) fn auth<'c>(ctx: &Context<'c>) -> Result<&'c Auth, ApiError> {
+    ctx.data::<Auth>()
+        .map_err(|_| ApiError::Internal("request identity missing".into()))
+}
+
+/// The caller must have presented a valid token. Names why a token was refused.
+pub(crate) fn require_auth<'c>(ctx: &Context<'c>) -> Result<&'c Auth, ApiError> {
+    let auth = auth(ctx)?;
+    if auth.session_id.is_none() {
+        return Err(ApiError::Unauthenticated(
+            auth.rejected.unwrap_or("authentication required").into(),
+        ));
+    }
+    Ok(auth)
+}
+
+pub(crate) fn meta<'c>(ctx: &Context<'c>) -> RequestMeta {
+    ctx.data::<RequestMeta>().cloned().unwrap_or_default()
+}
+
+pub(crate) fn parse_id(raw: &async_graphql::ID, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw.as_str())
+        .map_err(|_| ApiError::BadUserInput(format!("{what} is not a valid id")))
+}
+
+/// Validates a page size: default 50, at most 200.
+pub(crate) fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
+    match first {
+        None => Ok(50),
+        Some(n) if (1..=200).contains(&n) => Ok(u64::try_from(n).unwrap_or(50)),
+        Some(_) => Err(ApiError::BadUserInput(
+            "first must be between 1 and 200".into(),
+        )),
+    }
+}

@@ -1,0 +1,399 @@
+//! The GraphQL-over-HTTP endpoint: POST (JSON and multipart uploads, with
+//! size, file-count and batch limits), GET for queries, GraphiQL for browsers.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+
+use async_graphql::http::{GraphiQLSource, MultipartOptions, receive_batch_body};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, ParseRequestError, Variables};
+use poem::error::ReadBodyError;
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Body, Request, Response, handler};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+use super::{App, request_auth, request_meta};
+use crate::graphql::request_data;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// Which media type the client asked for (GraphQL over HTTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// `application/json`: every well-formed request gets 200.
+    Json,
+    /// `application/graphql-response+json`: request errors get 4xx.
+    GraphqlResponse,
+}
+
+fn flavor(req: &Request) -> Flavor {
+    let accept = req
+        .header("accept")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if accept.contains(GRAPHQL_RESPONSE_JSON) {
+        Flavor::GraphqlResponse
+    } else {
+        Flavor::Json
+    }
+}
+
+fn content_type(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Json => "application/json; charset=utf-8",
+        Flavor::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+    }
+}
+
+/// A response for a request that never reached GraphQL execution.
+fn request_error(status: StatusCode, code: &str, message: &str, flavor: Flavor) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    Response::builder()
+        .status(status)
+        .content_type(content_type(flavor))
+        .header("Cache-Control", "no-store")
+        .body(body.to_string())
+}
+
+/// Stops reading a body after `remaining` bytes and remembers that it did.
+struct Limited<R> {
+    inner: R,
+    remaining: u64,
+    tripped: Arc<AtomicBool>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Limited<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let read = (buf.filled().len() - before) as u64;
+        if read > self.remaining {
+            self.tripped.store(true, Ordering::SeqCst);
+            return Poll::Ready(Err(std::io::Error::other("request body too large")));
+        }
+        self.remaining -= read;
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[handler]
+pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Response {
+    let flavor = flavor(req);
+    let limits = &app.state.config.limits;
+    let content_type_header = req.content_type().map(str::to_owned);
+    let media = content_type_header
+        .as_deref()
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let declared_length = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+
+    let batch = match media.as_str() {
+        "multipart/form-data" => {
+            if declared_length.is_some_and(|n| n > limits.max_upload_bytes) {
+                return too_large(limits.max_upload_bytes, flavor);
+            }
+            let tripped = Arc::new(AtomicBool::new(false));
+            let reader = Limited {
+                inner: body.into_async_read(),
+                remaining: limits.max_upload_bytes,
+                tripped: tripped.clone(),
+            };
+            let options = MultipartOptions::default()
+                .max_file_size(usize::try_from(limits.max_upload_bytes).unwrap_or(usize::MAX))
+                .max_num_files(limits.max_upload_files);
+            match receive_batch_body(content_type_header, reader.compat(), options).await {
+                Ok(batch) => {
+                    let files: usize = batch.iter().map(|r| r.uploads.len()).sum();
+                    if files > limits.max_upload_files {
+                        return request_error(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "PAYLOAD_TOO_LARGE",
+                            &format!("at most {} files per request", limits.max_upload_files),
+                            flavor,
+                        );
+                    }
+                    batch
+                }
+                Err(ParseRequestError::PayloadTooLarge) => {
+                    return too_large(limits.max_upload_bytes, flavor);
+                }
+                Err(_) if tripped.load(Ordering::SeqCst) => {
+                    return too_large(limits.max_upload_bytes, flavor);
+                }
+                Err(e) => {
+                    return request_error(
+                        StatusCode::BAD_REQUEST,
+                        "BAD_USER_INPUT",
+                        &format!("invalid multipart request: {e}"),
+                        flavor,
+                    );
+                }
+            }
+        }
+        "application/json" | "application/graphql-response+json" => {
+            if declared_length.is_some_and(|n| n > limits.max_request_bytes as u64) {
+                return too_large(limits.max_request_bytes as u64, flavor);
+            }
+            let bytes = match body.into_bytes_limit(limits.max_request_bytes).await {
+                Ok(bytes) => bytes,
+                Err(ReadBodyError::PayloadTooLarge) => {
+                    return too_large(limits.max_request_bytes as u64, flavor);
+                }
+                Err(e) => {
+                    return request_error(
+                        StatusCode::BAD_REQUEST,
+                        "BAD_USER_INPUT",
+                        &format!("cannot read the request body: {e}"),
+                        flavor,
+                    );
+                }
+            };
+            match serde_json::from_slice::<BatchRequest>(&bytes) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    return request_error(
+                        StatusCode::BAD_REQUEST,
+                        "BAD_USER_INPUT",
+                        &format!("the body is not a GraphQL request: {e}"),
+                        flavor,
+                    );
+                }
+            }
+        }
+        _ => {
+            return request_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "BAD_USER_INPUT",
+                "send application/json (or multipart/form-data for uploads)",
+                flavor,
+            );
+        }
+    };
+    execute(&app, req, batch, flavor).await
+}
+
+fn too_large(limit: u64, flavor: Flavor) -> Response {
+    request_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        &format!("the request body exceeds the limit of {limit} bytes"),
+        flavor,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+/// The operation a request would run, if it can be told before execution.
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, name.as_deref()) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) => {
+            // Ambiguous without a name: refuse over GET if any is a mutation.
+            if ops.values().any(|op| op.node.ty == OperationType::Mutation) {
+                Some(OperationType::Mutation)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+#[handler]
+pub async fn get_handler(req: &Request, app: Data<&App>) -> Response {
+    let flavor = flavor(req);
+    let params: GetParams = match req.params() {
+        Ok(p) => p,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("invalid query string: {e}"),
+                flavor,
+            );
+        }
+    };
+    let Some(query) = params.query else {
+        let wants_html = req
+            .header("accept")
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
+        if wants_html {
+            let page = GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .title("Vitrine GraphQL")
+                .finish();
+            return Response::builder()
+                .content_type("text/html; charset=utf-8")
+                .header("Cache-Control", "no-store")
+                .body(page);
+        }
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "the query parameter is required",
+            flavor,
+        );
+    };
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(raw) = params.variables {
+        match serde_json::from_str::<serde_json::Value>(&raw) {
+            Ok(value) => request = request.variables(Variables::from_json(value)),
+            Err(e) => {
+                return request_error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    &format!("variables is not JSON: {e}"),
+                    flavor,
+                );
+            }
+        }
+    }
+    if operation_type(&mut request) == Some(OperationType::Mutation) {
+        let mut response = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "mutations must be sent with POST",
+            flavor,
+        );
+        response
+            .headers_mut()
+            .insert("Allow", poem::http::HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&app, req, BatchRequest::Single(request), flavor).await
+}
+
+/// Codes of errors that mean the request itself was malformed or refused
+/// before execution (status 400 under `application/graphql-response+json`).
+const REQUEST_ERROR_CODES: &[&str] = &[
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_DEEP",
+    "QUERY_TOO_COMPLEX",
+    "BAD_USER_INPUT",
+];
+
+fn error_code(error: &async_graphql::ServerError) -> Option<String> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+async fn execute(app: &App, req: &Request, batch: BatchRequest, flavor: Flavor) -> Response {
+    let limits = &app.state.config.limits;
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > limits.max_batch_size
+    {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            &format!(
+                "a batch of {} operations exceeds the limit of {}",
+                requests.len(),
+                limits.max_batch_size
+            ),
+            flavor,
+        );
+    }
+    let meta = request_meta(req, app.state.config.trust_proxy_headers);
+    let auth = match request_auth(&app.state, req).await {
+        Ok(auth) => auth,
+        Err(e) => {
+            let error: async_graphql::Error = e.into();
+            return request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                &error.message,
+                flavor,
+            );
+        }
+    };
+    let attach = |mut request: async_graphql::Request| {
+        request.data = request_data(&app.state, auth.clone(), meta.clone());
+        request
+    };
+    let batch = match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(attach(request)),
+        BatchRequest::Batch(requests) => {
+            BatchRequest::Batch(requests.into_iter().map(attach).collect())
+        }
+    };
+    let response = app.schema.execute_batch(batch).await;
+    render(response, flavor)
+}
+
+fn render(response: BatchResponse, flavor: Flavor) -> Response {
+    let mut status = StatusCode::OK;
+    let mut retry_after: Option<u64> = None;
+    let responses: Vec<&async_graphql::Response> = match &response {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(rs) => rs.iter().collect(),
+    };
+    for r in &responses {
+        for e in &r.errors {
+            if error_code(e).as_deref() == Some("TOO_MANY_REQUESTS")
+                && let Some(async_graphql::Value::Number(n)) =
+                    e.extensions.as_ref().and_then(|x| x.get("retryAfter"))
+            {
+                retry_after = n.as_u64().or(retry_after);
+            }
+        }
+    }
+    if let (Flavor::GraphqlResponse, BatchResponse::Single(r)) = (flavor, &response) {
+        let refused = r.data == async_graphql::Value::Null
+            && !r.errors.is_empty()
+            && r.errors.iter().all(|e| {
+                e.path.is_empty()
+                    && error_code(e).is_some_and(|c| REQUEST_ERROR_CODES.contains(&c.as_str()))
+            });
+        if refused {
+            status = StatusCode::BAD_REQUEST;
+        }
+    }
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a GraphQL response");
+            return request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+                flavor,
+            );
+        }
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .content_type(content_type(flavor))
+        .header("Cache-Control", "no-store");
+    if let Some(seconds) = retry_after {
+        builder = builder.header("Retry-After", seconds.to_string());
+    }
+    builder.body(body)
+}

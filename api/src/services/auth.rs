@@ -1,0 +1,296 @@
+//! Sign-in, sign-out and bearer-token authentication.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use serde_json::json;
+use uuid::Uuid;
+use vitrine_entity::entities::{partner_org, session, user};
+use vitrine_entity::identity::normalize_email;
+use vitrine_entity::policy::Actor;
+use vitrine_entity::{ActorKind, AuditAction, UserKind};
+
+use crate::error::{ApiError, ApiResult};
+use crate::security::{
+    SESSION_TOKEN_PREFIX, blocking, dummy_hash, generate_token, hash_token, verify_password,
+};
+use crate::services::Tx;
+use crate::services::audit::{ActorRef, NewEvent};
+use crate::state::{AppState, Auth, RequestMeta};
+
+/// A successful sign-in. The token is shown here once and never again.
+#[derive(Debug)]
+pub struct LoginOutcome {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: user::Model,
+}
+
+const INVALID_CREDENTIALS: &str = "invalid email or password";
+
+fn visitor() -> ActorRef {
+    ActorRef {
+        kind: ActorKind::Visitor,
+        id: None,
+        partner_org_id: None,
+    }
+}
+
+/// Why a sign-in is refused; all reasons look the same to the client.
+fn refusal(
+    user: Option<&user::Model>,
+    password_ok: bool,
+    org: Option<&partner_org::Model>,
+) -> Option<&'static str> {
+    let user = user?;
+    if !password_ok {
+        Some("wrong password")
+    } else if user.disabled {
+        Some("account disabled")
+    } else if user.kind == UserKind::Partner && !org.is_some_and(|o| o.allowlisted) {
+        Some("partner organisation not allowlisted")
+    } else if user.kind == UserKind::Member && user.role.is_none() {
+        Some("member without a role")
+    } else {
+        None
+    }
+}
+
+/// Signs in. Unknown emails and wrong passwords get the same error after the
+/// same amount of work; failures are throttled per email and per client IP.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    meta: &RequestMeta,
+) -> ApiResult<LoginOutcome> {
+    let now = state.clock.now();
+    let limits = &state.config.login;
+    let normalized = normalize_email(email).ok();
+    let claimed = normalized
+        .clone()
+        .unwrap_or_else(|| email.trim().to_lowercase());
+    let email_key = format!("login:email:{claimed}");
+    let ip_key = meta.ip.as_ref().map(|ip| format!("login:ip:{ip}"));
+
+    let mut throttled = state
+        .throttle
+        .check(
+            &email_key,
+            limits.max_failures_per_email,
+            limits.window,
+            now,
+        )
+        .await;
+    if let (Ok(()), Some(key)) = (&throttled, &ip_key) {
+        throttled = state
+            .throttle
+            .check(key, limits.max_failures_per_ip, limits.window, now)
+            .await;
+    }
+    if let Err(e) = throttled {
+        let mut tx = Tx::begin(state).await?;
+        tx.audit(
+            NewEvent::new(AuditAction::LoginThrottled, visitor(), meta)
+                .details(json!({ "email": claimed })),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(e);
+    }
+
+    let found = match &normalized {
+        Some(e) => {
+            user::Entity::find()
+                .filter(user::Column::Email.eq(e.as_str()))
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+    let stored = found
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.0.clone());
+    let attempt = password.to_owned();
+    let password_ok = blocking(move || verify_password(&attempt, &stored)).await?;
+    let org = match found.as_ref().and_then(|u| u.partner_org_id) {
+        Some(org_id) => {
+            partner_org::Entity::find_by_id(org_id)
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+
+    let reason = match &found {
+        None => Some("unknown email"),
+        Some(u) => refusal(Some(u), password_ok, org.as_ref()),
+    };
+    if let Some(reason) = reason {
+        state.throttle.hit(&email_key, limits.window, now).await?;
+        if let Some(key) = &ip_key {
+            state.throttle.hit(key, limits.window, now).await?;
+        }
+        let mut event = NewEvent::new(AuditAction::LoginFailed, visitor(), meta)
+            .details(json!({ "email": claimed, "reason": reason }));
+        if let Some(u) = &found {
+            event = event.target("user", u.id);
+        }
+        let mut tx = Tx::begin(state).await?;
+        tx.audit(event).await?;
+        tx.commit().await?;
+        return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS.into()));
+    }
+    let user = found.ok_or_else(|| ApiError::Unauthenticated(INVALID_CREDENTIALS.into()))?;
+
+    let token = generate_token(SESSION_TOKEN_PREFIX)?;
+    let ttl = chrono::Duration::from_std(state.config.session_ttl)
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    let expires_at = now + ttl;
+    let session_id = Uuid::now_v7();
+    let mut tx = Tx::begin(state).await?;
+    session::ActiveModel {
+        id: Set(session_id),
+        user_id: Set(user.id),
+        token_hash: Set(hash_token(&token)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        ip: Set(meta.ip.clone()),
+        user_agent: Set(meta
+            .user_agent
+            .clone()
+            .map(|ua| ua.chars().take(512).collect())),
+    }
+    .insert(tx.conn())
+    .await?;
+    let mut active: user::ActiveModel = user.clone().into();
+    active.last_login_at = Set(Some(now));
+    let user = active.update(tx.conn()).await?;
+    tx.audit(
+        NewEvent::new(
+            AuditAction::LoginSucceeded,
+            ActorRef {
+                kind: user.kind.into(),
+                id: Some(user.id),
+                partner_org_id: user.partner_org_id,
+            },
+            meta,
+        )
+        .target("session", session_id)
+        .details(json!({ "expiresAt": vitrine_entity::audit_chain::format_instant(expires_at) })),
+    )
+    .await?;
+    tx.commit().await?;
+    state.throttle.reset(&email_key).await?;
+    Ok(LoginOutcome {
+        token,
+        expires_at,
+        user,
+    })
+}
+
+/// Resolves a bearer token to an identity, at `now`. Every request does this,
+/// so revocation, expiry, disabling and allowlist removal act at once.
+pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Auth> {
+    let found = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?;
+    resolve(state, found).await
+}
+
+/// Re-checks a session already admitted (long-lived subscriptions do this
+/// before each delivery). `None` when it no longer admits anyone.
+pub async fn authenticate_session(
+    state: &AppState,
+    session_id: Option<Uuid>,
+) -> ApiResult<Option<Actor>> {
+    let Some(id) = session_id else {
+        return Ok(None);
+    };
+    let found = session::Entity::find_by_id(id)
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?;
+    let auth = resolve(state, found).await?;
+    Ok(auth.session_id.map(|_| auth.actor))
+}
+
+async fn resolve(
+    state: &AppState,
+    found: Option<(session::Model, Option<user::Model>)>,
+) -> ApiResult<Auth> {
+    let now = state.clock.now();
+    let Some((session, Some(user))) = found else {
+        return Ok(Auth::rejected("invalid token"));
+    };
+    if session.revoked_at.is_some() {
+        return Ok(Auth::rejected("token revoked"));
+    }
+    if now >= session.expires_at {
+        return Ok(Auth::rejected("token expired"));
+    }
+    if user.disabled {
+        return Ok(Auth::rejected("account disabled"));
+    }
+    let actor = match (user.kind, user.role, user.partner_org_id) {
+        (UserKind::Member, Some(role), _) => Actor::Member {
+            user_id: user.id,
+            role,
+        },
+        (UserKind::Partner, _, Some(org_id)) => {
+            let org = partner_org::Entity::find_by_id(org_id)
+                .one(&state.db)
+                .await?;
+            match org {
+                Some(org) if org.allowlisted => Actor::Partner {
+                    user_id: user.id,
+                    org_id,
+                    org_allowlisted: true,
+                },
+                _ => return Ok(Auth::rejected("partner organisation not allowlisted")),
+            }
+        }
+        _ => return Ok(Auth::rejected("account is not usable")),
+    };
+    Ok(Auth {
+        actor,
+        session_id: Some(session.id),
+        rejected: None,
+    })
+}
+
+/// Signs out: revokes the session the request came with.
+pub async fn logout(state: &AppState, auth: &Auth, meta: &RequestMeta) -> ApiResult<bool> {
+    let Some(session_id) = auth.session_id else {
+        return Err(ApiError::Unauthenticated(
+            auth.rejected.unwrap_or("authentication required").into(),
+        ));
+    };
+    let now = state.clock.now();
+    let mut tx = Tx::begin(state).await?;
+    let revoked = revoke_where(tx.conn(), session::Column::Id.eq(session_id), now).await?;
+    tx.audit(NewEvent::new(AuditAction::Logout, &auth.actor, meta).target("session", session_id))
+        .await?;
+    tx.commit().await?;
+    Ok(revoked > 0)
+}
+
+/// Revokes the live sessions matching `condition`; returns how many.
+pub(crate) async fn revoke_where<C: ConnectionTrait>(
+    conn: &C,
+    condition: impl sea_orm::sea_query::IntoCondition,
+    now: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Some(now).into())
+        .filter(condition)
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

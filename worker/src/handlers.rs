@@ -1,0 +1,58 @@
+//! Job handlers. Each re-reads the state it needs, is safe to run twice, and
+//! never lets a panic escape: a panic becomes a permanent (aborted) failure.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use apalis::prelude::{AbortError, BoxDynError, Data};
+use futures_util::FutureExt;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use vitrine_entity::entities::session;
+
+use crate::jobs::PurgeExpiredSessions;
+use crate::runner::WorkerDeps;
+
+/// Runs a handler body, turning a panic into an aborted (not retried) failure
+/// so the worker keeps running and the job is not left marked as running.
+async fn guarded<T>(
+    job: &'static str,
+    body: impl Future<Output = Result<T, BoxDynError>>,
+) -> Result<T, BoxDynError> {
+    match AssertUnwindSafe(body).catch_unwind().await {
+        Ok(result) => {
+            if let Err(e) = &result {
+                tracing::warn!(job, error = %e, "job failed");
+            }
+            result
+        }
+        Err(_) => {
+            tracing::error!(job, "job handler panicked; the job is aborted");
+            Err(AbortError::new(format!("{job} handler panicked")).into())
+        }
+    }
+}
+
+/// Deletes sessions that ended (expired or revoked) before the retention cut-off.
+pub(crate) async fn purge_expired_sessions(
+    job: PurgeExpiredSessions,
+    deps: Data<WorkerDeps>,
+) -> Result<u64, BoxDynError> {
+    guarded("purge-expired-sessions", async move {
+        let cutoff = deps.clock.now() - deps.settings.session_retention;
+        let result = session::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(session::Column::ExpiresAt.lt(cutoff))
+                    .add(session::Column::RevokedAt.lt(cutoff)),
+            )
+            .exec(&deps.db)
+            .await?;
+        tracing::info!(
+            tick = job.tick,
+            deleted = result.rows_affected,
+            "purged ended sessions"
+        );
+        Ok(result.rows_affected)
+    })
+    .await
+}

@@ -1,0 +1,27 @@
+//! Job payloads. Each carries ids and parameters, never data, and names its
+//! queue explicitly with a version: renaming a Rust type must never orphan
+//! queued jobs, and an incompatible payload change gets a new version.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A job payload type.
+pub trait Job: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static {
+    /// The queue name without the installation prefix, e.g. `v1:purge-sessions`.
+    const QUEUE: &'static str;
+    /// How many times the job may run in all before it is given up.
+    const MAX_ATTEMPTS: usize;
+}
+
+/// Deletes sessions that expired or were revoked longer ago than the
+/// retention period. Enqueued hourly by the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeExpiredSessions {
+    /// The scheduler tick (Unix seconds) that enqueued it.
+    pub tick: u64,
+}
+
+impl Job for PurgeExpiredSessions {
+    const QUEUE: &'static str = "v1:purge-expired-sessions";
+    const MAX_ATTEMPTS: usize = 3;
+}
