@@ -49,7 +49,8 @@ pub fn sdl() -> String {
             max_query_complexity: 2000,
             max_batch_size: 1,
         });
-    build_schema(None, &limits).sdl()
+    build_schema(None, &limits)
+        .sdl_with_options(async_graphql::SDLExportOptions::new().use_space_ident())
 }
 
 /// Per-request data the HTTP and WebSocket layers attach.

@@ -9,7 +9,7 @@ use crate::services::{auth as auth_service, partners, users};
 
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Signs in. Wrong email or password: UNAUTHENTICATED; too many recent
     /// failures for the email or the client address: TOO_MANY_REQUESTS with

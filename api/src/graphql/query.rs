@@ -17,7 +17,7 @@ fn parse_cursor<T: std::str::FromStr>(after: Option<String>) -> Result<Option<T>
         .transpose()
 }
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {

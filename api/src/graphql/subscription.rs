@@ -10,7 +10,7 @@ use crate::services::auth::authenticate_session;
 
 pub struct SubscriptionRoot;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every audit event as it is committed (admins). The subscriber's
     /// session and role are checked again before each event is delivered: a
