@@ -9,7 +9,6 @@
 //! - `VITRINE_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`): queue, event bus
 //!   and throttling go through Redis, under a key prefix unique to the test.
 //!   Unset: the embedded queue, in-process events and in-memory throttling.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -149,14 +148,14 @@ impl TestApp {
             running.stop().await.expect("server stops cleanly");
         }
         self.state.db.clone().close().await.ok();
-        if let Some((base, name)) = self.pg.take() {
-            if let Ok(admin) = Database::connect(base.as_str()).await {
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .ok();
-                admin.close().await.ok();
-            }
+        if let Some((base, name)) = self.pg.take()
+            && let Ok(admin) = Database::connect(base.as_str()).await
+        {
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await
+                .ok();
+            admin.close().await.ok();
         }
         std::fs::remove_dir_all(&self.data_dir).ok();
     }
