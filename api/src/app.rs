@@ -10,10 +10,9 @@ use poem::Server;
 use poem::listener::{Acceptor, TcpAcceptor};
 use tokio_util::sync::CancellationToken;
 use vitrine_entity::Clock;
-use vitrine_worker::{Queue, WorkerDeps, WorkerSettings, run_workers};
+use vitrine_worker::{EventBus, Queue, WorkerDeps, WorkerSettings, run_workers};
 
 use crate::config::Config;
-use crate::events::EventBus;
 use crate::graphql::build_schema;
 use crate::http::{App, routes};
 use crate::state::AppState;
@@ -70,6 +69,7 @@ pub fn worker_deps(state: &AppState) -> WorkerDeps {
         db: state.db.clone(),
         clock: state.clock.clone(),
         queue: state.queue.clone(),
+        bus: state.bus.clone(),
         settings: WorkerSettings {
             shutdown_timeout: state.config.shutdown_timeout,
             ..WorkerSettings::default()

@@ -3,10 +3,7 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 use vitrine_migration::Migrator;
 
@@ -38,21 +35,6 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 /// Applies pending migrations.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
-}
-
-/// Begins a transaction that will write.
-///
-/// On SQLite it takes the write lock at once (as `BEGIN IMMEDIATE` would): a
-/// deferred transaction that read first could otherwise fail to upgrade when
-/// another connection wrote in between. On PostgreSQL writers serialise on the
-/// rows they lock (the audit chain head, see `services::audit`).
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let txn = db.begin().await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        txn.execute_unprepared("UPDATE audit_chain_head SET id = id WHERE 1 = 0")
-            .await?;
-    }
-    Ok(txn)
 }
 
 /// Whether the database answers.

@@ -6,7 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod secret;

@@ -9,8 +9,8 @@ use vitrine_entity::policy::Actor;
 use vitrine_worker::Queue;
 
 use crate::config::Config;
-use crate::events::EventBus;
 use crate::throttle::Throttle;
+use vitrine_worker::EventBus;
 
 /// Everything a service needs. Cheap to clone.
 #[derive(Clone)]

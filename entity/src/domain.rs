@@ -164,6 +164,8 @@ audit_actions! {
     PartnerOrgRemovedFromAllowlist = "PARTNER_ORG_REMOVED_FROM_ALLOWLIST",
     /// The audit hash chain was verified.
     AuditChainVerified = "AUDIT_CHAIN_VERIFIED",
+    /// Sessions that ended long ago were deleted by the housekeeping job.
+    SessionsPurged = "SESSIONS_PURGED",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -2,12 +2,14 @@
 //! rules on them — the clock, the audit hash chain, the authorization policy.
 //! Nothing in this crate performs I/O except through sea-orm entities.
 
+pub mod audit;
 pub mod audit_chain;
 pub mod clock;
 pub mod domain;
 pub mod entities;
 pub mod identity;
 pub mod policy;
+pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{ActorKind, AuditAction, Role, UserKind};

@@ -34,6 +34,8 @@ pub use vitrine_entity;
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
+    /// Whether this server shares another one's database (see [`spawn_peer`]).
+    peer: bool,
     pub base: String,
     pub ws_url: String,
     pub clock: ManualClock,
@@ -114,6 +116,29 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Tes
         "test-secret-{id}-0123456789"
     )));
     let clock = ManualClock::new(chrono::Utc::now());
+    start(config, clock, data_dir, pg, false).await
+}
+
+/// Starts a second API server on the same database, Redis prefix and clock,
+/// as a scaled-out deployment runs several `vitrine serve` processes.
+pub async fn spawn_peer(app: &TestApp) -> TestApp {
+    start(
+        app.config.clone(),
+        app.clock.clone(),
+        app.data_dir.clone(),
+        None,
+        true,
+    )
+    .await
+}
+
+async fn start(
+    config: Config,
+    clock: ManualClock,
+    data_dir: PathBuf,
+    pg: Option<(String, String)>,
+    peer: bool,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = vitrine_api::app::start(
         config.clone(),
@@ -125,6 +150,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Tes
     .expect("server starts");
     let addr = running.addr;
     TestApp {
+        peer,
         base: format!("http://{addr}"),
         ws_url: format!("ws://{addr}/graphql/ws"),
         clock,
@@ -157,7 +183,9 @@ impl TestApp {
                 .ok();
             admin.close().await.ok();
         }
-        std::fs::remove_dir_all(&self.data_dir).ok();
+        if !self.peer {
+            std::fs::remove_dir_all(&self.data_dir).ok();
+        }
     }
 
     /// POSTs a GraphQL request and returns the JSON body.

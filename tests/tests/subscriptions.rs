@@ -116,3 +116,38 @@ async fn a_revoked_subscriber_stops_receiving_events() {
     assert_eq!(after["type"], "complete", "{after}");
     app.finish().await;
 }
+
+/// Several API processes behind a load balancer: an event committed through
+/// one reaches a subscriber connected to another, through Redis pub/sub. The
+/// embedded mode is one process by design, so this runs only with Redis.
+#[tokio::test]
+async fn with_redis_events_reach_subscribers_on_every_api_process() {
+    if !vitrine_tests::uses_redis() {
+        eprintln!(
+            "skipped: needs VITRINE_TEST_REDIS_URL (runs in the PostgreSQL + Redis pass of CI)"
+        );
+        return;
+    }
+    let a = spawn_app().await;
+    let b = vitrine_tests::spawn_peer(&a).await;
+    let admin = a.admin_token().await;
+    let mut ws = b
+        .ws_connect(json!({ "authorization": format!("Bearer {admin}") }))
+        .await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+    ws.subscribe("feed", FEED).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.gql(
+        Some(&admin),
+        "mutation { createPartnerOrg(input: { name: \"Via A\" }) { id } }",
+        Value::Null,
+    )
+    .await;
+    let next = ws.message().await;
+    assert_eq!(
+        next["payload"]["data"]["auditFeed"]["action"], "PARTNER_ORG_CREATED",
+        "{next}"
+    );
+    b.finish().await;
+    a.finish().await;
+}

@@ -1,35 +1,53 @@
 //! The worker side: a real worker takes a job from the real queue (the
-//! embedded SQLite queue, or Redis) and does its work.
+//! embedded SQLite queue, or Redis), does its work, and the event it raises
+//! reaches a subscriber of the API.
 
 use std::time::Duration;
 
 use chrono::Duration as Span;
 use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use vitrine_tests::vitrine_entity::Role;
 use vitrine_tests::vitrine_entity::entities::session;
 use vitrine_tests::{PASSWORD, eventually, spawn_app, uses_redis, vitrine_api};
 
 #[tokio::test]
-async fn purge_job_removes_long_expired_sessions_through_the_queue() {
+async fn purge_job_removes_long_expired_sessions_and_its_event_reaches_subscribers() {
     let app = spawn_app().await;
+    // A session that ended (12 h after sign-in) more than 7 days ago...
     app.create_member("ada@example.com", Role::Viewer).await;
     app.login("ada@example.com", PASSWORD).await;
-    app.clock.advance(Span::hours(1));
-    app.login("ada@example.com", PASSWORD).await;
+    app.clock.advance(Span::days(7) + Span::hours(13));
+    // ...and a live one, whose holder follows the audit feed.
+    let admin = app.admin_token().await;
+    let mut ws = app
+        .ws_connect(json!({ "authorization": format!("Bearer {admin}") }))
+        .await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+    ws.subscribe(
+        "feed",
+        "subscription { auditFeed { action actorKind details } }",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(session::Entity::find().count(app.db()).await.unwrap(), 2);
 
-    // With Redis the API process runs no workers: start one, as `vitrine worker` would.
+    // With Redis the API process runs no workers: start one as `vitrine worker`
+    // would, with its own Redis connections (its own event bus).
     let stop = CancellationToken::new();
     if uses_redis() {
-        let deps = vitrine_api::app::worker_deps(&app.state);
+        let mut deps = vitrine_api::app::worker_deps(&app.state);
+        deps.bus = vitrine_worker::EventBus::redis(
+            app.config.redis_url.as_ref().unwrap().expose(),
+            &app.config.redis_prefix,
+            stop.clone(),
+        )
+        .await
+        .unwrap();
         let until = stop.clone().cancelled_owned();
         tokio::spawn(async move { vitrine_worker::run_workers(deps, until).await });
     }
-    // Sessions last 12 h and are purged 7 days after they end: move to a point
-    // where the first one ended more than 7 days ago and the second not quite.
-    app.clock
-        .advance(Span::days(7) + Span::hours(11) + Span::minutes(30));
     app.state
         .queue
         .enqueue_purge_expired_sessions(1)
@@ -42,6 +60,13 @@ async fn purge_job_removes_long_expired_sessions_through_the_queue() {
     })
     .await;
     assert!(purged, "the worker did not purge the expired session");
+
+    let next = ws.message().await;
+    let event = &next["payload"]["data"]["auditFeed"];
+    assert_eq!(event["action"], "SESSIONS_PURGED", "{next}");
+    assert_eq!(event["actorKind"], "SYSTEM");
+    assert_eq!(event["details"]["sessions"], 1);
+
     // The same tick again is deduplicated; and nothing else is due anyway.
     app.state
         .queue

@@ -7,10 +7,15 @@ use std::panic::AssertUnwindSafe;
 use apalis::prelude::{AbortError, BoxDynError, Data};
 use futures_util::FutureExt;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use serde_json::json;
+use vitrine_entity::AuditAction;
+use vitrine_entity::audit::{NewEvent, SYSTEM};
+use vitrine_entity::audit_chain::format_instant;
 use vitrine_entity::entities::session;
 
 use crate::jobs::PurgeExpiredSessions;
 use crate::runner::WorkerDeps;
+use crate::tx::Tx;
 
 /// Runs a handler body, turning a panic into an aborted (not retried) failure
 /// so the worker keeps running and the job is not left marked as running.
@@ -39,20 +44,29 @@ pub(crate) async fn purge_expired_sessions(
 ) -> Result<u64, BoxDynError> {
     guarded("purge-expired-sessions", async move {
         let cutoff = deps.clock.now() - deps.settings.session_retention;
+        let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
         let result = session::Entity::delete_many()
             .filter(
                 Condition::any()
                     .add(session::Column::ExpiresAt.lt(cutoff))
                     .add(session::Column::RevokedAt.lt(cutoff)),
             )
-            .exec(&deps.db)
+            .exec(tx.conn())
             .await?;
-        tracing::info!(
-            tick = job.tick,
-            deleted = result.rows_affected,
-            "purged ended sessions"
-        );
-        Ok(result.rows_affected)
+        let deleted = result.rows_affected;
+        if deleted > 0 {
+            tx.audit(
+                NewEvent::new(AuditAction::SessionsPurged, SYSTEM).details(json!({
+                    "sessions": deleted,
+                    "endedBefore": format_instant(cutoff),
+                    "tick": job.tick,
+                })),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(tick = job.tick, deleted, "purged ended sessions");
+        Ok(deleted)
     })
     .await
 }

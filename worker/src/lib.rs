@@ -5,12 +5,15 @@
 //! The API enqueues through the typed functions of [`queue::Queue`] after its
 //! database transaction commits; handlers re-read state and are idempotent.
 
+pub mod events;
 pub mod jobs;
 pub mod queue;
 pub mod runner;
+pub mod tx;
 
 mod handlers;
 
+pub use events::{BusEvent, EventBus};
 pub use jobs::Job;
 pub use queue::{Queue, QueueError};
 pub use runner::{WorkerDeps, WorkerSettings, run_workers};

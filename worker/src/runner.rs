@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 use vitrine_entity::Clock;
 
+use crate::events::EventBus;
 use crate::handlers;
 use crate::jobs::PurgeExpiredSessions;
 use crate::queue::Queue;
@@ -43,6 +44,8 @@ pub struct WorkerDeps {
     pub db: DatabaseConnection,
     pub clock: Arc<dyn Clock>,
     pub queue: Queue,
+    /// Where events raised by jobs go (Redis pub/sub reaches every API process).
+    pub bus: EventBus,
     pub settings: WorkerSettings,
 }
 

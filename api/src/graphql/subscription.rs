@@ -5,8 +5,8 @@ use vitrine_entity::policy::{Action, Resource, authorize};
 
 use super::types::AuditEvent;
 use super::{require_auth, state};
-use crate::events::BusEvent;
 use crate::services::auth::authenticate_session;
+use vitrine_worker::BusEvent;
 
 pub struct SubscriptionRoot;
 

@@ -15,9 +15,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::security::{
     SESSION_TOKEN_PREFIX, blocking, dummy_hash, generate_token, hash_token, verify_password,
 };
-use crate::services::Tx;
-use crate::services::audit::{ActorRef, NewEvent};
+use crate::services::{begin, event};
 use crate::state::{AppState, Auth, RequestMeta};
+use vitrine_entity::audit::ActorRef;
 
 /// A successful sign-in. The token is shown here once and never again.
 #[derive(Debug)]
@@ -90,9 +90,9 @@ pub async fn login(
             .await;
     }
     if let Err(e) = throttled {
-        let mut tx = Tx::begin(state).await?;
+        let mut tx = begin(state).await?;
         tx.audit(
-            NewEvent::new(AuditAction::LoginThrottled, visitor(), meta)
+            event(AuditAction::LoginThrottled, visitor(), meta)
                 .details(json!({ "email": claimed })),
         )
         .await?;
@@ -132,13 +132,13 @@ pub async fn login(
         if let Some(key) = &ip_key {
             state.throttle.hit(key, limits.window, now).await?;
         }
-        let mut event = NewEvent::new(AuditAction::LoginFailed, visitor(), meta)
+        let mut failed = event(AuditAction::LoginFailed, visitor(), meta)
             .details(json!({ "email": claimed, "reason": reason }));
         if let Some(u) = &found {
-            event = event.target("user", u.id);
+            failed = failed.target("user", u.id);
         }
-        let mut tx = Tx::begin(state).await?;
-        tx.audit(event).await?;
+        let mut tx = begin(state).await?;
+        tx.audit(failed).await?;
         tx.commit().await?;
         return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS.into()));
     }
@@ -149,7 +149,7 @@ pub async fn login(
         .map_err(|e| ApiError::Internal(e.to_string().into()))?;
     let expires_at = now + ttl;
     let session_id = Uuid::now_v7();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     session::ActiveModel {
         id: Set(session_id),
         user_id: Set(user.id),
@@ -169,7 +169,7 @@ pub async fn login(
     active.last_login_at = Set(Some(now));
     let user = active.update(tx.conn()).await?;
     tx.audit(
-        NewEvent::new(
+        event(
             AuditAction::LoginSucceeded,
             ActorRef {
                 kind: user.kind.into(),
@@ -271,9 +271,9 @@ pub async fn logout(state: &AppState, auth: &Auth, meta: &RequestMeta) -> ApiRes
         ));
     };
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     let revoked = revoke_where(tx.conn(), session::Column::Id.eq(session_id), now).await?;
-    tx.audit(NewEvent::new(AuditAction::Logout, &auth.actor, meta).target("session", session_id))
+    tx.audit(event(AuditAction::Logout, &auth.actor, meta).target("session", session_id))
         .await?;
     tx.commit().await?;
     Ok(revoked > 0)

@@ -14,8 +14,7 @@ use vitrine_entity::identity::{normalize_domain, normalize_name};
 use vitrine_entity::policy::{Action, Actor, Resource, authorize};
 
 use crate::error::{ApiError, ApiResult};
-use crate::services::audit::NewEvent;
-use crate::services::{Tx, is_unique_violation};
+use crate::services::{begin, event, is_unique_violation};
 use crate::state::{AppState, RequestMeta};
 
 #[derive(Debug, Clone)]
@@ -58,7 +57,7 @@ pub async fn create(
     let name = normalize_name(&input.name)?;
     let domains = normalize_domains(&input.email_domains)?;
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     let org = partner_org::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name),
@@ -71,15 +70,14 @@ pub async fn create(
     .await
     .map_err(conflict_or)?;
     tx.audit(
-        NewEvent::new(AuditAction::PartnerOrgCreated, actor, meta)
+        event(AuditAction::PartnerOrgCreated, actor, meta)
             .target("partner_org", org.id)
             .details(json!({ "name": org.name, "emailDomains": org.domains(), "allowlisted": org.allowlisted })),
     )
     .await?;
     if org.allowlisted {
         tx.audit(
-            NewEvent::new(AuditAction::PartnerOrgAllowlisted, actor, meta)
-                .target("partner_org", org.id),
+            event(AuditAction::PartnerOrgAllowlisted, actor, meta).target("partner_org", org.id),
         )
         .await?;
     }
@@ -102,7 +100,7 @@ pub async fn update(
         .map(normalize_domains)
         .transpose()?;
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     let current = partner_org::Entity::find_by_id(id)
         .one(tx.conn())
         .await?
@@ -123,7 +121,7 @@ pub async fn update(
     active.updated_at = Set(now);
     let org = active.update(tx.conn()).await.map_err(conflict_or)?;
     tx.audit(
-        NewEvent::new(AuditAction::PartnerOrgUpdated, actor, meta)
+        event(AuditAction::PartnerOrgUpdated, actor, meta)
             .target("partner_org", id)
             .details(
                 json!({ "changed": changed, "name": org.name, "emailDomains": org.domains() }),
@@ -145,7 +143,7 @@ pub async fn set_allowlisted(
 ) -> ApiResult<partner_org::Model> {
     require_admin(state, actor)?;
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     let current = partner_org::Entity::find_by_id(id)
         .one(tx.conn())
         .await?
@@ -162,7 +160,7 @@ pub async fn set_allowlisted(
     } else {
         AuditAction::PartnerOrgRemovedFromAllowlist
     };
-    tx.audit(NewEvent::new(action, actor, meta).target("partner_org", id))
+    tx.audit(event(action, actor, meta).target("partner_org", id))
         .await?;
     tx.commit().await?;
     Ok(org)

@@ -15,9 +15,9 @@ use vitrine_entity::{AuditAction, Role, UserKind};
 
 use crate::error::{ApiError, ApiResult};
 use crate::security::{blocking, hash_password};
-use crate::services::audit::NewEvent;
 use crate::services::auth::revoke_where;
-use crate::services::{Tx, is_unique_violation};
+use crate::services::is_unique_violation;
+use crate::services::{begin, event};
 use crate::state::{AppState, RequestMeta};
 
 #[derive(Debug, Clone)]
@@ -145,7 +145,7 @@ pub async fn create(
     let hash = blocking(move || hash_password(&password)).await??;
 
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     if email_taken(tx.conn(), &email, None).await? {
         return Err(ApiError::Conflict(
             "a user with this email already exists".into(),
@@ -174,7 +174,7 @@ pub async fn create(
         }
     })?;
     tx.audit(
-        NewEvent::new(AuditAction::UserCreated, actor, meta)
+        event(AuditAction::UserCreated, actor, meta)
             .target("user", model.id)
             .details(json!({
                 "email": model.email,
@@ -213,7 +213,7 @@ pub async fn update(
     };
 
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     let current = user::Entity::find_by_id(id)
         .one(tx.conn())
         .await?
@@ -273,7 +273,7 @@ pub async fn update(
     })?;
     details.insert("changed".into(), json!(changed));
     tx.audit(
-        NewEvent::new(AuditAction::UserUpdated, actor, meta)
+        event(AuditAction::UserUpdated, actor, meta)
             .target("user", id)
             .details(serde_json::Value::Object(details)),
     )
@@ -282,7 +282,7 @@ pub async fn update(
         let revoked = revoke_where(tx.conn(), session::Column::UserId.eq(id), now).await?;
         if revoked > 0 {
             tx.audit(
-                NewEvent::new(AuditAction::TokenRevoked, actor, meta)
+                event(AuditAction::TokenRevoked, actor, meta)
                     .target("user", id)
                     .details(json!({ "sessions": revoked, "reason": "password changed" })),
             )
@@ -304,7 +304,7 @@ pub async fn set_disabled(
 ) -> ApiResult<user::Model> {
     require_admin(state, actor)?;
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     let current = user::Entity::find_by_id(id)
         .one(tx.conn())
         .await?
@@ -324,13 +324,13 @@ pub async fn set_disabled(
     } else {
         AuditAction::UserEnabled
     };
-    tx.audit(NewEvent::new(action, actor, meta).target("user", id))
+    tx.audit(event(action, actor, meta).target("user", id))
         .await?;
     if disabled {
         let revoked = revoke_where(tx.conn(), session::Column::UserId.eq(id), now).await?;
         if revoked > 0 {
             tx.audit(
-                NewEvent::new(AuditAction::TokenRevoked, actor, meta)
+                event(AuditAction::TokenRevoked, actor, meta)
                     .target("user", id)
                     .details(json!({ "sessions": revoked, "reason": "user disabled" })),
             )
@@ -350,14 +350,14 @@ pub async fn revoke_sessions(
 ) -> ApiResult<u64> {
     require_admin(state, actor)?;
     let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
+    let mut tx = begin(state).await?;
     user::Entity::find_by_id(id)
         .one(tx.conn())
         .await?
         .ok_or_else(not_found)?;
     let revoked = revoke_where(tx.conn(), session::Column::UserId.eq(id), now).await?;
     tx.audit(
-        NewEvent::new(AuditAction::TokenRevoked, actor, meta)
+        event(AuditAction::TokenRevoked, actor, meta)
             .target("user", id)
             .details(json!({ "sessions": revoked, "reason": "revoked by administrator" })),
     )

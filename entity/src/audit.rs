@@ -1,0 +1,157 @@
+//! Appending to the audit log: the one function that writes an event.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::audit_chain::{canonical_json, chain_hash};
+use crate::domain::{ActorKind, AuditAction};
+use crate::entities::{audit_chain_head, audit_event};
+use crate::policy::Actor;
+
+/// The actor of jobs and of the command line.
+pub const SYSTEM: ActorRef = ActorRef {
+    kind: ActorKind::System,
+    id: None,
+    partner_org_id: None,
+};
+
+/// Who did it, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActorRef {
+    pub kind: ActorKind,
+    pub id: Option<Uuid>,
+    pub partner_org_id: Option<Uuid>,
+}
+
+impl From<&Actor> for ActorRef {
+    fn from(actor: &Actor) -> Self {
+        Self {
+            kind: actor.kind(),
+            id: actor.user_id(),
+            partner_org_id: actor.partner_org_id(),
+        }
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub action: AuditAction,
+    pub actor: ActorRef,
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub share_link_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Value,
+}
+
+impl NewEvent {
+    /// An event with no request origin (jobs, the command line).
+    pub fn new(action: AuditAction, actor: impl Into<ActorRef>) -> Self {
+        Self {
+            action,
+            actor: actor.into(),
+            target_type: None,
+            target_id: None,
+            share_link_id: None,
+            ip: None,
+            user_agent: None,
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    /// Where the request came from.
+    pub fn origin(mut self, ip: Option<String>, user_agent: Option<String>) -> Self {
+        self.ip = ip;
+        self.user_agent = user_agent;
+        self
+    }
+
+    pub fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
+        self.target_type = Some(kind);
+        self.target_id = Some(id.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+fn truncate(s: Option<String>, max: usize) -> Option<String> {
+    s.map(|s| {
+        if s.len() <= max {
+            s
+        } else {
+            let mut end = max;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s[..end].to_owned()
+        }
+    })
+}
+
+/// Appends an event inside `txn`: locks the chain head (PostgreSQL: row lock;
+/// SQLite: the write lock taken by `begin_write`), links the event to it and
+/// advances it. Concurrent writers therefore form one linear chain whose
+/// sequence order is also their commit order.
+pub async fn append<C: ConnectionTrait>(
+    txn: &C,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<audit_event::Model, DbErr> {
+    let mut head_query = audit_chain_head::Entity::find_by_id(1);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        head_query = head_query.lock_exclusive();
+    }
+    let head = head_query
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("audit chain head".into()))?;
+
+    let seq = head.last_seq + 1;
+    let details = canonical_json(&event.details);
+    let mut model = audit_event::Model {
+        seq,
+        occurred_at: crate::clock::to_micros(now),
+        actor_kind: event.actor.kind,
+        actor_id: event.actor.id,
+        partner_org_id: event.actor.partner_org_id,
+        action: event.action.as_str().to_owned(),
+        target_type: event.target_type.map(str::to_owned),
+        target_id: truncate(event.target_id, 64),
+        share_link_id: event.share_link_id,
+        ip: truncate(event.ip, 64),
+        user_agent: truncate(event.user_agent, 512),
+        details,
+        prev_hash: head.last_hash.clone(),
+        hash: String::new(),
+    };
+    model.hash = chain_hash(&head.last_hash, &model.chained_fields());
+
+    audit_event::ActiveModel::from(model.clone())
+        .insert(txn)
+        .await?;
+    let moved = audit_chain_head::Entity::update_many()
+        .col_expr(audit_chain_head::Column::LastSeq, seq.into())
+        .col_expr(
+            audit_chain_head::Column::LastHash,
+            model.hash.clone().into(),
+        )
+        .filter(audit_chain_head::Column::Id.eq(1))
+        .filter(audit_chain_head::Column::LastSeq.eq(head.last_seq))
+        .exec(txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Err(DbErr::Custom("audit chain head moved concurrently".into()));
+    }
+    Ok(model)
+}

@@ -1,0 +1,63 @@
+//! The unit of work shared by the API and the workers: a write transaction
+//! that collects the audit events it records and publishes them on the event
+//! bus only once the transaction has committed.
+
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use vitrine_entity::Clock;
+use vitrine_entity::audit::{NewEvent, append};
+use vitrine_entity::entities::audit_event;
+use vitrine_entity::store::begin_write;
+
+use crate::events::{BusEvent, EventBus};
+
+pub struct Tx<'a> {
+    txn: DatabaseTransaction,
+    bus: &'a EventBus,
+    clock: &'a dyn Clock,
+    recorded: Vec<audit_event::Model>,
+}
+
+impl<'a> Tx<'a> {
+    pub async fn begin(
+        db: &DatabaseConnection,
+        bus: &'a EventBus,
+        clock: &'a dyn Clock,
+    ) -> Result<Self, DbErr> {
+        Ok(Self {
+            txn: begin_write(db).await?,
+            bus,
+            clock,
+            recorded: Vec::new(),
+        })
+    }
+
+    /// The transaction, for queries.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Appends an audit event inside this transaction.
+    pub async fn audit(&mut self, event: NewEvent) -> Result<audit_event::Model, DbErr> {
+        let model = append(&self.txn, self.clock.now(), event).await?;
+        self.recorded.push(model.clone());
+        Ok(model)
+    }
+
+    /// Commits, then publishes the recorded events. Dropping a `Tx` without
+    /// committing rolls it back and publishes nothing.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await?;
+        for event in self.recorded {
+            self.bus.publish(BusEvent::Audit(event)).await;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("recorded", &self.recorded.len())
+            .finish()
+    }
+}
