@@ -31,6 +31,11 @@ impl<'a> Tx<'a> {
         })
     }
 
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// The transaction, for queries.
     pub fn conn(&self) -> &DatabaseTransaction {
         &self.txn

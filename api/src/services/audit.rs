@@ -9,11 +9,11 @@ use sea_orm::{
 use uuid::Uuid;
 use vitrine_entity::audit_chain::{Verifier, VerifyReport};
 use vitrine_entity::entities::{audit_chain_head, audit_event};
-use vitrine_entity::policy::{Action, Actor, Resource, authorize};
+use vitrine_entity::policy::{Action, Actor};
 use vitrine_entity::{ActorKind, AuditAction};
 
 use crate::error::ApiResult;
-use crate::services::{begin, event};
+use crate::services::{authorize_instance, begin, event, fetch_page};
 use crate::state::{AppState, RequestMeta};
 
 /// Filter of `auditEvents`.
@@ -36,12 +36,7 @@ pub async fn list(
     before_seq: Option<i64>,
     limit: u64,
 ) -> ApiResult<(Vec<audit_event::Model>, bool)> {
-    authorize(
-        actor,
-        Action::ViewAudit,
-        &Resource::Instance,
-        state.clock.now(),
-    )?;
+    authorize_instance(state, actor, Action::ViewAudit)?;
     let mut cond = Condition::all();
     if let Some(a) = filter.action {
         cond = cond.add(audit_event::Column::Action.eq(a.as_str()));
@@ -67,15 +62,10 @@ pub async fn list(
     if let Some(before) = before_seq {
         cond = cond.add(audit_event::Column::Seq.lt(before));
     }
-    let mut rows = audit_event::Entity::find()
+    let query = audit_event::Entity::find()
         .filter(cond)
-        .order_by_desc(audit_event::Column::Seq)
-        .limit(limit + 1)
-        .all(&state.db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok((rows, has_more))
+        .order_by_desc(audit_event::Column::Seq);
+    Ok(fetch_page(query, limit, &state.db).await?)
 }
 
 /// Walks the whole chain in sequence order and checks every link and the head.
@@ -115,12 +105,7 @@ pub async fn verify_as(
     actor: &Actor,
     meta: &RequestMeta,
 ) -> ApiResult<VerifyReport> {
-    authorize(
-        actor,
-        Action::ViewAudit,
-        &Resource::Instance,
-        state.clock.now(),
-    )?;
+    authorize_instance(state, actor, Action::ViewAudit)?;
     let report = verify_chain(&state.db).await?;
     if !report.ok {
         tracing::error!(first_bad_seq = ?report.first_bad_seq, "audit chain verification FAILED");

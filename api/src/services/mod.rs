@@ -8,10 +8,12 @@ pub mod auth;
 pub mod partners;
 pub mod users;
 
-use sea_orm::DbErr;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select};
 use vitrine_entity::audit::{ActorRef, NewEvent};
+use vitrine_entity::policy::{Action, Actor, Resource, authorize};
 pub use vitrine_worker::tx::Tx;
 
+use crate::error::ApiResult;
 use crate::state::{AppState, RequestMeta};
 
 /// Begins a write transaction whose audit events are published after commit.
@@ -26,6 +28,24 @@ pub fn event(
     meta: &RequestMeta,
 ) -> NewEvent {
     NewEvent::new(action, actor).origin(meta.ip.clone(), meta.user_agent.clone())
+}
+
+/// Asks the policy about an installation-wide action (no resource facts).
+pub(crate) fn authorize_instance(state: &AppState, actor: &Actor, action: Action) -> ApiResult<()> {
+    authorize(actor, action, &Resource::Instance, state.clock.now())?;
+    Ok(())
+}
+
+/// Runs `query` for one page of `limit` rows; also says whether more follow.
+pub(crate) async fn fetch_page<E: EntityTrait>(
+    query: Select<E>,
+    limit: u64,
+    db: &DatabaseConnection,
+) -> Result<(Vec<E::Model>, bool), DbErr> {
+    let mut rows = query.limit(limit.saturating_add(1)).all(db).await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, has_more))
 }
 
 /// Maps an insert/update error to CONFLICT when it is a uniqueness violation.

@@ -11,10 +11,10 @@ use uuid::Uuid;
 use vitrine_entity::AuditAction;
 use vitrine_entity::entities::partner_org;
 use vitrine_entity::identity::{normalize_domain, normalize_name};
-use vitrine_entity::policy::{Action, Actor, Resource, authorize};
+use vitrine_entity::policy::{Action, Actor};
 
 use crate::error::{ApiError, ApiResult};
-use crate::services::{begin, event, is_unique_violation};
+use crate::services::{authorize_instance, begin, event, is_unique_violation};
 use crate::state::{AppState, RequestMeta};
 
 #[derive(Debug, Clone)]
@@ -25,8 +25,7 @@ pub struct NewPartnerOrg {
 }
 
 fn require_admin(state: &AppState, actor: &Actor) -> ApiResult<()> {
-    authorize(actor, Action::Admin, &Resource::Instance, state.clock.now())?;
-    Ok(())
+    authorize_instance(state, actor, Action::Admin)
 }
 
 fn normalize_domains(raw: &[String]) -> ApiResult<String> {

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -10,14 +10,14 @@ use vitrine_entity::entities::{partner_org, session, user};
 use vitrine_entity::identity::{
     check_password_policy, email_domain, normalize_email, normalize_name,
 };
-use vitrine_entity::policy::{Action, Actor, Resource, authorize};
+use vitrine_entity::policy::{Action, Actor};
 use vitrine_entity::{AuditAction, Role, UserKind};
 
 use crate::error::{ApiError, ApiResult};
 use crate::security::{blocking, hash_password};
 use crate::services::auth::revoke_where;
 use crate::services::is_unique_violation;
-use crate::services::{begin, event};
+use crate::services::{Tx, authorize_instance, begin, event, fetch_page};
 use crate::state::{AppState, RequestMeta};
 
 #[derive(Debug, Clone)]
@@ -49,8 +49,7 @@ pub struct UserFilter {
 }
 
 fn require_admin(state: &AppState, actor: &Actor) -> ApiResult<()> {
-    authorize(actor, Action::Admin, &Resource::Instance, state.clock.now())?;
-    Ok(())
+    authorize_instance(state, actor, Action::Admin)
 }
 
 fn not_found() -> ApiError {
@@ -279,15 +278,7 @@ pub async fn update(
     )
     .await?;
     if changed.contains(&"password") {
-        let revoked = revoke_where(tx.conn(), session::Column::UserId.eq(id), now).await?;
-        if revoked > 0 {
-            tx.audit(
-                event(AuditAction::TokenRevoked, actor, meta)
-                    .target("user", id)
-                    .details(json!({ "sessions": revoked, "reason": "password changed" })),
-            )
-            .await?;
-        }
+        end_sessions(&mut tx, actor, meta, id, "password changed", false).await?;
     }
     tx.commit().await?;
     Ok(updated)
@@ -327,15 +318,7 @@ pub async fn set_disabled(
     tx.audit(event(action, actor, meta).target("user", id))
         .await?;
     if disabled {
-        let revoked = revoke_where(tx.conn(), session::Column::UserId.eq(id), now).await?;
-        if revoked > 0 {
-            tx.audit(
-                event(AuditAction::TokenRevoked, actor, meta)
-                    .target("user", id)
-                    .details(json!({ "sessions": revoked, "reason": "user disabled" })),
-            )
-            .await?;
-        }
+        end_sessions(&mut tx, actor, meta, id, "user disabled", false).await?;
     }
     tx.commit().await?;
     Ok(updated)
@@ -349,20 +332,35 @@ pub async fn revoke_sessions(
     meta: &RequestMeta,
 ) -> ApiResult<u64> {
     require_admin(state, actor)?;
-    let now = state.clock.now();
     let mut tx = begin(state).await?;
     user::Entity::find_by_id(id)
         .one(tx.conn())
         .await?
         .ok_or_else(not_found)?;
-    let revoked = revoke_where(tx.conn(), session::Column::UserId.eq(id), now).await?;
-    tx.audit(
-        event(AuditAction::TokenRevoked, actor, meta)
-            .target("user", id)
-            .details(json!({ "sessions": revoked, "reason": "revoked by administrator" })),
-    )
-    .await?;
+    let revoked = end_sessions(&mut tx, actor, meta, id, "revoked by administrator", true).await?;
     tx.commit().await?;
+    Ok(revoked)
+}
+
+/// Revokes every live session of a user inside `tx` and records it (always
+/// when `always_audit`; otherwise only when a session was live).
+async fn end_sessions(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    meta: &RequestMeta,
+    id: Uuid,
+    reason: &str,
+    always_audit: bool,
+) -> ApiResult<u64> {
+    let revoked = revoke_where(tx.conn(), session::Column::UserId.eq(id), tx.now()).await?;
+    if revoked > 0 || always_audit {
+        tx.audit(
+            event(AuditAction::TokenRevoked, actor, meta)
+                .target("user", id)
+                .details(json!({ "sessions": revoked, "reason": reason })),
+        )
+        .await?;
+    }
     Ok(revoked)
 }
 
@@ -424,13 +422,8 @@ pub async fn list(
     if let Some(after) = after {
         cond = cond.add(user::Column::Id.gt(after));
     }
-    let mut rows = user::Entity::find()
+    let query = user::Entity::find()
         .filter(cond)
-        .order_by_asc(user::Column::Id)
-        .limit(limit + 1)
-        .all(&state.db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok((rows, has_more))
+        .order_by_asc(user::Column::Id);
+    Ok(fetch_page(query, limit, &state.db).await?)
 }
