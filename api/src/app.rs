@@ -127,7 +127,16 @@ pub async fn start(
         })
     });
 
-    let schema = build_schema(Some(state.clone()), &state.config.limits);
+    let schema = build_schema(
+        Some(state.clone()),
+        &state.config.limits,
+        state.config.introspection,
+    );
+    // Compute the dummy password hash now, so the first sign-in with an
+    // unknown email does not take longer than the others.
+    crate::security::blocking(|| crate::security::dummy_hash().len())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
     let app = App {
         state: state.clone(),
         schema,

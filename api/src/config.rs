@@ -78,6 +78,9 @@ pub struct Config {
     pub limits: Limits,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
+    /// Serve schema introspection and GraphiQL (turn off in production if
+    /// clients ship their own schema).
+    pub introspection: bool,
     pub log_format: LogFormat,
     pub log_filter: String,
     /// How long shutdown waits for in-flight requests and jobs.
@@ -122,6 +125,7 @@ pub const KEYS: &[&str] = &[
     "max_query_complexity",
     "max_batch_size",
     "trust_proxy_headers",
+    "introspection",
     "log_format",
     "log",
     "shutdown_timeout",
@@ -154,7 +158,8 @@ impl Config {
         };
         for key in env.keys() {
             let name = key.trim_start_matches("VITRINE_").to_ascii_lowercase();
-            if name != "config" && !name.starts_with("test_") && !KEYS.contains(&name.as_str()) {
+            let foreign = name.starts_with("test_") || name.starts_with("ci_");
+            if name != "config" && !foreign && !KEYS.contains(&name.as_str()) {
                 return Err(ConfigError::Invalid {
                     key: key.clone(),
                     message: "unknown setting (see README.md for the list)".into(),
@@ -274,6 +279,7 @@ impl Config {
                 max_batch_size: parse_num(&get, "max_batch_size", 10, 1..=1000)?,
             },
             trust_proxy_headers: parse_bool(&get, "trust_proxy_headers", false)?,
+            introspection: parse_bool(&get, "introspection", true)?,
             log_format,
             log_filter: get("log").unwrap_or_else(|| "info".into()),
             shutdown_timeout: parse_duration_key(

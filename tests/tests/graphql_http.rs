@@ -218,3 +218,34 @@ async fn every_error_carries_a_code() {
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn introspection_and_graphiql_can_be_turned_off() {
+    let app = spawn_with(|env| {
+        env.insert("VITRINE_INTROSPECTION".into(), "false".into());
+    })
+    .await;
+    // The schema is not revealed (async-graphql answers null).
+    let body = app
+        .gql(None, "{ __schema { queryType { name } } }", Value::Null)
+        .await;
+    assert_eq!(body["data"]["__schema"], Value::Null, "{body}");
+    let open = spawn_app().await;
+    let body = open
+        .gql(None, "{ __schema { queryType { name } } }", Value::Null)
+        .await;
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+    open.finish().await;
+    let page = app
+        .client
+        .get(format!("{}/graphql", app.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    // Ordinary queries still work.
+    let body = app.gql(None, "{ __typename }", Value::Null).await;
+    assert_eq!(body["data"]["__typename"], "Query");
+    app.finish().await;
+}

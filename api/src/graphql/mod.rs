@@ -24,13 +24,20 @@ use crate::state::{AppState, Auth, RequestMeta};
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with its limits. `state` is `None` only for printing SDL.
-pub fn build_schema(state: Option<AppState>, limits: &Limits) -> VitrineSchema {
+pub fn build_schema(
+    state: Option<AppState>,
+    limits: &Limits,
+    introspection: bool,
+) -> VitrineSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
         .limit_recursive_depth(64)
         .limit_directives(8)
         .extension(ErrorCodes);
+    if !introspection {
+        builder = builder.disable_introspection();
+    }
     if let Some(state) = state {
         builder = builder.data(state);
     }
@@ -49,7 +56,7 @@ pub fn sdl() -> String {
             max_query_complexity: 2000,
             max_batch_size: 1,
         });
-    build_schema(None, &limits)
+    build_schema(None, &limits, true)
         .sdl_with_options(async_graphql::SDLExportOptions::new().use_space_ident())
 }
 

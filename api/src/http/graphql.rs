@@ -235,9 +235,10 @@ pub async fn get_handler(req: &Request, app: Data<&App>) -> Response {
         }
     };
     let Some(query) = params.query else {
-        let wants_html = req
-            .header("accept")
-            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
+        let wants_html = app.state.config.introspection
+            && req
+                .header("accept")
+                .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
         if wants_html {
             let page = GraphiQLSource::build()
                 .endpoint("/graphql")

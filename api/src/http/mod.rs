@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use poem::middleware::SetHeader;
+use poem::middleware::{CatchPanic, SetHeader};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +43,7 @@ pub fn routes(app: App) -> impl Endpoint {
                 .overriding("Referrer-Policy", "no-referrer")
                 .overriding("X-Frame-Options", "DENY"),
         )
+        .with(CatchPanic::new())
         .around(access_log)
 }
 
