@@ -10,9 +10,11 @@ use poem::Server;
 use poem::listener::{Acceptor, TcpAcceptor};
 use tokio_util::sync::CancellationToken;
 use vitrine_entity::Clock;
+use vitrine_worker::storage::sigv4::Credentials;
+use vitrine_worker::storage::{BlobStore, S3Config};
 use vitrine_worker::{EventBus, Queue, WorkerDeps, WorkerSettings, run_workers};
 
-use crate::config::Config;
+use crate::config::{Config, StorageConfig};
 use crate::graphql::build_schema;
 use crate::http::{App, routes};
 use crate::state::AppState;
@@ -53,13 +55,46 @@ pub async fn build_state(
             (queue, bus, Throttle::redis(conn, &config.redis_prefix))
         }
     };
+    let store = blob_store(&config.storage)?;
+    store
+        .check()
+        .await
+        .with_context(|| format!("the blob store ({}) is not usable", store.describe()))?;
     Ok(AppState {
+        store,
         config: Arc::new(config),
         db,
         clock,
         bus,
         throttle: Arc::new(throttle),
         queue,
+    })
+}
+
+/// The blob store the configuration names.
+pub fn blob_store(storage: &StorageConfig) -> anyhow::Result<BlobStore> {
+    Ok(match storage {
+        StorageConfig::Local(path) => BlobStore::local(path),
+        StorageConfig::S3 {
+            bucket,
+            prefix,
+            endpoint,
+            region,
+            path_style,
+            access_key_id,
+            secret_access_key,
+        } => BlobStore::s3(S3Config {
+            endpoint: endpoint.clone(),
+            region: region.clone(),
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            path_style: *path_style,
+            credentials: Credentials {
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.expose().to_owned(),
+                session_token: None,
+            },
+        })?,
     })
 }
 
@@ -70,6 +105,7 @@ pub fn worker_deps(state: &AppState) -> WorkerDeps {
         clock: state.clock.clone(),
         queue: state.queue.clone(),
         bus: state.bus.clone(),
+        store: state.store.clone(),
         settings: WorkerSettings {
             shutdown_timeout: state.config.shutdown_timeout,
             ..WorkerSettings::default()
@@ -128,7 +164,7 @@ pub async fn start(
     });
 
     let schema = build_schema(
-        Some(state.clone()),
+        state.clone(),
         &state.config.limits,
         state.config.introspection,
     );

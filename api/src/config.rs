@@ -48,6 +48,28 @@ pub struct Limits {
     pub max_query_complexity: usize,
     /// Most operations in one batched request.
     pub max_batch_size: usize,
+    /// Most pixels (width × height) an uploaded image may have.
+    pub max_image_pixels: u64,
+    /// Most memory a decoder may allocate while validating an upload.
+    pub max_decode_bytes: u64,
+}
+
+/// Where blobs are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// A local directory.
+    Local(PathBuf),
+    /// An S3-compatible bucket.
+    S3 {
+        bucket: String,
+        /// Key prefix inside the bucket (empty, or ending with `/`).
+        prefix: String,
+        endpoint: String,
+        region: String,
+        path_style: bool,
+        access_key_id: String,
+        secret_access_key: Secret,
+    },
 }
 
 /// Sign-in throttling.
@@ -69,7 +91,7 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key and channel (lets installations share a Redis).
     pub redis_prefix: String,
-    pub storage_url: String,
+    pub storage: StorageConfig,
     pub bind: SocketAddr,
     /// The signing key; `None` until [`crate::secret::ensure_secret`] runs.
     pub secret: Option<Secret>,
@@ -112,6 +134,11 @@ pub const KEYS: &[&str] = &[
     "redis_url",
     "redis_prefix",
     "storage_url",
+    "s3_endpoint",
+    "s3_region",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+    "s3_path_style",
     "bind",
     "secret",
     "session_ttl",
@@ -124,6 +151,8 @@ pub const KEYS: &[&str] = &[
     "max_query_depth",
     "max_query_complexity",
     "max_batch_size",
+    "max_image_pixels",
+    "max_decode_bytes",
     "trust_proxy_headers",
     "introspection",
     "log_format",
@@ -207,19 +236,7 @@ impl Config {
                 "may contain only letters, digits, '-', '_', ':' and '.'",
             ));
         }
-        let storage_url = match get("storage_url") {
-            Some(url) if url.starts_with("file://") || !url.contains("://") => url,
-            Some(url) => {
-                return Err(invalid(
-                    "storage_url",
-                    format!(
-                        "unsupported scheme in {:?}: use a directory path or file:// URL",
-                        url.split("://").next().unwrap_or_default()
-                    ),
-                ));
-            }
-            None => data_dir.join("blobs").display().to_string(),
-        };
+        let storage = storage_config(&get, &data_dir)?;
         let bind = get("bind")
             .unwrap_or_else(|| "127.0.0.1:8080".into())
             .parse::<SocketAddr>()
@@ -250,7 +267,7 @@ impl Config {
             database_max_connections: parse_num(&get, "database_max_connections", 10, 1..=1000)?,
             redis_url,
             redis_prefix,
-            storage_url,
+            storage,
             bind,
             secret,
             session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
@@ -277,6 +294,13 @@ impl Config {
                     10..=1_000_000,
                 )?,
                 max_batch_size: parse_num(&get, "max_batch_size", 10, 1..=1000)?,
+                max_image_pixels: parse_num(
+                    &get,
+                    "max_image_pixels",
+                    100_000_000,
+                    1..=10_000_000_000,
+                )?,
+                max_decode_bytes: parse_size(&get, "max_decode_bytes", 1 << 30)?,
             },
             trust_proxy_headers: parse_bool(&get, "trust_proxy_headers", false)?,
             introspection: parse_bool(&get, "introspection", true)?,
@@ -310,6 +334,69 @@ impl Config {
             "postgres"
         }
     }
+}
+
+fn storage_config(
+    get: &impl Fn(&str) -> Option<String>,
+    data_dir: &Path,
+) -> Result<StorageConfig, ConfigError> {
+    let url = get("storage_url");
+    let Some(url) = url else {
+        return Ok(StorageConfig::Local(data_dir.join("blobs")));
+    };
+    if let Some(path) = url.strip_prefix("file://") {
+        return Ok(StorageConfig::Local(PathBuf::from(path)));
+    }
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty()
+            || !bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        {
+            return Err(invalid(
+                "storage_url",
+                "s3://BUCKET[/PREFIX]: the bucket name is missing or invalid",
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        let region = get("s3_region").unwrap_or_else(|| "us-east-1".into());
+        let explicit_endpoint = get("s3_endpoint");
+        let path_style = parse_bool(get, "s3_path_style", explicit_endpoint.is_some())?;
+        let endpoint =
+            explicit_endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(invalid("s3_endpoint", "must be an http:// or https:// URL"));
+        }
+        let access_key_id = get("s3_access_key_id")
+            .ok_or_else(|| invalid("s3_access_key_id", "required with an s3:// storage URL"))?;
+        let secret_access_key = get("s3_secret_access_key")
+            .ok_or_else(|| invalid("s3_secret_access_key", "required with an s3:// storage URL"))?;
+        return Ok(StorageConfig::S3 {
+            bucket: bucket.to_owned(),
+            prefix,
+            endpoint,
+            region,
+            path_style,
+            access_key_id,
+            secret_access_key: Secret::new(secret_access_key),
+        });
+    }
+    if url.contains("://") {
+        return Err(invalid(
+            "storage_url",
+            format!(
+                "unsupported scheme in {:?}: use a directory, file:// or s3://",
+                url.split("://").next().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(StorageConfig::Local(PathBuf::from(url)))
 }
 
 fn default_sqlite_url(data_dir: &Path) -> String {
@@ -514,6 +601,12 @@ mod tests {
             ),
             ("VITRINE_STORAGE_URL", "ftp://x", "VITRINE_STORAGE_URL"),
             ("VITRINE_BOGUS", "1", "VITRINE_BOGUS"),
+            ("VITRINE_STORAGE_URL", "s3://", "VITRINE_STORAGE_URL"),
+            (
+                "VITRINE_STORAGE_URL",
+                "s3://bucket",
+                "VITRINE_S3_ACCESS_KEY_ID",
+            ),
         ];
         for (key, value, named) in cases {
             let err = Config::from_sources(&env(&[(key, value)]), &HashMap::new()).unwrap_err();
@@ -536,6 +629,41 @@ mod tests {
         for leaked in ["s3cr3t", "hunter2", "pw-redis"] {
             assert!(!debug.contains(leaked), "{leaked} in {debug}");
         }
+    }
+
+    #[test]
+    fn storage_is_local_by_default_and_s3_by_url() {
+        let c = Config::from_sources(&HashMap::new(), &HashMap::new()).unwrap();
+        assert_eq!(
+            c.storage,
+            StorageConfig::Local(PathBuf::from("./data/blobs"))
+        );
+        let c = Config::from_sources(
+            &env(&[
+                ("VITRINE_STORAGE_URL", "s3://media-bucket/vitrine/prod/"),
+                ("VITRINE_S3_ACCESS_KEY_ID", "AKID"),
+                ("VITRINE_S3_SECRET_ACCESS_KEY", "very-secret-key"),
+                ("VITRINE_S3_REGION", "eu-west-3"),
+            ]),
+            &HashMap::new(),
+        )
+        .unwrap();
+        match &c.storage {
+            StorageConfig::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                path_style,
+                ..
+            } => {
+                assert_eq!(bucket, "media-bucket");
+                assert_eq!(prefix, "vitrine/prod/");
+                assert_eq!(endpoint, "https://s3.eu-west-3.amazonaws.com");
+                assert!(!path_style);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{c:?}").contains("very-secret-key"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use vitrine_entity::Clock;
 use vitrine_entity::policy::Actor;
 use vitrine_worker::Queue;
+use vitrine_worker::storage::BlobStore;
 
 use crate::config::Config;
 use crate::throttle::Throttle;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub bus: EventBus,
     pub throttle: Arc<Throttle>,
     pub queue: Queue,
+    pub store: BlobStore,
 }
 
 impl std::fmt::Debug for AppState {

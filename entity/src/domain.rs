@@ -113,6 +113,25 @@ impl From<UserKind> for ActorKind {
     }
 }
 
+/// Where a version stands in the production of an image.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Stage {
+    /// Straight from the shoot.
+    #[sea_orm(string_value = "RAW")]
+    Raw,
+    /// Retouched, not yet final.
+    #[sea_orm(string_value = "RETOUCHED")]
+    Retouched,
+    /// The final image (which can then be approved).
+    #[sea_orm(string_value = "FINAL")]
+    Final,
+}
+
 macro_rules! audit_actions {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, )+) => {
         /// Every kind of audited event. Later features add variants; a stored
@@ -166,6 +185,38 @@ audit_actions! {
     AuditChainVerified = "AUDIT_CHAIN_VERIFIED",
     /// Sessions that ended long ago were deleted by the housekeeping job.
     SessionsPurged = "SESSIONS_PURGED",
+    /// A folder was created.
+    FolderCreated = "FOLDER_CREATED",
+    /// A folder was renamed.
+    FolderRenamed = "FOLDER_RENAMED",
+    /// A folder (with its subtree) was moved under another parent.
+    FolderMoved = "FOLDER_MOVED",
+    /// An empty folder was deleted.
+    FolderDeleted = "FOLDER_DELETED",
+    /// An asset was created by its first upload.
+    AssetCreated = "ASSET_CREATED",
+    /// A new version of an asset was uploaded.
+    VersionUploaded = "VERSION_UPLOADED",
+    /// A FINAL version was approved.
+    VersionApproved = "VERSION_APPROVED",
+    /// An earlier version was made current again (as a new version).
+    VersionRestored = "VERSION_RESTORED",
+    /// An asset's title changed.
+    AssetRenamed = "ASSET_RENAMED",
+    /// An asset moved to another folder.
+    AssetMoved = "ASSET_MOVED",
+    /// An asset's tags changed.
+    AssetRetagged = "ASSET_RETAGGED",
+    /// An asset was moved to the trash.
+    AssetDeleted = "ASSET_DELETED",
+    /// An asset came back from the trash.
+    AssetRestored = "ASSET_RESTORED",
+    /// An asset was removed for good, with the blobs nothing else uses.
+    AssetPurged = "ASSET_PURGED",
+    /// An upload was refused (wrong type, too large, corrupt, ...); nothing was kept.
+    UploadRejected = "UPLOAD_REJECTED",
+    /// Stored blobs that nothing referenced were deleted by the cleanup job.
+    BlobsCollected = "BLOBS_COLLECTED",
 }
 
 impl std::fmt::Display for AuditAction {

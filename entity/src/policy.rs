@@ -126,6 +126,40 @@ pub enum Resource {
     /// The installation as a whole: users, partner organisations, the audit
     /// log, statistics — anything not scoped to one asset or folder.
     Instance,
+    /// A folder (creating one under it, renaming, moving, deleting, listing).
+    Folder(FolderFacts),
+    /// An asset and its versions.
+    Asset(AssetFacts),
+}
+
+/// Facts about a folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderFacts {}
+
+/// Facts about an asset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssetFacts {
+    /// In the trash: only those who may restore it see it, and only there.
+    pub deleted: bool,
+}
+
+/// Which assets an actor may list; services turn it into a SQL condition in
+/// one place, so lists never load everything and filter in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetScope {
+    /// Every asset not in the trash.
+    All,
+    /// None at all.
+    Nothing,
+}
+
+/// The assets `actor` may see in lists.
+pub fn visible_scope(actor: &Actor) -> AssetScope {
+    match actor {
+        Actor::Member { .. } | Actor::System => AssetScope::All,
+        // Partners and visitors see assets only through grants and links.
+        Actor::Anonymous | Actor::Partner { .. } | Actor::Visitor { .. } => AssetScope::Nothing,
+    }
 }
 
 /// Why a request was refused. Services map these to client errors: the
@@ -141,6 +175,21 @@ pub enum Denial {
     PartnerNotAllowlisted,
     #[error("{} actors may not {} here", kind.as_str(), action.as_str())]
     ActorKindLacksAction { kind: ActorKind, action: Action },
+    /// The asset is in the trash (answered as NOT_FOUND).
+    #[error("the asset is in the trash")]
+    InTrash,
+}
+
+impl Denial {
+    /// Whether the refusal must not admit that the object exists.
+    pub fn hides_existence(&self) -> bool {
+        match self {
+            Denial::InTrash
+            | Denial::ActorKindLacksAction { .. }
+            | Denial::PartnerNotAllowlisted => true,
+            Denial::Unauthenticated | Denial::RoleLacksAction { .. } => false,
+        }
+    }
 }
 
 /// The decision.
@@ -150,39 +199,58 @@ pub fn authorize(
     resource: &Resource,
     _now: DateTime<Utc>,
 ) -> Result<(), Denial> {
-    match (actor, resource) {
-        (Actor::Anonymous, _) => Err(Denial::Unauthenticated),
-        (Actor::System, Resource::Instance) => Ok(()),
-        (Actor::Member { role, .. }, Resource::Instance) => {
-            if role_permits(*role, action) {
-                Ok(())
-            } else {
-                Err(Denial::RoleLacksAction {
-                    role: *role,
-                    action,
-                })
+    match actor {
+        Actor::Anonymous => Err(Denial::Unauthenticated),
+        Actor::System => Ok(()),
+        Actor::Member { role, .. } => {
+            let role_allows = |action: Action| {
+                if role_permits(*role, action) {
+                    Ok(())
+                } else {
+                    Err(Denial::RoleLacksAction {
+                        role: *role,
+                        action,
+                    })
+                }
+            };
+            match resource {
+                Resource::Instance | Resource::Folder(_) => role_allows(action),
+                Resource::Asset(facts) if facts.deleted => trashed(action, role_allows),
+                Resource::Asset(_) => role_allows(action),
             }
         }
-        (
-            Actor::Partner {
-                org_allowlisted, ..
-            },
-            Resource::Instance,
-        ) => {
+        Actor::Partner {
+            org_allowlisted, ..
+        } => {
             if !org_allowlisted {
                 Err(Denial::PartnerNotAllowlisted)
             } else {
-                // Partners act on assets through grants, never installation-wide.
+                // Partners act only through grants (not yet granted anything).
                 Err(Denial::ActorKindLacksAction {
                     kind: ActorKind::Partner,
                     action,
                 })
             }
         }
-        (Actor::Visitor { .. }, Resource::Instance) => Err(Denial::ActorKindLacksAction {
+        Actor::Visitor { .. } => Err(Denial::ActorKindLacksAction {
             kind: ActorKind::Visitor,
             action,
         }),
+    }
+}
+
+/// What may be done to an asset in the trash: see it there and restore it
+/// (with the right to delete), purge it (administrators); nothing else.
+fn trashed(
+    action: Action,
+    role_allows: impl Fn(Action) -> Result<(), Denial>,
+) -> Result<(), Denial> {
+    use Action::*;
+    match action {
+        ViewMetadata | Delete => role_allows(Delete).map_err(|_| Denial::InTrash),
+        Admin => role_allows(Admin),
+        ViewPreview | DownloadLowres | DownloadOriginal | Upload | Edit | Share | Moderate
+        | ManageAccess | ManageLicenses | ViewAudit | ViewStats => Err(Denial::InTrash),
     }
 }
 
@@ -199,11 +267,10 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             ViewAudit | Admin => false,
         },
         Role::Editor => match action {
+            // Delete is the soft delete (to the trash); purging is Admin.
             ViewMetadata | ViewPreview | DownloadLowres | DownloadOriginal | Upload | Edit
-            | Share => true,
-            Delete | Moderate | ManageAccess | ManageLicenses | ViewAudit | ViewStats | Admin => {
-                false
-            }
+            | Delete | Share => true,
+            Moderate | ManageAccess | ManageLicenses | ViewAudit | ViewStats | Admin => false,
         },
         Role::Contributor => match action {
             ViewMetadata | ViewPreview | Upload => true,
@@ -270,7 +337,7 @@ mod tests {
         (Action::DownloadOriginal, [true, true, true, false, false]),
         (Action::Upload, [true, true, true, true, false]),
         (Action::Edit, [true, true, true, false, false]),
-        (Action::Delete, [true, true, false, false, false]),
+        (Action::Delete, [true, true, true, false, false]),
         (Action::Share, [true, true, true, false, false]),
         (Action::Moderate, [true, true, false, false, false]),
         (Action::ManageAccess, [true, true, false, false, false]),
@@ -366,6 +433,79 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn live_assets_and_folders_follow_the_role_matrix() {
+        for (action, row) in EXPECTED {
+            for (role, allowed) in [
+                Role::Admin,
+                Role::Manager,
+                Role::Editor,
+                Role::Contributor,
+                Role::Viewer,
+            ]
+            .iter()
+            .zip(row)
+            {
+                for resource in [
+                    Resource::Asset(AssetFacts::default()),
+                    Resource::Folder(FolderFacts::default()),
+                ] {
+                    assert_eq!(
+                        authorize(&member(*role), *action, &resource, now()).is_ok(),
+                        *allowed,
+                        "{role:?} {action:?} {resource:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trashed_assets_are_seen_and_restored_by_deleters_and_purged_by_admins_only() {
+        let trashed = Resource::Asset(AssetFacts { deleted: true });
+        for role in Role::iter() {
+            let can_delete = role_permits(role, Action::Delete);
+            for action in Action::ALL {
+                let decision = authorize(&member(role), action, &trashed, now());
+                let expected = match action {
+                    Action::ViewMetadata | Action::Delete => can_delete,
+                    Action::Admin => role == Role::Admin,
+                    _ => false,
+                };
+                assert_eq!(decision.is_ok(), expected, "{role:?} {action:?}");
+                if let Err(denial) = decision
+                    && action != Action::Admin
+                {
+                    assert_eq!(denial, Denial::InTrash, "{role:?} {action:?}");
+                    assert!(denial.hides_existence());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn partners_and_visitors_see_no_asset_yet() {
+        let partner = Actor::Partner {
+            user_id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            org_allowlisted: true,
+        };
+        let asset = Resource::Asset(AssetFacts::default());
+        for action in Action::ALL {
+            let denial = authorize(&partner, action, &asset, now()).unwrap_err();
+            assert!(denial.hides_existence());
+        }
+        assert_eq!(visible_scope(&partner), AssetScope::Nothing);
+        assert_eq!(visible_scope(&Actor::Anonymous), AssetScope::Nothing);
+        assert_eq!(
+            visible_scope(&Actor::Visitor {
+                share_link_id: Uuid::nil()
+            }),
+            AssetScope::Nothing
+        );
+        assert_eq!(visible_scope(&member(Role::Viewer)), AssetScope::All);
     }
 
     #[test]

@@ -6,12 +6,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_identity_and_audit;
+mod m20261126_000002_assets;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_identity_and_audit::Migration)]
+        vec![
+            Box::new(m20261125_000001_identity_and_audit::Migration),
+            Box::new(m20261126_000002_assets::Migration),
+        ]
     }
 }

@@ -13,7 +13,7 @@ use vitrine_entity::audit::{NewEvent, SYSTEM};
 use vitrine_entity::audit_chain::format_instant;
 use vitrine_entity::entities::session;
 
-use crate::jobs::PurgeExpiredSessions;
+use crate::jobs::{CollectGarbageBlobs, PurgeExpiredSessions};
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;
 
@@ -35,6 +35,33 @@ async fn guarded<T>(
             Err(AbortError::new(format!("{job} handler panicked")).into())
         }
     }
+}
+
+/// Deletes originals nothing references any more, after a grace period that
+/// spares uploads still in flight.
+pub(crate) async fn collect_garbage_blobs(
+    job: CollectGarbageBlobs,
+    deps: Data<WorkerDeps>,
+) -> Result<u64, BoxDynError> {
+    guarded("collect-garbage-blobs", async move {
+        let cutoff = deps.clock.now() - deps.settings.blob_grace;
+        let deleted = crate::blobs::collect_garbage(&deps.db, &deps.store, cutoff).await?;
+        if deleted > 0 {
+            let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
+            tx.audit(
+                NewEvent::new(AuditAction::BlobsCollected, SYSTEM).details(json!({
+                    "blobs": deleted,
+                    "untouchedSince": format_instant(cutoff),
+                    "tick": job.tick,
+                })),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        tracing::info!(tick = job.tick, deleted, "collected unreferenced blobs");
+        Ok(deleted)
+    })
+    .await
 }
 
 /// Deletes sessions that ended (expired or revoked) before the retention cut-off.

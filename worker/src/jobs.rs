@@ -25,3 +25,16 @@ impl Job for PurgeExpiredSessions {
     const QUEUE: &'static str = "v1:purge-expired-sessions";
     const MAX_ATTEMPTS: usize = 3;
 }
+
+/// Deletes stored originals that nothing references (purged assets, uploads
+/// that crashed before their commit). Enqueued hourly by the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectGarbageBlobs {
+    /// The scheduler tick (Unix seconds) that enqueued it.
+    pub tick: u64,
+}
+
+impl Job for CollectGarbageBlobs {
+    const QUEUE: &'static str = "v1:collect-garbage-blobs";
+    const MAX_ATTEMPTS: usize = 3;
+}

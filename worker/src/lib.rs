@@ -5,10 +5,13 @@
 //! The API enqueues through the typed functions of [`queue::Queue`] after its
 //! database transaction commits; handlers re-read state and are idempotent.
 
+pub mod blobs;
 pub mod events;
 pub mod jobs;
+pub mod media;
 pub mod queue;
 pub mod runner;
+pub mod storage;
 pub mod tx;
 
 mod handlers;

@@ -9,7 +9,7 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
-use crate::jobs::{Job, PurgeExpiredSessions};
+use crate::jobs::{CollectGarbageBlobs, Job, PurgeExpiredSessions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -149,6 +149,15 @@ impl Queue {
             queue: J::QUEUE,
             message,
         })
+    }
+
+    /// Enqueues a blob cleanup for a scheduler tick (once per tick).
+    pub async fn enqueue_collect_garbage_blobs(&self, tick: u64) -> Result<(), QueueError> {
+        self.push(
+            CollectGarbageBlobs { tick },
+            Some(format!("collect-garbage-blobs:{tick}")),
+        )
+        .await
     }
 
     /// Enqueues a session purge for a scheduler tick (once per tick, whatever

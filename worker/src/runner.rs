@@ -13,14 +13,18 @@ use vitrine_entity::Clock;
 
 use crate::events::EventBus;
 use crate::handlers;
-use crate::jobs::PurgeExpiredSessions;
+use crate::jobs::{CollectGarbageBlobs, PurgeExpiredSessions};
 use crate::queue::Queue;
+use crate::storage::BlobStore;
 
 /// Tunables of the worker side.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     /// How long ended sessions are kept before they are purged.
     pub session_retention: chrono::Duration,
+    /// How long an unreferenced original is kept before the cleanup deletes
+    /// it (an upload stores its original before the commit that references it).
+    pub blob_grace: chrono::Duration,
     /// How often an idle worker looks for new jobs.
     pub poll_interval: Duration,
     /// How long shutdown waits for running jobs before it gives up on them
@@ -32,6 +36,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             session_retention: chrono::Duration::days(7),
+            blob_grace: chrono::Duration::hours(1),
             poll_interval: Duration::from_millis(250),
             shutdown_timeout: Duration::from_secs(30),
         }
@@ -46,6 +51,7 @@ pub struct WorkerDeps {
     pub queue: Queue,
     /// Where events raised by jobs go (Redis pub/sub reaches every API process).
     pub bus: EventBus,
+    pub store: BlobStore,
     pub settings: WorkerSettings,
 }
 
@@ -57,8 +63,35 @@ pub enum RunnerError {
     Monitor(String),
 }
 
-/// Hourly, at minute 17 (cron with seconds).
-const PURGE_SCHEDULE: &str = "0 17 * * * *";
+/// A periodic job: its cron schedule (with seconds) and how to enqueue a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Periodic {
+    /// Hourly, at minute 17.
+    PurgeExpiredSessions,
+    /// Hourly, at minute 47.
+    CollectGarbageBlobs,
+}
+
+impl Periodic {
+    const ALL: [Periodic; 2] = [
+        Periodic::PurgeExpiredSessions,
+        Periodic::CollectGarbageBlobs,
+    ];
+
+    fn schedule(self) -> &'static str {
+        match self {
+            Periodic::PurgeExpiredSessions => "0 17 * * * *",
+            Periodic::CollectGarbageBlobs => "0 47 * * * *",
+        }
+    }
+
+    async fn enqueue(self, queue: &Queue, tick: u64) -> Result<(), crate::QueueError> {
+        match self {
+            Periodic::PurgeExpiredSessions => queue.enqueue_purge_expired_sessions(tick).await,
+            Periodic::CollectGarbageBlobs => queue.enqueue_collect_garbage_blobs(tick).await,
+        }
+    }
+}
 
 /// A name unique to this process, so a restarted process never collides with
 /// the registration its predecessor left behind.
@@ -70,39 +103,63 @@ fn worker_name(queue: &str) -> String {
     )
 }
 
+/// Registers a worker for one job type on whichever queue backend is configured.
+macro_rules! register {
+    ($monitor:expr, $deps:expr, $job:ty, $handler:path) => {{
+        let deps = $deps.clone();
+        let queue_name = deps.queue.queue_name::<$job>();
+        let poll = deps.settings.poll_interval;
+        match deps.queue.clone() {
+            Queue::Embedded { pool, .. } => $monitor.register(move |_restarts| {
+                WorkerBuilder::new(worker_name(&queue_name))
+                    .backend(
+                        Queue::sqlite_storage::<$job>(&pool, &queue_name).poll_with_interval(poll),
+                    )
+                    .data(deps.clone())
+                    .build($handler)
+            }),
+            Queue::Redis { conn, .. } => $monitor.register(move |_restarts| {
+                WorkerBuilder::new(worker_name(&queue_name))
+                    .backend(
+                        Queue::redis_storage::<$job>(&conn, &queue_name).poll_with_interval(poll),
+                    )
+                    .data(deps.clone())
+                    .build($handler)
+            }),
+        }
+    }};
+}
+
 /// Runs the workers and the scheduler until `shutdown` resolves, then lets
 /// running jobs finish (up to the configured timeout).
 pub async fn run_workers(
     deps: WorkerDeps,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunnerError> {
-    let schedule = cron::Schedule::from_str(PURGE_SCHEDULE)
-        .map_err(|e| RunnerError::Schedule(PURGE_SCHEDULE, e.to_string()))?;
-    let scheduler = tokio::spawn(run_scheduler(deps.queue.clone(), schedule));
+    let mut schedulers = Vec::new();
+    for periodic in Periodic::ALL {
+        let schedule = cron::Schedule::from_str(periodic.schedule())
+            .map_err(|e| RunnerError::Schedule(periodic.schedule(), e.to_string()))?;
+        schedulers.push(tokio::spawn(run_scheduler(
+            deps.queue.clone(),
+            periodic,
+            schedule,
+        )));
+    }
 
-    let queue_name = deps.queue.queue_name::<PurgeExpiredSessions>();
-    let poll = deps.settings.poll_interval;
     let monitor = Monitor::new().shutdown_timeout(deps.settings.shutdown_timeout);
-    let monitor = match deps.queue.clone() {
-        Queue::Embedded { pool, .. } => monitor.register(move |_restarts| {
-            WorkerBuilder::new(worker_name(&queue_name))
-                .backend(
-                    Queue::sqlite_storage::<PurgeExpiredSessions>(&pool, &queue_name)
-                        .poll_with_interval(poll),
-                )
-                .data(deps.clone())
-                .build(handlers::purge_expired_sessions)
-        }),
-        Queue::Redis { conn, .. } => monitor.register(move |_restarts| {
-            WorkerBuilder::new(worker_name(&queue_name))
-                .backend(
-                    Queue::redis_storage::<PurgeExpiredSessions>(&conn, &queue_name)
-                        .poll_with_interval(poll),
-                )
-                .data(deps.clone())
-                .build(handlers::purge_expired_sessions)
-        }),
-    };
+    let monitor = register!(
+        monitor,
+        deps,
+        PurgeExpiredSessions,
+        handlers::purge_expired_sessions
+    );
+    let monitor = register!(
+        monitor,
+        deps,
+        CollectGarbageBlobs,
+        handlers::collect_garbage_blobs
+    );
     tracing::info!("workers started");
     let result = monitor
         .run_with_signal(async move {
@@ -110,29 +167,28 @@ pub async fn run_workers(
             Ok(())
         })
         .await;
-    scheduler.abort();
+    for scheduler in schedulers {
+        scheduler.abort();
+    }
     tracing::info!("workers stopped");
     result.map_err(|e| RunnerError::Monitor(e.to_string()))
 }
 
-/// Enqueues periodic jobs at their ticks. Every worker process runs one; the
+/// Enqueues a periodic job at its ticks. Every worker process runs one; the
 /// per-tick idempotency key makes the queue keep exactly one job per tick.
-async fn run_scheduler(queue: Queue, schedule: cron::Schedule) {
+async fn run_scheduler(queue: Queue, periodic: Periodic, schedule: cron::Schedule) {
     loop {
         let mut ticks = Box::pin(CronScheduler::new(schedule.clone()).into_stream());
         while let Some(tick) = ticks.next().await {
             match tick {
                 Ok(tick) => {
-                    if let Err(e) = queue
-                        .enqueue_purge_expired_sessions(tick.get_timestamp())
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not enqueue the session purge");
+                    if let Err(e) = periodic.enqueue(&queue, tick.get_timestamp()).await {
+                        tracing::warn!(job = ?periodic, error = %e, "could not enqueue a periodic job");
                     }
                 }
                 Err(e) => {
                     // A tick missed while the process was stalled: start afresh.
-                    tracing::warn!(error = %e, "scheduler tick error; restarting the schedule");
+                    tracing::warn!(job = ?periodic, error = %e, "scheduler tick error; restarting the schedule");
                     break;
                 }
             }

@@ -23,40 +23,26 @@ use crate::state::{AppState, Auth, RequestMeta};
 
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Builds the schema with its limits. `state` is `None` only for printing SDL.
-pub fn build_schema(
-    state: Option<AppState>,
-    limits: &Limits,
-    introspection: bool,
-) -> VitrineSchema {
+/// Builds the schema with its limits.
+pub fn build_schema(state: AppState, limits: &Limits, introspection: bool) -> VitrineSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
         .limit_recursive_depth(64)
         .limit_directives(8)
-        .extension(ErrorCodes);
+        .extension(ErrorCodes)
+        .data(state);
     if !introspection {
         builder = builder.disable_introspection();
-    }
-    if let Some(state) = state {
-        builder = builder.data(state);
     }
     builder.finish()
 }
 
-/// The SDL of the schema, as committed in `schema.graphql`.
+/// The SDL of the schema, as committed in `schema.graphql` (limits and data
+/// do not change it).
 pub fn sdl() -> String {
-    let limits = crate::config::Config::from_sources(&Default::default(), &Default::default())
-        .map(|c| c.limits)
-        .unwrap_or(Limits {
-            max_upload_bytes: 0,
-            max_request_bytes: 0,
-            max_upload_files: 0,
-            max_query_depth: 16,
-            max_query_complexity: 2000,
-            max_batch_size: 1,
-        });
-    build_schema(None, &limits, true)
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .finish()
         .sdl_with_options(async_graphql::SDLExportOptions::new().use_space_ident())
 }
 

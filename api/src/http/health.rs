@@ -18,7 +18,8 @@ pub async fn readyz(app: Data<&App>) -> Response {
     let database = crate::db::ping(&state.db).await.is_ok();
     let queue = state.queue.ping().await.is_ok();
     let bus = state.bus.ping().await.is_ok();
-    let status = if database && queue && bus {
+    let storage = state.store.check().await.is_ok();
+    let status = if database && queue && bus && storage {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -28,6 +29,7 @@ pub async fn readyz(app: Data<&App>) -> Response {
         "database": word(database),
         "queue": word(queue),
         "events": word(bus),
+        "storage": word(storage),
     }))
     .with_status(status)
     .into_response()

@@ -1,8 +1,13 @@
 //! sea-orm entities: one module per table. These are storage rows, never API
 //! types: the GraphQL layer defines its own output types.
 
+pub mod asset;
+pub mod asset_tag;
+pub mod asset_version;
 pub mod audit_chain_head;
 pub mod audit_event;
+pub mod blob;
+pub mod folder;
 pub mod partner_org;
 pub mod session;
 pub mod user;

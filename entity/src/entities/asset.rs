@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+/// An asset: a product image with its version history. Soft-deleted assets
+/// (`deleted_at` set) are in the trash and invisible everywhere else.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "assets")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub folder_id: Option<Uuid>,
+    pub title: String,
+    /// The latest version (versions are never rewritten; a restore adds one).
+    pub current_version_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub deleted_by: Option<Uuid>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
