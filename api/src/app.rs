@@ -28,7 +28,10 @@ pub async fn build_state(
     shutdown: CancellationToken,
 ) -> anyhow::Result<AppState> {
     crate::secret::ensure_data_dir(&config.data_dir)?;
-    let db = crate::db::connect(&config)
+    let tmp = config.upload_tmp_dir();
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    crate::http::upload::clean_tmp_dir(&tmp);
+    let (db, statements) = crate::db::connect_counted(&config)
         .await
         .with_context(|| format!("cannot connect to the {} database", config.database_kind()))?;
     crate::db::migrate(&db)
@@ -61,6 +64,7 @@ pub async fn build_state(
         .await
         .with_context(|| format!("the blob store ({}) is not usable", store.describe()))?;
     Ok(AppState {
+        statements,
         store,
         config: Arc::new(config),
         db,

@@ -321,6 +321,12 @@ impl Config {
         self.redis_url.is_none()
     }
 
+    /// Where uploads are staged while they are received and checked (in the
+    /// data directory, so a local blob store can take them by hard link).
+    pub fn upload_tmp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+
     /// Where the embedded job queue keeps its database.
     pub fn queue_db_path(&self) -> PathBuf {
         self.data_dir.join("queue.sqlite")

@@ -1,5 +1,7 @@
 //! Database connection and the write-transaction discipline.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -8,6 +10,29 @@ use sea_orm_migration::MigratorTrait;
 use vitrine_migration::Migrator;
 
 use crate::config::Config;
+
+/// Counts the SQL statements a connection executes (for tests and metrics).
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Connects like [`connect`] and counts every statement executed.
+pub async fn connect_counted(
+    config: &Config,
+) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
+    let mut db = connect(config).await?;
+    let counter = StatementCounter::default();
+    let inner = counter.0.clone();
+    db.set_metric_callback(move |_| {
+        inner.fetch_add(1, Ordering::Relaxed);
+    });
+    Ok((db, counter))
+}
 
 /// Connects to the configured database. SQLite runs in WAL mode with full
 /// durability (a committed audit event survives a power cut), foreign keys on,

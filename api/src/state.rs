@@ -23,6 +23,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     pub queue: Queue,
     pub store: BlobStore,
+    /// How many SQL statements this process ran (tests assert on it).
+    pub statements: crate::db::StatementCounter,
 }
 
 impl std::fmt::Debug for AppState {

@@ -27,8 +27,31 @@ use vitrine_api::state::{AppState, RequestMeta};
 use vitrine_entity::policy::Actor;
 use vitrine_entity::{ManualClock, Role, UserKind};
 
+pub mod images;
+
 pub use vitrine_api;
 pub use vitrine_entity;
+
+/// The bucket the tests use on the S3-compatible test server.
+pub const S3_TEST_BUCKET: &str = "vitrine-test";
+
+/// Creates the test bucket on `VITRINE_TEST_S3_ENDPOINT` if it is missing.
+pub async fn ensure_s3_bucket() {
+    let Ok(endpoint) = std::env::var("VITRINE_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    // The local test server (moto) accepts this unsigned request.
+    let response = reqwest::Client::new()
+        .put(format!("{endpoint}/{S3_TEST_BUCKET}"))
+        .send()
+        .await
+        .expect("the S3 test server answers");
+    assert!(
+        response.status().is_success() || response.status() == 409,
+        "cannot create the test bucket: {}",
+        response.status()
+    );
+}
 
 /// A password every test user gets unless a test says otherwise.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -105,6 +128,16 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Tes
         admin.close().await.ok();
         env.insert("VITRINE_DATABASE_URL".into(), with_database(&base, &name));
         pg = Some((base, name));
+    }
+    if let Ok(endpoint) = std::env::var("VITRINE_TEST_S3_ENDPOINT") {
+        env.insert(
+            "VITRINE_STORAGE_URL".into(),
+            format!("s3://{S3_TEST_BUCKET}/{id}"),
+        );
+        env.insert("VITRINE_S3_ENDPOINT".into(), endpoint);
+        env.insert("VITRINE_S3_ACCESS_KEY_ID".into(), "testing".into());
+        env.insert("VITRINE_S3_SECRET_ACCESS_KEY".into(), "testing".into());
+        ensure_s3_bucket().await;
     }
     if let Ok(redis) = std::env::var("VITRINE_TEST_REDIS_URL") {
         env.insert("VITRINE_REDIS_URL".into(), redis);
@@ -334,6 +367,143 @@ impl WsClient {
             ))
             .await
             .unwrap();
+    }
+}
+
+/// The bytes of a committed fixture (`tests/fixtures/NAME`).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    vitrine_entity::audit_chain::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// A file to upload.
+#[derive(Debug, Clone)]
+pub struct UploadFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl UploadFile {
+    pub fn new(name: &str, content_type: &str, bytes: Vec<u8>) -> Self {
+        Self {
+            name: name.into(),
+            content_type: content_type.into(),
+            bytes,
+        }
+    }
+
+    /// A committed fixture, with the content type its extension suggests.
+    pub fn fixture(name: &str) -> Self {
+        let content_type = match name.rsplit('.').next() {
+            Some("png") => "image/png",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            _ => "application/octet-stream",
+        };
+        Self::new(name, content_type, fixture(name))
+    }
+}
+
+impl TestApp {
+    /// Sends a GraphQL multipart request (one file, bound to `$file`).
+    pub async fn upload_response(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        mut variables: Value,
+        file: &UploadFile,
+    ) -> reqwest::Response {
+        variables["file"] = Value::Null;
+        let form = reqwest::multipart::Form::new()
+            .text(
+                "operations",
+                json!({ "query": query, "variables": variables }).to_string(),
+            )
+            .text("map", json!({ "0": ["variables.file"] }).to_string())
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(file.bytes.clone())
+                    .file_name(file.name.clone())
+                    .mime_str(&file.content_type)
+                    .unwrap(),
+            );
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .multipart(form);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn upload_gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        file: &UploadFile,
+    ) -> Value {
+        self.upload_response(token, query, variables, file)
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
+    /// Uploads a new asset and returns `uploadAsset` (id, title, currentVersion).
+    pub async fn upload_asset(&self, token: &str, file: &UploadFile, input: Value) -> Value {
+        let body = self
+            .upload_gql(
+                Some(token),
+                "mutation($file: Upload!, $input: UploadAssetInput) { uploadAsset(file: $file, input: $input) { id title tags folder { id path } currentVersion { id number stage sha256 bytes mediaType width height filename } } }",
+                json!({ "input": input }),
+                file,
+            )
+            .await;
+        assert!(body["errors"].is_null(), "upload failed: {body}");
+        body["data"]["uploadAsset"].clone()
+    }
+
+    /// The number of SQL statements the server has run so far.
+    pub fn statements(&self) -> u64 {
+        self.state.statements.get()
+    }
+
+    /// Counts rows of a table (for "nothing left behind" checks).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sea_orm::{FromQueryResult, Statement};
+        #[derive(FromQueryResult)]
+        struct Count {
+            n: i64,
+        }
+        let backend = self.db().get_database_backend();
+        Count::find_by_statement(Statement::from_string(
+            backend,
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .one(self.db())
+        .await
+        .unwrap()
+        .map_or(0, |c| c.n)
+    }
+
+    /// The originals in the blob store.
+    pub async fn stored_originals(&self) -> Vec<String> {
+        self.state
+            .store
+            .list("originals/")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect()
     }
 }
 

@@ -1,30 +1,127 @@
-//! Data loaders: one query per batch of ids instead of one per list item.
+//! Data loaders, built per request: every list resolves its related objects
+//! with one query per kind of object, whatever the page size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
-use vitrine_entity::entities::partner_org;
+use vitrine_entity::entities::{asset_tag, asset_version, folder, partner_org, user};
 
-use crate::services::partners;
-
-pub struct PartnerOrgLoader {
+/// Loads rows of every kind by id. Keys are typed so one loader serves all.
+pub struct Loaders {
     db: DatabaseConnection,
 }
 
-impl PartnerOrgLoader {
+impl Loaders {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
 }
 
-impl Loader<Uuid> for PartnerOrgLoader {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartnerOrgId(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FolderId(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VersionId(pub Uuid);
+/// The tags of an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TagsOf(pub Uuid);
+/// The versions of an asset, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VersionsOf(pub Uuid);
+
+type LoadResult<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;
+
+impl Loader<PartnerOrgId> for Loaders {
     type Value = partner_org::Model;
     type Error = Arc<DbErr>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        partners::load_many(&self.db, keys).await.map_err(Arc::new)
+    async fn load(&self, keys: &[PartnerOrgId]) -> LoadResult<PartnerOrgId, Self::Value> {
+        let rows = partner_org::Entity::find()
+            .filter(partner_org::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (PartnerOrgId(r.id), r)).collect())
+    }
+}
+
+impl Loader<FolderId> for Loaders {
+    type Value = folder::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[FolderId]) -> LoadResult<FolderId, Self::Value> {
+        let rows = folder::Entity::find()
+            .filter(folder::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (FolderId(r.id), r)).collect())
+    }
+}
+
+impl Loader<UserId> for Loaders {
+    type Value = user::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[UserId]) -> LoadResult<UserId, Self::Value> {
+        let rows = user::Entity::find()
+            .filter(user::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (UserId(r.id), r)).collect())
+    }
+}
+
+impl Loader<VersionId> for Loaders {
+    type Value = asset_version::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[VersionId]) -> LoadResult<VersionId, Self::Value> {
+        let rows = asset_version::Entity::find()
+            .filter(asset_version::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (VersionId(r.id), r)).collect())
+    }
+}
+
+impl Loader<TagsOf> for Loaders {
+    type Value = Vec<String>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[TagsOf]) -> LoadResult<TagsOf, Self::Value> {
+        let rows = asset_tag::Entity::find()
+            .filter(asset_tag::Column::AssetId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(asset_tag::Column::Tag)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<TagsOf, Vec<String>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(TagsOf(row.asset_id)).or_default().push(row.tag);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<VersionsOf> for Loaders {
+    type Value = Vec<asset_version::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[VersionsOf]) -> LoadResult<VersionsOf, Self::Value> {
+        let rows = asset_version::Entity::find()
+            .filter(asset_version::Column::AssetId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(asset_version::Column::Number)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<VersionsOf, Vec<asset_version::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(VersionsOf(row.asset_id)).or_default().push(row);
+        }
+        Ok(out)
     }
 }

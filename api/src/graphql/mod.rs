@@ -1,6 +1,8 @@
 //! The GraphQL schema. Resolvers stay thin: parse, call a service (which asks
 //! the policy), map the result to an output type.
 
+mod asset_resolvers;
+pub mod asset_types;
 mod codes;
 mod loaders;
 mod mutation;
@@ -11,10 +13,21 @@ pub mod types;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Schema};
 
+use asset_resolvers::{AssetMutation, AssetQuery};
 pub use codes::ErrorCodes;
-pub use loaders::PartnerOrgLoader;
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
+pub use loaders::Loaders;
+use mutation::IdentityMutation;
+use query::IdentityQuery;
+
+/// The query root: identity and audit, then the asset library.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(IdentityQuery, AssetQuery);
+
+/// The mutation root.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(IdentityMutation, AssetMutation);
 pub use subscription::SubscriptionRoot;
 
 use crate::config::Limits;
@@ -25,13 +38,17 @@ pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with its limits.
 pub fn build_schema(state: AppState, limits: &Limits, introspection: bool) -> VitrineSchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .limit_depth(limits.max_query_depth)
-        .limit_complexity(limits.max_query_complexity)
-        .limit_recursive_depth(64)
-        .limit_directives(8)
-        .extension(ErrorCodes)
-        .data(state);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .limit_depth(limits.max_query_depth)
+    .limit_complexity(limits.max_query_complexity)
+    .limit_recursive_depth(64)
+    .limit_directives(8)
+    .extension(ErrorCodes)
+    .data(state);
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -41,9 +58,13 @@ pub fn build_schema(state: AppState, limits: &Limits, introspection: bool) -> Vi
 /// The SDL of the schema, as committed in `schema.graphql` (limits and data
 /// do not change it).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().use_space_ident())
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .finish()
+    .sdl_with_options(async_graphql::SDLExportOptions::new().use_space_ident())
 }
 
 /// Per-request data the HTTP and WebSocket layers attach.
@@ -52,7 +73,7 @@ pub fn request_data(state: &AppState, auth: Auth, meta: RequestMeta) -> async_gr
     data.insert(auth);
     data.insert(meta);
     data.insert(DataLoader::new(
-        PartnerOrgLoader::new(state.db.clone()),
+        Loaders::new(state.db.clone()),
         tokio::spawn,
     ));
     data

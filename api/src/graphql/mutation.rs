@@ -7,10 +7,11 @@ use super::types::{
 use super::{auth, meta, parse_id, state};
 use crate::services::{auth as auth_service, partners, users};
 
-pub struct MutationRoot;
+#[derive(Default)]
+pub struct IdentityMutation;
 
-#[Object(name = "Mutation")]
-impl MutationRoot {
+#[Object]
+impl IdentityMutation {
     /// Signs in. Wrong email or password: UNAUTHENTICATED; too many recent
     /// failures for the email or the client address: TOO_MANY_REQUESTS with
     /// `extensions.retryAfter` (seconds).

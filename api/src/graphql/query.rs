@@ -6,7 +6,8 @@ use super::{auth, meta, page_size, parse_id, require_auth, state};
 use crate::error::ApiError;
 use crate::services::{audit, partners, users};
 
-pub struct QueryRoot;
+#[derive(Default)]
+pub struct IdentityQuery;
 
 fn parse_cursor<T: std::str::FromStr>(after: Option<String>) -> Result<Option<T>, ApiError> {
     after
@@ -17,8 +18,8 @@ fn parse_cursor<T: std::str::FromStr>(after: Option<String>) -> Result<Option<T>
         .transpose()
 }
 
-#[Object(name = "Query")]
-impl QueryRoot {
+#[Object]
+impl IdentityQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let auth = require_auth(ctx)?;

@@ -7,8 +7,24 @@ use chrono::{DateTime, Utc};
 use vitrine_entity::entities::{audit_event, partner_org, user};
 use vitrine_entity::{ActorKind, AuditAction, Role, UserKind};
 
-use super::PartnerOrgLoader;
+use super::loaders::{Loaders, PartnerOrgId};
 use crate::error::ApiError;
+
+/// Loads one object through the request's data loader.
+pub(crate) async fn load<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> async_graphql::Result<Option<<Loaders as async_graphql::dataloader::Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    Loaders: async_graphql::dataloader::Loader<K, Error = std::sync::Arc<sea_orm::DbErr>>,
+{
+    let loader = ctx.data::<DataLoader<Loaders>>()?;
+    loader
+        .load_one(key)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string().into()).into())
+}
 
 /// A user account.
 #[derive(SimpleObject, Clone, Debug)]
@@ -35,12 +51,7 @@ impl User {
         let Some(id) = self.partner_org_id else {
             return Ok(None);
         };
-        let loader = ctx.data::<DataLoader<PartnerOrgLoader>>()?;
-        let org = loader
-            .load_one(id)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string().into()))?;
-        Ok(org.map(PartnerOrg::from))
+        Ok(load(ctx, PartnerOrgId(id)).await?.map(PartnerOrg::from))
     }
 }
 

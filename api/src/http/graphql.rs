@@ -1,25 +1,20 @@
 //! The GraphQL-over-HTTP endpoint: POST (JSON and multipart uploads, with
 //! size, file-count and batch limits), GET for queries, GraphiQL for browsers.
 
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, ready};
-
-use async_graphql::http::{GraphiQLSource, MultipartOptions, receive_batch_body};
+use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, BatchResponse, ParseRequestError, Variables};
+use async_graphql::{BatchRequest, BatchResponse, Variables};
 use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::{AsyncRead, ReadBuf};
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
+use super::upload::{self, ReceiveError, ReceivedFiles};
 use super::{App, request_auth, request_meta};
 use crate::graphql::request_data;
+use crate::state::Auth;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -61,31 +56,6 @@ fn request_error(status: StatusCode, code: &str, message: &str, flavor: Flavor) 
         .body(body.to_string())
 }
 
-/// Stops reading a body after `remaining` bytes and remembers that it did.
-struct Limited<R> {
-    inner: R,
-    remaining: u64,
-    tripped: Arc<AtomicBool>,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Limited<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
-        let read = (buf.filled().len() - before) as u64;
-        if read > self.remaining {
-            self.tripped.store(true, Ordering::SeqCst);
-            return Poll::Ready(Err(std::io::Error::other("request body too large")));
-        }
-        self.remaining -= read;
-        Poll::Ready(Ok(()))
-    }
-}
-
 #[handler]
 pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Response {
     let flavor = flavor(req);
@@ -105,43 +75,37 @@ pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Respons
             if declared_length.is_some_and(|n| n > limits.max_upload_bytes) {
                 return too_large(limits.max_upload_bytes, flavor);
             }
-            let tripped = Arc::new(AtomicBool::new(false));
-            let reader = Limited {
-                inner: body.into_async_read(),
-                remaining: limits.max_upload_bytes,
-                tripped: tripped.clone(),
+            // Uploads are for signed-in users only: refuse before reading a byte.
+            let auth = match request_auth(&app.state, req).await {
+                Ok(auth) => auth,
+                Err(e) => return internal(e, flavor),
             };
-            let options = MultipartOptions::default()
-                .max_file_size(usize::try_from(limits.max_upload_bytes).unwrap_or(usize::MAX))
-                .max_num_files(limits.max_upload_files);
-            match receive_batch_body(content_type_header, reader.compat(), options).await {
-                Ok(batch) => {
-                    let files: usize = batch.iter().map(|r| r.uploads.len()).sum();
-                    if files > limits.max_upload_files {
-                        return request_error(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            "PAYLOAD_TOO_LARGE",
-                            &format!("at most {} files per request", limits.max_upload_files),
-                            flavor,
-                        );
-                    }
-                    batch
-                }
-                Err(ParseRequestError::PayloadTooLarge) => {
-                    return too_large(limits.max_upload_bytes, flavor);
-                }
-                Err(_) if tripped.load(Ordering::SeqCst) => {
-                    return too_large(limits.max_upload_bytes, flavor);
-                }
-                Err(e) => {
-                    return request_error(
-                        StatusCode::BAD_REQUEST,
-                        "BAD_USER_INPUT",
-                        &format!("invalid multipart request: {e}"),
-                        flavor,
-                    );
-                }
+            if auth.session_id.is_none() {
+                return request_error(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    auth.rejected.unwrap_or("authentication required"),
+                    flavor,
+                );
             }
+            let content_type = content_type_header.unwrap_or_default();
+            let tmp_dir = app.state.config.upload_tmp_dir();
+            return match upload::receive(&content_type, body, limits, &tmp_dir).await {
+                Ok((batch, files)) => execute(&app, req, batch, flavor, Some(auth), files).await,
+                Err(ReceiveError::TooLarge(limit)) => too_large(limit, flavor),
+                Err(ReceiveError::TooManyFiles(n)) => request_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    &format!("at most {n} files per request"),
+                    flavor,
+                ),
+                Err(ReceiveError::BadRequest(message)) => {
+                    request_error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &message, flavor)
+                }
+                Err(ReceiveError::Io(message)) => {
+                    internal(crate::error::ApiError::Internal(message.into()), flavor)
+                }
+            };
         }
         "application/json" | "application/graphql-response+json" => {
             if declared_length.is_some_and(|n| n > limits.max_request_bytes as u64) {
@@ -182,7 +146,17 @@ pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Respons
             );
         }
     };
-    execute(&app, req, batch, flavor).await
+    execute(&app, req, batch, flavor, None, Vec::new()).await
+}
+
+fn internal(e: crate::error::ApiError, flavor: Flavor) -> Response {
+    let error: async_graphql::Error = e.into();
+    request_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        &error.message,
+        flavor,
+    )
 }
 
 fn too_large(limit: u64, flavor: Flavor) -> Response {
@@ -286,7 +260,15 @@ pub async fn get_handler(req: &Request, app: Data<&App>) -> Response {
             .insert("Allow", poem::http::HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&app, req, BatchRequest::Single(request), flavor).await
+    execute(
+        &app,
+        req,
+        BatchRequest::Single(request),
+        flavor,
+        None,
+        Vec::new(),
+    )
+    .await
 }
 
 /// Codes of errors that mean the request itself was malformed or refused
@@ -306,7 +288,14 @@ fn error_code(error: &async_graphql::ServerError) -> Option<String> {
     }
 }
 
-async fn execute(app: &App, req: &Request, batch: BatchRequest, flavor: Flavor) -> Response {
+async fn execute(
+    app: &App,
+    req: &Request,
+    batch: BatchRequest,
+    flavor: Flavor,
+    auth: Option<Auth>,
+    files: Vec<ReceivedFiles>,
+) -> Response {
     let limits = &app.state.config.limits;
     if let BatchRequest::Batch(requests) = &batch
         && requests.len() > limits.max_batch_size
@@ -323,20 +312,17 @@ async fn execute(app: &App, req: &Request, batch: BatchRequest, flavor: Flavor) 
         );
     }
     let meta = request_meta(req, app.state.config.trust_proxy_headers);
-    let auth = match request_auth(&app.state, req).await {
-        Ok(auth) => auth,
-        Err(e) => {
-            let error: async_graphql::Error = e.into();
-            return request_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                &error.message,
-                flavor,
-            );
-        }
+    let auth = match auth {
+        Some(auth) => auth,
+        None => match request_auth(&app.state, req).await {
+            Ok(auth) => auth,
+            Err(e) => return internal(e, flavor),
+        },
     };
-    let attach = |mut request: async_graphql::Request| {
+    let mut files = files.into_iter();
+    let mut attach = |mut request: async_graphql::Request| {
         request.data = request_data(&app.state, auth.clone(), meta.clone());
+        request.data.insert(files.next().unwrap_or_default());
         request
     };
     let batch = match batch {

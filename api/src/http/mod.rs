@@ -3,6 +3,7 @@
 
 mod graphql;
 mod health;
+pub mod upload;
 mod ws;
 
 use std::net::IpAddr;

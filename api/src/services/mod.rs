@@ -3,8 +3,10 @@
 //! transaction together with its audit events, and publishes those events
 //! after the commit.
 
+pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod folders;
 pub mod partners;
 pub mod users;
 

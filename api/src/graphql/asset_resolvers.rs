@@ -1,0 +1,326 @@
+//! Queries and mutations of the asset library.
+
+use async_graphql::{Context, ID, Object, Upload};
+
+use super::asset_types::{
+    Asset, AssetConnection, AssetFilter, AssetOrder, AssetVersion, CreateFolderInput, Folder,
+    UpdateAssetInput, UploadAssetInput, UploadVersionInput, asset_connection,
+};
+use super::{auth, meta, page_size, parse_id, state};
+use crate::error::ApiError;
+use crate::http::upload::ReceivedFiles;
+use crate::services::assets::{self, AssetPatch, IncomingFile, NewAsset, Order};
+use crate::services::folders;
+
+#[derive(Default)]
+pub struct AssetQuery;
+
+#[Object]
+impl AssetQuery {
+    /// One folder.
+    async fn folder(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Folder> {
+        let id = parse_id(&id, "id")?;
+        Ok(folders::get(state(ctx)?, &auth(ctx)?.actor, id)
+            .await?
+            .into())
+    }
+
+    /// The folders directly under `parentId`, or the root folders, by name.
+    async fn folders(
+        &self,
+        ctx: &Context<'_>,
+        parent_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<Folder>> {
+        let parent = parent_id
+            .as_ref()
+            .map(|id| parse_id(id, "parentId"))
+            .transpose()?;
+        Ok(folders::children(state(ctx)?, &auth(ctx)?.actor, parent)
+            .await?
+            .into_iter()
+            .map(Folder::from)
+            .collect())
+    }
+
+    /// One asset (not in the trash).
+    async fn asset(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Asset> {
+        let id = parse_id(&id, "id")?;
+        Ok(assets::get(state(ctx)?, &auth(ctx)?.actor, id)
+            .await?
+            .into())
+    }
+
+    /// Assets, filtered and ordered (newest first by default), as a cursor
+    /// connection. Pages stay stable while assets are added.
+    async fn assets(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AssetFilter>,
+        order_by: Option<AssetOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<AssetConnection> {
+        let filter = filter.unwrap_or_default();
+        let service_filter = assets::AssetFilter {
+            folder_id: filter
+                .folder_id
+                .as_ref()
+                .map(|id| parse_id(id, "folderId"))
+                .transpose()?,
+            recursive: filter.recursive,
+            tags: filter.tags,
+            stage: filter.stage,
+            text: filter.text,
+            created_after: filter.created_after,
+            created_before: filter.created_before,
+        };
+        let order = Order::from(order_by);
+        let page = assets::list(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            &service_filter,
+            order,
+            after.as_deref(),
+            page_size(first)?,
+        )
+        .await?;
+        Ok(asset_connection(page, order, after.is_some()))
+    }
+
+    /// Deleted assets, most recently deleted first (for those who may restore them).
+    async fn trash(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<AssetConnection> {
+        let page = assets::trash(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            after.as_deref(),
+            page_size(first)?,
+        )
+        .await?;
+        let order = Order {
+            field: assets::OrderField::DeletedAt,
+            descending: true,
+        };
+        Ok(asset_connection(page, order, after.is_some()))
+    }
+}
+
+/// The received file behind an `Upload` argument.
+fn incoming<'a>(ctx: &'a Context<'_>, file: &Upload) -> Result<IncomingFile<'a>, ApiError> {
+    let files = ctx
+        .data::<ReceivedFiles>()
+        .map_err(|_| ApiError::BadUserInput("send files as a multipart request".into()))?;
+    let received = files.get(file).ok_or_else(|| {
+        ApiError::BadUserInput("the file is missing from the multipart request".into())
+    })?;
+    Ok(IncomingFile {
+        path: &received.path,
+        sha256: &received.sha256,
+        size: received.size,
+        filename: received.filename.as_deref(),
+    })
+}
+
+#[derive(Default)]
+pub struct AssetMutation;
+
+#[Object]
+impl AssetMutation {
+    async fn create_folder(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateFolderInput,
+    ) -> async_graphql::Result<Folder> {
+        let parent = input
+            .parent_id
+            .as_ref()
+            .map(|id| parse_id(id, "parentId"))
+            .transpose()?;
+        Ok(folders::create(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            parent,
+            &input.name,
+            &meta(ctx),
+        )
+        .await?
+        .into())
+    }
+
+    async fn rename_folder(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+    ) -> async_graphql::Result<Folder> {
+        let id = parse_id(&id, "id")?;
+        Ok(
+            folders::rename(state(ctx)?, &auth(ctx)?.actor, id, &name, &meta(ctx))
+                .await?
+                .into(),
+        )
+    }
+
+    /// Moves a folder with everything below it; a null parent moves it to
+    /// the root. Moving a folder into its own subtree is refused.
+    async fn move_folder(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        parent_id: Option<ID>,
+    ) -> async_graphql::Result<Folder> {
+        let id = parse_id(&id, "id")?;
+        let parent = parent_id
+            .as_ref()
+            .map(|p| parse_id(p, "parentId"))
+            .transpose()?;
+        Ok(
+            folders::move_to(state(ctx)?, &auth(ctx)?.actor, id, parent, &meta(ctx))
+                .await?
+                .into(),
+        )
+    }
+
+    /// Deletes an empty folder (no subfolder, no asset, not even in the trash).
+    async fn delete_folder(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let id = parse_id(&id, "id")?;
+        Ok(folders::delete(state(ctx)?, &auth(ctx)?.actor, id, &meta(ctx)).await?)
+    }
+
+    /// Creates an asset from a file (JPEG, PNG, WebP or TIFF), sent as a
+    /// GraphQL multipart request. The file is checked completely before
+    /// anything is kept; a refused file gets BAD_USER_INPUT naming what it is.
+    async fn upload_asset(
+        &self,
+        ctx: &Context<'_>,
+        file: Upload,
+        input: Option<UploadAssetInput>,
+    ) -> async_graphql::Result<Asset> {
+        let input = input.unwrap_or_default();
+        let new = NewAsset {
+            folder_id: input
+                .folder_id
+                .as_ref()
+                .map(|id| parse_id(id, "folderId"))
+                .transpose()?,
+            title: input.title,
+            tags: input.tags,
+            stage: input.stage,
+            note: input.note,
+        };
+        let file = incoming(ctx, &file)?;
+        let (asset, _) =
+            assets::upload_asset(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), file, new).await?;
+        Ok(asset.into())
+    }
+
+    /// Adds a version to an asset; it becomes the current version.
+    async fn upload_version(
+        &self,
+        ctx: &Context<'_>,
+        asset_id: ID,
+        file: Upload,
+        input: Option<UploadVersionInput>,
+    ) -> async_graphql::Result<AssetVersion> {
+        let asset_id = parse_id(&asset_id, "assetId")?;
+        let input = input.unwrap_or_default();
+        let file = incoming(ctx, &file)?;
+        Ok(assets::upload_version(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            &meta(ctx),
+            asset_id,
+            file,
+            input.stage,
+            input.note,
+        )
+        .await?
+        .into())
+    }
+
+    /// Records who approved a FINAL version and when (managers and admins).
+    async fn approve_version(
+        &self,
+        ctx: &Context<'_>,
+        version_id: ID,
+    ) -> async_graphql::Result<AssetVersion> {
+        let id = parse_id(&version_id, "versionId")?;
+        Ok(
+            assets::approve_version(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), id)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Makes an earlier version current by adding a new version with its
+    /// bytes; history is never rewritten.
+    async fn restore_version(
+        &self,
+        ctx: &Context<'_>,
+        asset_id: ID,
+        number: i32,
+    ) -> async_graphql::Result<AssetVersion> {
+        let id = parse_id(&asset_id, "assetId")?;
+        Ok(
+            assets::restore_version(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), id, number)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Renames, retags or moves an asset.
+    async fn update_asset(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateAssetInput,
+    ) -> async_graphql::Result<Asset> {
+        let id = parse_id(&id, "id")?;
+        let folder_id = match input.folder_id {
+            async_graphql::MaybeUndefined::Undefined => None,
+            async_graphql::MaybeUndefined::Null => Some(None),
+            async_graphql::MaybeUndefined::Value(f) => Some(Some(parse_id(&f, "folderId")?)),
+        };
+        let patch = AssetPatch {
+            title: input.title,
+            tags: input.tags,
+            folder_id,
+        };
+        Ok(
+            assets::update_asset(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), id, patch)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Moves an asset to the trash.
+    async fn delete_asset(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Asset> {
+        let id = parse_id(&id, "id")?;
+        Ok(
+            assets::delete_asset(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), id)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Brings an asset back from the trash.
+    async fn restore_asset(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Asset> {
+        let id = parse_id(&id, "id")?;
+        Ok(
+            assets::restore_asset(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), id)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Removes a trashed asset for good, with the stored originals no other
+    /// version uses (admins). Returns how many originals were deleted.
+    async fn purge_asset(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<u64> {
+        let id = parse_id(&id, "id")?;
+        Ok(assets::purge_asset(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), id).await?)
+    }
+}

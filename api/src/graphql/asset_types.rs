@@ -1,0 +1,338 @@
+//! GraphQL types of the asset library: folders, assets, versions.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{ComplexObject, Context, ID, InputObject, MaybeUndefined, SimpleObject};
+use chrono::{DateTime, Utc};
+use vitrine_entity::Stage;
+use vitrine_entity::entities::{asset, asset_version, folder, user};
+
+use async_graphql::dataloader::DataLoader;
+
+use super::loaders::{FolderId, Loaders, TagsOf, UserId, VersionId, VersionsOf};
+use super::types::load;
+use crate::error::ApiError;
+use crate::services::assets::{self as asset_service, Order, OrderField, Page};
+use crate::services::folders::display_path;
+
+/// A member as others see it.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UserSummary {
+    pub id: ID,
+    pub display_name: String,
+    pub email: String,
+}
+
+impl From<user::Model> for UserSummary {
+    fn from(m: user::Model) -> Self {
+        Self {
+            id: ID(m.id.to_string()),
+            display_name: m.display_name,
+            email: m.email,
+        }
+    }
+}
+
+async fn user_summary(
+    ctx: &Context<'_>,
+    id: Option<uuid::Uuid>,
+) -> async_graphql::Result<Option<UserSummary>> {
+    match id {
+        Some(id) => Ok(load(ctx, UserId(id)).await?.map(UserSummary::from)),
+        None => Ok(None),
+    }
+}
+
+/// A folder of the library tree.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct Folder {
+    pub id: ID,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub model: folder::Model,
+}
+
+impl From<folder::Model> for Folder {
+    fn from(m: folder::Model) -> Self {
+        Self {
+            id: ID(m.id.to_string()),
+            name: m.name.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            model: m,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Folder {
+    /// The names from the root down to this folder, e.g. `/Campaigns/SS27`.
+    async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let ids: Vec<FolderId> = self.model.lineage().into_iter().map(FolderId).collect();
+        let loader = ctx.data::<DataLoader<Loaders>>()?;
+        let found = loader
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+        let lineage: Vec<folder::Model> =
+            ids.iter().filter_map(|id| found.get(id).cloned()).collect();
+        Ok(display_path(&lineage))
+    }
+
+    /// The parent folder; null at the root.
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
+        match self.model.parent_id {
+            Some(id) => Ok(load(ctx, FolderId(id)).await?.map(Folder::from)),
+            None => Ok(None),
+        }
+    }
+
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
+        user_summary(ctx, self.model.created_by).await
+    }
+}
+
+/// One version of an asset's image.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct AssetVersion {
+    pub id: ID,
+    /// 1, 2, 3… per asset.
+    pub number: i32,
+    pub stage: Stage,
+    /// SHA-256 of the original's bytes (hex).
+    pub sha256: String,
+    pub bytes: i64,
+    pub media_type: String,
+    pub width: i32,
+    pub height: i32,
+    /// The uploaded file's name.
+    pub filename: Option<String>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When a FINAL version was approved; null until then.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// For a restore: the number of the version it brought back.
+    pub restored_from: Option<i32>,
+    #[graphql(skip)]
+    pub model: asset_version::Model,
+}
+
+impl From<asset_version::Model> for AssetVersion {
+    fn from(m: asset_version::Model) -> Self {
+        Self {
+            id: ID(m.id.to_string()),
+            number: m.number,
+            stage: m.stage,
+            sha256: m.blob_sha256.clone(),
+            bytes: m.bytes,
+            media_type: m.media_type.clone(),
+            width: m.width,
+            height: m.height,
+            filename: m.filename.clone(),
+            note: m.note.clone(),
+            created_at: m.created_at,
+            approved_at: m.approved_at,
+            restored_from: m.restored_from,
+            model: m,
+        }
+    }
+}
+
+#[ComplexObject]
+impl AssetVersion {
+    async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
+        user_summary(ctx, self.model.uploaded_by).await
+    }
+
+    async fn approved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
+        user_summary(ctx, self.model.approved_by).await
+    }
+}
+
+/// A product image with its version history.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct Asset {
+    pub id: ID,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set while the asset is in the trash.
+    pub deleted_at: Option<DateTime<Utc>>,
+    #[graphql(skip)]
+    pub model: asset::Model,
+}
+
+impl From<asset::Model> for Asset {
+    fn from(m: asset::Model) -> Self {
+        Self {
+            id: ID(m.id.to_string()),
+            title: m.title.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            deleted_at: m.deleted_at,
+            model: m,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Asset {
+    async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        Ok(load(ctx, TagsOf(self.model.id)).await?.unwrap_or_default())
+    }
+
+    /// The folder it is filed in; null at the root.
+    async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
+        match self.model.folder_id {
+            Some(id) => Ok(load(ctx, FolderId(id)).await?.map(Folder::from)),
+            None => Ok(None),
+        }
+    }
+
+    /// The latest version.
+    async fn current_version(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<AssetVersion>> {
+        match self.model.current_version_id {
+            Some(id) => Ok(load(ctx, VersionId(id)).await?.map(AssetVersion::from)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every version, oldest first.
+    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AssetVersion>> {
+        Ok(load(ctx, VersionsOf(self.model.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(AssetVersion::from)
+            .collect())
+    }
+
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
+        user_summary(ctx, self.model.created_by).await
+    }
+
+    async fn deleted_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
+        user_summary(ctx, self.model.deleted_by).await
+    }
+}
+
+/// Extra fields of asset connections.
+#[derive(SimpleObject, Debug)]
+pub struct AssetConnectionFields {
+    /// How many assets match, across all pages.
+    pub total_count: u64,
+}
+
+pub type AssetConnection =
+    Connection<String, Asset, AssetConnectionFields, async_graphql::connection::EmptyFields>;
+
+pub fn asset_connection(page: Page, order: Order, after_given: bool) -> AssetConnection {
+    let mut connection = Connection::with_additional_fields(
+        after_given,
+        page.has_next,
+        AssetConnectionFields {
+            total_count: page.total,
+        },
+    );
+    connection.edges.extend(page.rows.into_iter().map(|row| {
+        let cursor = asset_service::encode_cursor(order, &row);
+        Edge::new(cursor, Asset::from(row))
+    }));
+    connection
+}
+
+#[derive(InputObject, Debug)]
+pub struct CreateFolderInput {
+    /// Null creates a root folder.
+    pub parent_id: Option<ID>,
+    pub name: String,
+}
+
+#[derive(InputObject, Debug, Default)]
+pub struct UploadAssetInput {
+    /// Null files the asset at the root.
+    pub folder_id: Option<ID>,
+    /// Defaults to the file name without its extension.
+    pub title: Option<String>,
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    /// Defaults to RAW.
+    pub stage: Option<Stage>,
+    pub note: Option<String>,
+}
+
+#[derive(InputObject, Debug, Default)]
+pub struct UploadVersionInput {
+    /// Defaults to RAW.
+    pub stage: Option<Stage>,
+    pub note: Option<String>,
+}
+
+#[derive(InputObject, Debug, Default)]
+pub struct UpdateAssetInput {
+    pub title: Option<String>,
+    /// Replaces all tags.
+    pub tags: Option<Vec<String>>,
+    /// A folder id, or null to move the asset to the root; absent leaves it.
+    pub folder_id: MaybeUndefined<ID>,
+}
+
+#[derive(InputObject, Debug, Default)]
+pub struct AssetFilter {
+    pub folder_id: Option<ID>,
+    /// With `folderId`: include every subfolder.
+    #[graphql(default)]
+    pub recursive: bool,
+    /// Assets with every one of these tags.
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    /// The current version's stage.
+    pub stage: Option<Stage>,
+    /// Appears in the title or a tag (case-insensitive).
+    pub text: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetOrderField {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+#[derive(InputObject, Debug, Clone, Copy)]
+pub struct AssetOrder {
+    pub field: AssetOrderField,
+    #[graphql(default_with = "OrderDirection::Desc")]
+    pub direction: OrderDirection,
+}
+
+impl From<Option<AssetOrder>> for Order {
+    fn from(o: Option<AssetOrder>) -> Self {
+        match o {
+            None => Order::default(),
+            Some(o) => Order {
+                field: match o.field {
+                    AssetOrderField::CreatedAt => OrderField::CreatedAt,
+                    AssetOrderField::UpdatedAt => OrderField::UpdatedAt,
+                    AssetOrderField::Title => OrderField::Title,
+                },
+                descending: o.direction == OrderDirection::Desc,
+            },
+        }
+    }
+}

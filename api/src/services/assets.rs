@@ -1,0 +1,1114 @@
+//! Assets and their versions: upload, history, approval, restore, edits,
+//! trash and purge, and the listing.
+
+use std::path::Path;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+use vitrine_entity::entities::{asset, asset_tag, asset_version, folder};
+use vitrine_entity::policy::{
+    Action, Actor, AssetFacts, AssetScope, Resource, authorize, visible_scope,
+};
+use vitrine_entity::{AuditAction, Stage};
+use vitrine_worker::blobs::{self, BlobInfo};
+use vitrine_worker::media::{self, MediaError};
+use vitrine_worker::storage::original_key;
+
+use crate::error::{ApiError, ApiResult};
+use crate::services::folders::authorize_folder;
+use crate::services::{Tx, begin, event, fetch_page};
+use crate::state::{AppState, RequestMeta};
+
+/// A file received with a request, ready to be checked and stored.
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingFile<'a> {
+    pub path: &'a Path,
+    pub sha256: &'a str,
+    pub size: u64,
+    /// The client's name for it (untrusted).
+    pub filename: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewAsset {
+    pub folder_id: Option<Uuid>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub stage: Option<Stage>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssetPatch {
+    pub title: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// `Some(None)` moves the asset to the root.
+    pub folder_id: Option<Option<Uuid>>,
+}
+
+const MAX_TAGS: usize = 50;
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such asset".into())
+}
+
+/// Tags: trimmed, lower-case, 1–64 characters, no control characters; sorted, deduplicated.
+pub fn normalize_tags(raw: &[String]) -> ApiResult<Vec<String>> {
+    let mut tags = Vec::new();
+    for t in raw {
+        let tag = t.trim().to_lowercase();
+        if tag.is_empty() || tag.chars().count() > 64 || tag.chars().any(char::is_control) {
+            return Err(ApiError::BadUserInput(format!(
+                "tag {t:?} must have 1 to 64 characters and no control characters"
+            )));
+        }
+        tags.push(tag);
+    }
+    tags.sort();
+    tags.dedup();
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::BadUserInput(format!(
+            "at most {MAX_TAGS} tags per asset"
+        )));
+    }
+    Ok(tags)
+}
+
+fn normalize_title(raw: &str) -> ApiResult<String> {
+    let title = raw.trim();
+    if title.is_empty() || title.chars().count() > 300 || title.chars().any(char::is_control) {
+        return Err(ApiError::BadUserInput(
+            "a title has 1 to 300 characters and no control characters".into(),
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+fn normalize_note(raw: Option<String>) -> ApiResult<Option<String>> {
+    match raw.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+        Some(n) if n.chars().count() > 2000 => Err(ApiError::BadUserInput(
+            "a note has at most 2000 characters".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The last path component of a client-supplied file name, without control
+/// characters, at most 255 bytes.
+pub fn sanitize_filename(raw: Option<&str>) -> Option<String> {
+    let name = raw?.rsplit(['/', '\\']).next()?;
+    let mut clean: String = name.chars().filter(|c| !c.is_control()).collect();
+    while clean.len() > 255 {
+        clean.pop();
+    }
+    let clean = clean.trim().to_owned();
+    (!clean.is_empty()).then_some(clean)
+}
+
+fn title_from_filename(filename: Option<&str>) -> String {
+    sanitize_filename(filename)
+        .map(|f| match f.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem.to_owned(),
+            _ => f,
+        })
+        .and_then(|t| normalize_title(&t).ok())
+        .unwrap_or_else(|| "Untitled".into())
+}
+
+fn facts(asset: &asset::Model) -> Resource {
+    Resource::Asset(AssetFacts {
+        deleted: asset.deleted_at.is_some(),
+    })
+}
+
+/// Asks the policy about `asset`; what the actor may not know exists is NOT_FOUND.
+pub(crate) fn authorize_asset(
+    state: &AppState,
+    actor: &Actor,
+    action: Action,
+    asset: &asset::Model,
+) -> ApiResult<()> {
+    authorize(actor, action, &facts(asset), state.clock.now()).map_err(|d| {
+        if d.hides_existence() {
+            not_found()
+        } else {
+            d.into()
+        }
+    })
+}
+
+async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> ApiResult<asset::Model> {
+    asset::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// Locks an asset row for the rest of the transaction on PostgreSQL (on
+/// SQLite the transaction already holds the write lock), so concurrent
+/// uploads to one asset number their versions one after the other.
+async fn find_for_update<C: ConnectionTrait>(conn: &C, id: Uuid) -> ApiResult<asset::Model> {
+    let mut query = asset::Entity::find_by_id(id);
+    if conn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(conn).await?.ok_or_else(not_found)
+}
+
+/// Records a refused upload (committed on its own) and returns the client error.
+async fn reject(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    file: IncomingFile<'_>,
+    asset_id: Option<Uuid>,
+    reason: &str,
+    message: String,
+) -> ApiError {
+    let mut e = event(AuditAction::UploadRejected, actor, meta).details(json!({
+        "reason": reason,
+        "message": message,
+        "filename": sanitize_filename(file.filename),
+        "bytes": file.size,
+        "sha256": file.sha256,
+    }));
+    if let Some(id) = asset_id {
+        e = e.target("asset", id);
+    }
+    let recorded = async {
+        let mut tx = begin(state).await?;
+        tx.audit(e).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(err) = recorded {
+        return err.into();
+    }
+    ApiError::BadUserInput(message)
+}
+
+/// Checks a received file (type, size, dimensions, full decode) and stores
+/// its bytes. A refused file leaves nothing but its audit event.
+async fn ingest(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    file: IncomingFile<'_>,
+    asset_id: Option<Uuid>,
+) -> ApiResult<BlobInfo> {
+    let limits = &state.config.limits;
+    if file.size == 0 {
+        return Err(reject(
+            state,
+            actor,
+            meta,
+            file,
+            asset_id,
+            "empty",
+            "the file is empty".into(),
+        )
+        .await);
+    }
+    if file.size > limits.max_upload_bytes {
+        let message = format!(
+            "the file exceeds the limit of {} bytes",
+            limits.max_upload_bytes
+        );
+        let error = reject(state, actor, meta, file, asset_id, "too large", message).await;
+        return Err(match error {
+            ApiError::BadUserInput(m) => ApiError::PayloadTooLarge(m),
+            other => other,
+        });
+    }
+    let media_limits = media::Limits {
+        max_pixels: limits.max_image_pixels,
+        max_decode_bytes: limits.max_decode_bytes,
+    };
+    let path = file.path.to_path_buf();
+    let inspected = tokio::task::spawn_blocking(move || media::inspect(&path, media_limits))
+        .await
+        .map_err(ApiError::internal)?;
+    let inspected = match inspected {
+        Ok(i) => i,
+        Err(MediaError::Io(e)) => return Err(ApiError::Internal(e.into())),
+        Err(e) => {
+            return Err(reject(
+                state,
+                actor,
+                meta,
+                file,
+                asset_id,
+                e.reason(),
+                e.to_string(),
+            )
+            .await);
+        }
+    };
+    let info = BlobInfo {
+        sha256: file.sha256.to_owned(),
+        bytes: i64::try_from(file.size).map_err(ApiError::internal)?,
+        media_type: inspected.format.media_type().to_owned(),
+        width: i32::try_from(inspected.width).map_err(ApiError::internal)?,
+        height: i32::try_from(inspected.height).map_err(ApiError::internal)?,
+    };
+    let key = original_key(file.sha256);
+    let stored = async {
+        if !state.store.exists(&key).await? {
+            state
+                .store
+                .put_file(&key, file.path, file.sha256, file.size)
+                .await?;
+        }
+        Ok::<_, vitrine_worker::storage::StorageError>(())
+    }
+    .await;
+    stored.map_err(ApiError::internal)?;
+    Ok(info)
+}
+
+struct VersionSpec<'a> {
+    asset_id: Uuid,
+    number: i32,
+    stage: Stage,
+    info: &'a BlobInfo,
+    filename: Option<String>,
+    note: Option<String>,
+    uploaded_by: Option<Uuid>,
+    restored_from: Option<i32>,
+}
+
+async fn insert_version(tx: &Tx<'_>, spec: VersionSpec<'_>) -> ApiResult<asset_version::Model> {
+    Ok(asset_version::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        asset_id: Set(spec.asset_id),
+        number: Set(spec.number),
+        stage: Set(spec.stage),
+        blob_sha256: Set(spec.info.sha256.clone()),
+        bytes: Set(spec.info.bytes),
+        media_type: Set(spec.info.media_type.clone()),
+        width: Set(spec.info.width),
+        height: Set(spec.info.height),
+        filename: Set(spec.filename),
+        note: Set(spec.note),
+        uploaded_by: Set(spec.uploaded_by),
+        created_at: Set(tx.now()),
+        approved_by: Set(None),
+        approved_at: Set(None),
+        restored_from: Set(spec.restored_from),
+    }
+    .insert(tx.conn())
+    .await?)
+}
+
+async fn next_number<C: ConnectionTrait>(conn: &C, asset_id: Uuid) -> ApiResult<i32> {
+    let latest = asset_version::Entity::find()
+        .filter(asset_version::Column::AssetId.eq(asset_id))
+        .order_by_desc(asset_version::Column::Number)
+        .one(conn)
+        .await?;
+    Ok(latest.map_or(1, |v| v.number + 1))
+}
+
+async fn make_current(
+    tx: &Tx<'_>,
+    asset: asset::Model,
+    version: &asset_version::Model,
+) -> ApiResult<asset::Model> {
+    let mut active: asset::ActiveModel = asset.into();
+    active.current_version_id = Set(Some(version.id));
+    active.updated_at = Set(tx.now());
+    Ok(active.update(tx.conn()).await?)
+}
+
+async fn write_tags<C: ConnectionTrait>(
+    conn: &C,
+    asset_id: Uuid,
+    tags: &[String],
+) -> ApiResult<()> {
+    asset_tag::Entity::delete_many()
+        .filter(asset_tag::Column::AssetId.eq(asset_id))
+        .exec(conn)
+        .await?;
+    if !tags.is_empty() {
+        asset_tag::Entity::insert_many(tags.iter().map(|t| asset_tag::ActiveModel {
+            asset_id: Set(asset_id),
+            tag: Set(t.clone()),
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates an asset from its first file.
+pub async fn upload_asset(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    file: IncomingFile<'_>,
+    input: NewAsset,
+) -> ApiResult<(asset::Model, asset_version::Model)> {
+    authorize_folder(state, actor, Action::Upload)?;
+    let title = match input.title.as_deref() {
+        Some(t) => normalize_title(t)?,
+        None => title_from_filename(file.filename),
+    };
+    let tags = normalize_tags(&input.tags)?;
+    let note = normalize_note(input.note)?;
+    if let Some(folder_id) = input.folder_id {
+        folder::Entity::find_by_id(folder_id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
+    }
+    let info = ingest(state, actor, meta, file, None).await?;
+
+    let mut tx = begin(state).await?;
+    if let Some(folder_id) = input.folder_id {
+        folder::Entity::find_by_id(folder_id)
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
+    }
+    blobs::claim(tx.conn(), &state.store, &info, file.path, tx.now())
+        .await
+        .map_err(ApiError::internal)?;
+    let now = tx.now();
+    let asset_id = Uuid::now_v7();
+    let created = asset::ActiveModel {
+        id: Set(asset_id),
+        folder_id: Set(input.folder_id),
+        title: Set(title),
+        current_version_id: Set(None),
+        created_by: Set(actor.user_id()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+        deleted_by: Set(None),
+    }
+    .insert(tx.conn())
+    .await?;
+    write_tags(tx.conn(), asset_id, &tags).await?;
+    let version = insert_version(
+        &tx,
+        VersionSpec {
+            asset_id,
+            number: 1,
+            stage: input.stage.unwrap_or(Stage::Raw),
+            info: &info,
+            filename: sanitize_filename(file.filename),
+            note,
+            uploaded_by: actor.user_id(),
+            restored_from: None,
+        },
+    )
+    .await?;
+    let asset = make_current(&tx, created, &version).await?;
+    tx.audit(
+        event(AuditAction::AssetCreated, actor, meta)
+            .target("asset", asset_id)
+            .details(json!({ "title": asset.title, "folderId": asset.folder_id, "tags": tags })),
+    )
+    .await?;
+    tx.audit(
+        event(AuditAction::VersionUploaded, actor, meta)
+            .target("asset", asset_id)
+            .details(json!({
+                "versionId": version.id,
+                "number": version.number,
+                "stage": version.stage,
+                "sha256": version.blob_sha256,
+                "bytes": version.bytes,
+                "mediaType": version.media_type,
+                "width": version.width,
+                "height": version.height,
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((asset, version))
+}
+
+/// Adds a version to an asset; it becomes the current one.
+pub async fn upload_version(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    asset_id: Uuid,
+    file: IncomingFile<'_>,
+    stage: Option<Stage>,
+    note: Option<String>,
+) -> ApiResult<asset_version::Model> {
+    let asset = find(&state.db, asset_id).await?;
+    authorize_asset(state, actor, Action::Upload, &asset)?;
+    let note = normalize_note(note)?;
+    let info = ingest(state, actor, meta, file, Some(asset_id)).await?;
+
+    let mut tx = begin(state).await?;
+    let asset = find_for_update(tx.conn(), asset_id).await?;
+    authorize_asset(state, actor, Action::Upload, &asset)?;
+    blobs::claim(tx.conn(), &state.store, &info, file.path, tx.now())
+        .await
+        .map_err(ApiError::internal)?;
+    let number = next_number(tx.conn(), asset_id).await?;
+    let version = insert_version(
+        &tx,
+        VersionSpec {
+            asset_id,
+            number,
+            stage: stage.unwrap_or(Stage::Raw),
+            info: &info,
+            filename: sanitize_filename(file.filename),
+            note,
+            uploaded_by: actor.user_id(),
+            restored_from: None,
+        },
+    )
+    .await?;
+    make_current(&tx, asset, &version).await?;
+    tx.audit(
+        event(AuditAction::VersionUploaded, actor, meta)
+            .target("asset", asset_id)
+            .details(json!({
+                "versionId": version.id,
+                "number": version.number,
+                "stage": version.stage,
+                "sha256": version.blob_sha256,
+                "bytes": version.bytes,
+                "mediaType": version.media_type,
+                "width": version.width,
+                "height": version.height,
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Records who approved a FINAL version, and when.
+pub async fn approve_version(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    version_id: Uuid,
+) -> ApiResult<asset_version::Model> {
+    let mut tx = begin(state).await?;
+    let version = asset_version::Entity::find_by_id(version_id)
+        .one(tx.conn())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such version".into()))?;
+    let asset = find(tx.conn(), version.asset_id).await?;
+    authorize_asset(state, actor, Action::ViewMetadata, &asset)
+        .map_err(|_| ApiError::NotFound("no such version".into()))?;
+    authorize_asset(state, actor, Action::Moderate, &asset)?;
+    if version.stage != Stage::Final {
+        return Err(ApiError::BadUserInput(format!(
+            "only FINAL versions can be approved; version {} is {:?}",
+            version.number, version.stage
+        )));
+    }
+    if version.approved_at.is_some() {
+        return Ok(version);
+    }
+    let mut active: asset_version::ActiveModel = version.into();
+    active.approved_by = Set(actor.user_id());
+    active.approved_at = Set(Some(tx.now()));
+    let version = active.update(tx.conn()).await?;
+    tx.audit(
+        event(AuditAction::VersionApproved, actor, meta)
+            .target("asset", asset.id)
+            .details(json!({ "versionId": version.id, "number": version.number })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Makes an earlier version current again by adding a new version that uses
+/// its bytes. History is never rewritten.
+pub async fn restore_version(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    asset_id: Uuid,
+    number: i32,
+) -> ApiResult<asset_version::Model> {
+    let mut tx = begin(state).await?;
+    let asset = find_for_update(tx.conn(), asset_id).await?;
+    authorize_asset(state, actor, Action::Edit, &asset)?;
+    let old = asset_version::Entity::find()
+        .filter(asset_version::Column::AssetId.eq(asset_id))
+        .filter(asset_version::Column::Number.eq(number))
+        .one(tx.conn())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("the asset has no version {number}")))?;
+    if asset.current_version_id == Some(old.id) {
+        return Err(ApiError::BadUserInput(format!(
+            "version {number} is already the current version"
+        )));
+    }
+    let info = BlobInfo {
+        sha256: old.blob_sha256.clone(),
+        bytes: old.bytes,
+        media_type: old.media_type.clone(),
+        width: old.width,
+        height: old.height,
+    };
+    let next = next_number(tx.conn(), asset_id).await?;
+    let version = insert_version(
+        &tx,
+        VersionSpec {
+            asset_id,
+            number: next,
+            stage: old.stage,
+            info: &info,
+            filename: old.filename.clone(),
+            note: Some(format!("restored from version {number}")),
+            uploaded_by: actor.user_id(),
+            restored_from: Some(number),
+        },
+    )
+    .await?;
+    make_current(&tx, asset, &version).await?;
+    tx.audit(
+        event(AuditAction::VersionRestored, actor, meta)
+            .target("asset", asset_id)
+            .details(json!({ "restoredFrom": number, "number": version.number, "versionId": version.id })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Renames, retags or moves an asset (one audit event per kind of change).
+pub async fn update_asset(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    id: Uuid,
+    patch: AssetPatch,
+) -> ApiResult<asset::Model> {
+    let title = patch.title.as_deref().map(normalize_title).transpose()?;
+    let tags = patch.tags.as_deref().map(normalize_tags).transpose()?;
+    let mut tx = begin(state).await?;
+    let current = find(tx.conn(), id).await?;
+    authorize_asset(state, actor, Action::Edit, &current)?;
+    let mut active: asset::ActiveModel = current.clone().into();
+    let mut events = Vec::new();
+    if let Some(title) = title.filter(|t| *t != current.title) {
+        events.push(
+            event(AuditAction::AssetRenamed, actor, meta)
+                .target("asset", id)
+                .details(json!({ "from": current.title, "to": title })),
+        );
+        active.title = Set(title);
+    }
+    if let Some(folder_id) = patch.folder_id.filter(|f| *f != current.folder_id) {
+        if let Some(fid) = folder_id {
+            folder::Entity::find_by_id(fid)
+                .one(tx.conn())
+                .await?
+                .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
+        }
+        events.push(
+            event(AuditAction::AssetMoved, actor, meta)
+                .target("asset", id)
+                .details(json!({ "fromFolderId": current.folder_id, "toFolderId": folder_id })),
+        );
+        active.folder_id = Set(folder_id);
+    }
+    if let Some(tags) = tags {
+        let before: Vec<String> = asset_tag::Entity::find()
+            .filter(asset_tag::Column::AssetId.eq(id))
+            .order_by_asc(asset_tag::Column::Tag)
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|t| t.tag)
+            .collect();
+        if before != tags {
+            write_tags(tx.conn(), id, &tags).await?;
+            events.push(
+                event(AuditAction::AssetRetagged, actor, meta)
+                    .target("asset", id)
+                    .details(json!({ "from": before, "to": tags })),
+            );
+        }
+    }
+    if events.is_empty() {
+        return Ok(current);
+    }
+    active.updated_at = Set(tx.now());
+    let updated = active.update(tx.conn()).await?;
+    for e in events {
+        tx.audit(e).await?;
+    }
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// Moves an asset to the trash (who, when). It disappears from everywhere but the trash.
+pub async fn delete_asset(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    id: Uuid,
+) -> ApiResult<asset::Model> {
+    let mut tx = begin(state).await?;
+    let current = find(tx.conn(), id).await?;
+    authorize_asset(state, actor, Action::Delete, &current)?;
+    if current.deleted_at.is_some() {
+        return Ok(current);
+    }
+    let mut active: asset::ActiveModel = current.into();
+    active.deleted_at = Set(Some(tx.now()));
+    active.deleted_by = Set(actor.user_id());
+    let updated = active.update(tx.conn()).await?;
+    tx.audit(event(AuditAction::AssetDeleted, actor, meta).target("asset", id))
+        .await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// Brings an asset back from the trash.
+pub async fn restore_asset(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    id: Uuid,
+) -> ApiResult<asset::Model> {
+    let mut tx = begin(state).await?;
+    let current = find(tx.conn(), id).await?;
+    authorize_asset(state, actor, Action::Delete, &current)?;
+    if current.deleted_at.is_none() {
+        return Ok(current);
+    }
+    let mut active: asset::ActiveModel = current.into();
+    active.deleted_at = Set(None);
+    active.deleted_by = Set(None);
+    active.updated_at = Set(tx.now());
+    let updated = active.update(tx.conn()).await?;
+    tx.audit(event(AuditAction::AssetRestored, actor, meta).target("asset", id))
+        .await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// Removes a trashed asset for good: its rows, and the stored originals no
+/// other version uses (deleted at once, under the blob-row lock).
+pub async fn purge_asset(
+    state: &AppState,
+    actor: &Actor,
+    meta: &RequestMeta,
+    id: Uuid,
+) -> ApiResult<u64> {
+    let mut tx = begin(state).await?;
+    let current = find(tx.conn(), id).await?;
+    authorize_asset(state, actor, Action::Admin, &current)?;
+    if current.deleted_at.is_none() {
+        return Err(ApiError::Conflict(
+            "only assets in the trash can be purged; delete it first".into(),
+        ));
+    }
+    let versions = asset_version::Entity::find()
+        .filter(asset_version::Column::AssetId.eq(id))
+        .all(tx.conn())
+        .await?;
+    let mut shas: Vec<String> = versions.iter().map(|v| v.blob_sha256.clone()).collect();
+    shas.sort();
+    shas.dedup();
+    asset::Entity::delete_by_id(id).exec(tx.conn()).await?;
+    let purged_at = tx.now();
+    tx.audit(
+        event(AuditAction::AssetPurged, actor, meta)
+            .target("asset", id)
+            .details(json!({
+                "title": current.title,
+                "versions": versions.len(),
+                "sha256": shas,
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    // Originals no other version uses go now; an upload that claims one in
+    // the meantime keeps it (it refreshed the claim after `purged_at`).
+    let cutoff = purged_at + chrono::Duration::microseconds(1);
+    let mut removed = 0;
+    for sha in &shas {
+        match blobs::collect(&state.db, &state.store, sha, cutoff).await {
+            Ok(true) => removed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "an original of a purged asset stays for the cleanup job")
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// One live asset.
+pub async fn get(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<asset::Model> {
+    let asset = find(&state.db, id).await?;
+    authorize_asset(state, actor, Action::ViewMetadata, &asset)?;
+    if asset.deleted_at.is_some() {
+        return Err(not_found());
+    }
+    Ok(asset)
+}
+
+/// The versions of an asset, oldest first.
+pub async fn versions<C: ConnectionTrait>(
+    conn: &C,
+    asset_id: Uuid,
+) -> ApiResult<Vec<asset_version::Model>> {
+    Ok(asset_version::Entity::find()
+        .filter(asset_version::Column::AssetId.eq(asset_id))
+        .order_by_asc(asset_version::Column::Number)
+        .all(conn)
+        .await?)
+}
+
+// ---------------------------------------------------------------- listing
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+    DeletedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    pub field: OrderField,
+    pub descending: bool,
+}
+
+impl Default for Order {
+    fn default() -> Self {
+        Order {
+            field: OrderField::CreatedAt,
+            descending: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssetFilter {
+    pub folder_id: Option<Uuid>,
+    pub recursive: bool,
+    /// Every one of these tags.
+    pub tags: Vec<String>,
+    /// The current version's stage.
+    pub stage: Option<Stage>,
+    /// In the title or a tag (case-insensitive).
+    pub text: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// A position in a listing: the sort value and the id of the last row seen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    v: String,
+    id: Uuid,
+}
+
+pub fn encode_cursor(order: Order, asset: &asset::Model) -> String {
+    let v = match order.field {
+        OrderField::CreatedAt => vitrine_entity::audit_chain::format_instant(asset.created_at),
+        OrderField::UpdatedAt => vitrine_entity::audit_chain::format_instant(asset.updated_at),
+        OrderField::DeletedAt => asset
+            .deleted_at
+            .map(vitrine_entity::audit_chain::format_instant)
+            .unwrap_or_default(),
+        OrderField::Title => asset.title.clone(),
+    };
+    let json = serde_json::to_vec(&Cursor { v, id: asset.id }).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(raw: &str) -> ApiResult<Cursor> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::BadUserInput("after is not a valid cursor".into()))
+}
+
+fn column(field: OrderField) -> asset::Column {
+    match field {
+        OrderField::CreatedAt => asset::Column::CreatedAt,
+        OrderField::UpdatedAt => asset::Column::UpdatedAt,
+        OrderField::Title => asset::Column::Title,
+        OrderField::DeletedAt => asset::Column::DeletedAt,
+    }
+}
+
+/// Rows strictly after the cursor in the listing order (keyset pagination:
+/// rows inserted meanwhile neither repeat nor shift later pages).
+fn after_cursor(order: Order, cursor: &Cursor) -> ApiResult<Condition> {
+    let col = column(order.field);
+    let value: sea_orm::Value = match order.field {
+        OrderField::Title => cursor.v.clone().into(),
+        _ => DateTime::parse_from_rfc3339(&cursor.v)
+            .map_err(|_| ApiError::BadUserInput("after is not a valid cursor".into()))?
+            .with_timezone(&Utc)
+            .into(),
+    };
+    let (beyond, id_beyond) = if order.descending {
+        (
+            Expr::col((asset::Entity, col)).lt(value.clone()),
+            asset::Column::Id.lt(cursor.id),
+        )
+    } else {
+        (
+            Expr::col((asset::Entity, col)).gt(value.clone()),
+            asset::Column::Id.gt(cursor.id),
+        )
+    };
+    Ok(Condition::any().add(beyond).add(
+        Condition::all()
+            .add(Expr::col((asset::Entity, col)).eq(value))
+            .add(id_beyond),
+    ))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+async fn filter_condition(state: &AppState, filter: &AssetFilter) -> ApiResult<Condition> {
+    let mut cond = Condition::all();
+    if let Some(folder_id) = filter.folder_id {
+        if filter.recursive {
+            let root = folder::Entity::find_by_id(folder_id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
+            // Ancestry strings hold only ids and '/', so no LIKE wildcard.
+            cond = cond.add(
+                asset::Column::FolderId.in_subquery(
+                    Query::select()
+                        .column(folder::Column::Id)
+                        .from(folder::Entity)
+                        .and_where(folder::Column::Ancestry.like(format!("{}%", root.ancestry)))
+                        .to_owned(),
+                ),
+            );
+        } else {
+            cond = cond.add(asset::Column::FolderId.eq(folder_id));
+        }
+    }
+    for tag in normalize_tags(&filter.tags)? {
+        cond = cond.add(
+            asset::Column::Id.in_subquery(
+                Query::select()
+                    .column(asset_tag::Column::AssetId)
+                    .from(asset_tag::Entity)
+                    .and_where(asset_tag::Column::Tag.eq(tag))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(stage) = filter.stage {
+        cond = cond.add(
+            asset::Column::CurrentVersionId.in_subquery(
+                Query::select()
+                    .column(asset_version::Column::Id)
+                    .from(asset_version::Entity)
+                    .and_where(asset_version::Column::Stage.eq(stage))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        cond = cond.add(
+            Condition::any()
+                .add(
+                    Expr::expr(Func::lower(Expr::col((
+                        asset::Entity,
+                        asset::Column::Title,
+                    ))))
+                    .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    asset::Column::Id.in_subquery(
+                        Query::select()
+                            .column(asset_tag::Column::AssetId)
+                            .from(asset_tag::Entity)
+                            .and_where(
+                                Expr::col(asset_tag::Column::Tag)
+                                    .like(LikeExpr::new(pattern).escape('\\')),
+                            )
+                            .to_owned(),
+                    ),
+                ),
+        );
+    }
+    if let Some(after) = filter.created_after {
+        cond = cond.add(asset::Column::CreatedAt.gte(after));
+    }
+    if let Some(before) = filter.created_before {
+        cond = cond.add(asset::Column::CreatedAt.lt(before));
+    }
+    Ok(cond)
+}
+
+/// A page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    pub rows: Vec<asset::Model>,
+    pub has_next: bool,
+    pub total: u64,
+}
+
+async fn page(
+    state: &AppState,
+    base: Condition,
+    order: Order,
+    after: Option<&str>,
+    limit: u64,
+) -> ApiResult<Page> {
+    let total = asset::Entity::find()
+        .filter(base.clone())
+        .count(&state.db)
+        .await?;
+    let mut cond = base;
+    if let Some(raw) = after {
+        cond = cond.add(after_cursor(order, &decode_cursor(raw)?)?);
+    }
+    let mut query = asset::Entity::find().filter(cond);
+    query = if order.descending {
+        query
+            .order_by_desc(column(order.field))
+            .order_by_desc(asset::Column::Id)
+    } else {
+        query
+            .order_by_asc(column(order.field))
+            .order_by_asc(asset::Column::Id)
+    };
+    let (rows, has_next) = fetch_page(query, limit, &state.db).await?;
+    Ok(Page {
+        rows,
+        has_next,
+        total,
+    })
+}
+
+/// The live assets `actor` may see, filtered and ordered, one page.
+pub async fn list(
+    state: &AppState,
+    actor: &Actor,
+    filter: &AssetFilter,
+    order: Order,
+    after: Option<&str>,
+    limit: u64,
+) -> ApiResult<Page> {
+    if order.field == OrderField::DeletedAt {
+        return Err(ApiError::BadUserInput(
+            "live assets have no deletion time".into(),
+        ));
+    }
+    let scope = match visible_scope(actor) {
+        AssetScope::All => Condition::all().add(asset::Column::DeletedAt.is_null()),
+        AssetScope::Nothing => {
+            if matches!(actor, Actor::Anonymous) {
+                return Err(ApiError::Unauthenticated("authentication required".into()));
+            }
+            return Ok(Page {
+                rows: Vec::new(),
+                has_next: false,
+                total: 0,
+            });
+        }
+    };
+    let cond = scope.add(filter_condition(state, filter).await?);
+    page(state, cond, order, after, limit).await
+}
+
+/// The trash: deleted assets, most recently deleted first (for those who may
+/// restore them).
+pub async fn trash(
+    state: &AppState,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: u64,
+) -> ApiResult<Page> {
+    authorize(
+        actor,
+        Action::Delete,
+        &Resource::Asset(AssetFacts { deleted: true }),
+        state.clock.now(),
+    )?;
+    let order = Order {
+        field: OrderField::DeletedAt,
+        descending: true,
+    };
+    let cond = Condition::all().add(asset::Column::DeletedAt.is_not_null());
+    page(state, cond, order, after, limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_normalised_and_bounded() {
+        let tags = normalize_tags(&[" Gold ".into(), "ring".into(), "gold".into()]).unwrap();
+        assert_eq!(tags, ["gold", "ring"]);
+        assert!(normalize_tags(&["".into()]).is_err());
+        assert!(normalize_tags(&["x".repeat(65)]).is_err());
+        let many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+        assert!(normalize_tags(&many).is_err());
+    }
+
+    #[test]
+    fn filenames_lose_paths_and_control_characters() {
+        assert_eq!(
+            sanitize_filename(Some("../../etc/passwd")).as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            sanitize_filename(Some("C:\\photos\\ring.jpg")).as_deref(),
+            Some("ring.jpg")
+        );
+        assert_eq!(
+            sanitize_filename(Some("a\u{0}b.png")).as_deref(),
+            Some("ab.png")
+        );
+        assert_eq!(sanitize_filename(Some("   ")), None);
+        assert_eq!(
+            title_from_filename(Some("Ring_Gold-01.final.jpg")),
+            "Ring_Gold-01.final"
+        );
+        assert_eq!(title_from_filename(None), "Untitled");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert!(decode_cursor("not-base64!").is_err());
+        let c = Cursor {
+            v: "2026-01-01T00:00:00.000000Z".into(),
+            id: Uuid::nil(),
+        };
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&c).unwrap());
+        assert_eq!(decode_cursor(&raw).unwrap(), c);
+    }
+}

@@ -1,0 +1,90 @@
+//! Images made in code: formats without a committed fixture, and hostile files.
+
+use std::io::Cursor;
+
+use image::{ImageBuffer, ImageFormat, Rgb};
+
+/// A small gradient image encoded as `format`.
+pub fn gradient(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
+    let img = ImageBuffer::from_fn(width, height, |x, y| {
+        Rgb([
+            u8::try_from(x * 255 / width.max(1)).unwrap_or(0),
+            u8::try_from(y * 255 / height.max(1)).unwrap_or(0),
+            128,
+        ])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).expect("encode");
+    out.into_inner()
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(0).to_be_bytes());
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_be_bytes());
+    out
+}
+
+fn ihdr(width: u32, height: u32) -> Vec<u8> {
+    let mut data = Vec::new();
+    data.extend_from_slice(&width.to_be_bytes());
+    data.extend_from_slice(&height.to_be_bytes());
+    data.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit greyscale, deflate, no interlace
+    chunk(b"IHDR", &data)
+}
+
+/// A decompression bomb: a few hundred bytes whose header promises a
+/// `width`×`height` image (e.g. 40000×40000 = 1.6 gigapixels).
+pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(ihdr(width, height));
+    // A zlib stream start (stored, incomplete): the image data "continues".
+    out.extend(chunk(b"IDAT", &[0x78, 0x01, 0x00, 0x00, 0x80, 0xFF, 0x7F]));
+    out.extend(chunk(b"IEND", &[]));
+    out
+}
+
+/// A PNG whose header lies: it claims `claimed`×`claimed` pixels but carries
+/// the image data of an 8×8 picture.
+pub fn png_lying_header(claimed: u32) -> Vec<u8> {
+    let real = gradient(8, 8, ImageFormat::Png);
+    // Signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 crc).
+    let mut out = real[..8].to_vec();
+    let mut data = real[16..29].to_vec();
+    data[0..4].copy_from_slice(&claimed.to_be_bytes());
+    data[4..8].copy_from_slice(&claimed.to_be_bytes());
+    out.extend(chunk(b"IHDR", &data));
+    out.extend_from_slice(&real[33..]);
+    out
+}
+
+/// The first `fraction` of a file.
+pub fn truncated(bytes: &[u8], fraction: f64) -> Vec<u8> {
+    let keep = ((bytes.len() as f64) * fraction) as usize;
+    bytes[..keep.min(bytes.len())].to_vec()
+}
+
+/// A minimal 1×1 GIF.
+pub fn gif() -> Vec<u8> {
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;".to_vec()
+}
+
+/// A PDF's first bytes.
+pub fn pdf() -> Vec<u8> {
+    b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}
