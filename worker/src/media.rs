@@ -299,3 +299,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_pixels: 100_000_000,
+        max_decode_bytes: 1 << 30,
+    };
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_refused_although_lenient_decoders_accept_it() {
+        let bytes = std::fs::read(fixture("garden.jpg")).unwrap();
+        let dir = std::env::temp_dir().join(format!("vitrine-media-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("half.jpg");
+        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).unwrap();
+        // The image crate fills the missing part in with grey...
+        assert!(image::open(&path).is_ok());
+        // ...we refuse it.
+        let refused = inspect(&path, LIMITS).unwrap_err();
+        assert!(matches!(refused, MediaError::Corrupt(_)), "{refused:?}");
+        // The whole file is fine.
+        std::fs::write(&path, &bytes).unwrap();
+        let ok = inspect(&path, LIMITS).unwrap();
+        assert_eq!((ok.format, ok.width, ok.height), (Format::Jpeg, 2560, 1600));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

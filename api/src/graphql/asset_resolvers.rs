@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Upload};
 
 use super::asset_types::{
     Asset, AssetConnection, AssetFilter, AssetOrder, AssetVersion, CreateFolderInput, Folder,
-    UpdateAssetInput, UploadAssetInput, UploadVersionInput, asset_connection,
+    UpdateAssetInput, UploadAssetInput, UploadVersionInput, asset_connection, prefetch,
 };
 use super::{auth, meta, page_size, parse_id, state};
 use crate::error::ApiError;
@@ -84,6 +84,7 @@ impl AssetQuery {
             page_size(first)?,
         )
         .await?;
+        prefetch(ctx, &page.rows).await?;
         Ok(asset_connection(page, order, after.is_some()))
     }
 
@@ -105,6 +106,7 @@ impl AssetQuery {
             field: assets::OrderField::DeletedAt,
             descending: true,
         };
+        prefetch(ctx, &page.rows).await?;
         Ok(asset_connection(page, order, after.is_some()))
     }
 }

@@ -71,7 +71,7 @@ impl Folder {
     /// The names from the root down to this folder, e.g. `/Campaigns/SS27`.
     async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let ids: Vec<FolderId> = self.model.lineage().into_iter().map(FolderId).collect();
-        let loader = ctx.data::<DataLoader<Loaders>>()?;
+        let loader = ctx.data::<RequestLoader>()?;
         let found = loader
             .load_many(ids.iter().copied())
             .await
@@ -221,6 +221,116 @@ impl Asset {
     async fn deleted_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
         user_summary(ctx, self.model.deleted_by).await
     }
+}
+
+/// The per-request loader (cached).
+pub type RequestLoader = DataLoader<Loaders, async_graphql::dataloader::HashMapCache>;
+
+fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
+    ApiError::Internal(e.to_string().into()).into()
+}
+
+/// Loads, in one query per kind, everything the selection under
+/// `edges.node` will ask of a page of assets, so that resolving the page
+/// costs the same number of statements whatever its size. (Leaving it to the
+/// field resolvers would batch too, but a batch can split when resolving a
+/// long list yields midway.)
+pub async fn prefetch(ctx: &Context<'_>, assets: &[asset::Model]) -> async_graphql::Result<()> {
+    if assets.is_empty() {
+        return Ok(());
+    }
+    let loader = ctx.data::<RequestLoader>()?;
+    let wants = |path: &[&str]| {
+        let mut l = ctx.look_ahead().field("edges").field("node");
+        for p in path {
+            l = l.field(p);
+        }
+        l.exists()
+    };
+    let tags = async {
+        if wants(&["tags"]) {
+            loader
+                .load_many(assets.iter().map(|a| TagsOf(a.id)))
+                .await
+                .map_err(loader_error)?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    let current = async {
+        if wants(&["currentVersion"]) {
+            let found = loader
+                .load_many(
+                    assets
+                        .iter()
+                        .filter_map(|a| a.current_version_id)
+                        .map(VersionId),
+                )
+                .await
+                .map_err(loader_error)?;
+            return Ok(found.into_values().collect::<Vec<_>>());
+        }
+        Ok::<_, async_graphql::Error>(Vec::new())
+    };
+    let all_versions = async {
+        if wants(&["versions"]) {
+            let found = loader
+                .load_many(assets.iter().map(|a| VersionsOf(a.id)))
+                .await
+                .map_err(loader_error)?;
+            return Ok(found.into_values().flatten().collect::<Vec<_>>());
+        }
+        Ok::<_, async_graphql::Error>(Vec::new())
+    };
+    let folders = async {
+        if wants(&["folder"]) {
+            let found = loader
+                .load_many(assets.iter().filter_map(|a| a.folder_id).map(FolderId))
+                .await
+                .map_err(loader_error)?;
+            return Ok(found.into_values().collect::<Vec<_>>());
+        }
+        Ok::<_, async_graphql::Error>(Vec::new())
+    };
+    let ((), current, all_versions, folders) =
+        futures_util::try_join!(tags, current, all_versions, folders)?;
+
+    let ancestors = async {
+        if wants(&["folder", "path"]) || wants(&["folder", "parent"]) {
+            let ids: Vec<FolderId> = folders
+                .iter()
+                .flat_map(|f| f.lineage())
+                .map(FolderId)
+                .collect();
+            loader.load_many(ids).await.map_err(loader_error)?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    let users = async {
+        let mut ids = Vec::new();
+        if wants(&["createdBy"]) {
+            ids.extend(assets.iter().filter_map(|a| a.created_by));
+        }
+        if wants(&["deletedBy"]) {
+            ids.extend(assets.iter().filter_map(|a| a.deleted_by));
+        }
+        for (field, versions) in [("currentVersion", &current), ("versions", &all_versions)] {
+            if wants(&[field, "uploadedBy"]) {
+                ids.extend(versions.iter().filter_map(|v| v.uploaded_by));
+            }
+            if wants(&[field, "approvedBy"]) {
+                ids.extend(versions.iter().filter_map(|v| v.approved_by));
+            }
+        }
+        if !ids.is_empty() {
+            loader
+                .load_many(ids.into_iter().map(UserId))
+                .await
+                .map_err(loader_error)?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    futures_util::try_join!(ancestors, users)?;
+    Ok(())
 }
 
 /// Extra fields of asset connections.

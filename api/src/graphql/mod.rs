@@ -72,9 +72,12 @@ pub fn request_data(state: &AppState, auth: Auth, meta: RequestMeta) -> async_gr
     let mut data = async_graphql::Data::default();
     data.insert(auth);
     data.insert(meta);
-    data.insert(DataLoader::new(
+    // Cached per request: a page resolver prefetches related rows in a few
+    // batched queries and the fields of each item then read the cache.
+    data.insert(DataLoader::with_cache(
         Loaders::new(state.db.clone()),
         tokio::spawn,
+        async_graphql::dataloader::HashMapCache::default(),
     ));
     data
 }

@@ -19,7 +19,7 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     Loaders: async_graphql::dataloader::Loader<K, Error = std::sync::Arc<sea_orm::DbErr>>,
 {
-    let loader = ctx.data::<DataLoader<Loaders>>()?;
+    let loader = ctx.data::<DataLoader<Loaders, async_graphql::dataloader::HashMapCache>>()?;
     loader
         .load_one(key)
         .await
