@@ -35,6 +35,12 @@ TOKEN=$(gql '{"query":"mutation { login(email: \"root@example.com\", password: \
 gql '{"query":"{ me { email role } }"}' "$TOKEN" | grep -q '"role":"ADMIN"' || fail "me"
 gql '{"query":"mutation { login(email: \"root@example.com\", password: \"wrong\") { token } }"}' |
   grep -q '"code":"UNAUTHENTICATED"' || fail "wrong password"
+UPLOADED=$(curl -s -X POST "$URL" -H "authorization: Bearer $TOKEN" \
+  -F operations='{"query":"mutation($file: Upload!) { uploadAsset(file: $file, input: { tags: [\"smoke\"] }) { currentVersion { width height } } }","variables":{"file":null}}' \
+  -F map='{"0":["variables.file"]}' -F 0=@tests/fixtures/garden.jpg)
+echo "$UPLOADED" | grep -q '"width":2560,"height":1600' || fail "upload: $UPLOADED"
+gql '{"query":"{ assets(filter: { tags: [\"smoke\"] }) { totalCount } }"}' "$TOKEN" | grep -q '"totalCount":1' || fail "listing"
+[ "$(find "$VITRINE_DATA_DIR/blobs/originals" -type f | wc -l)" = 1 ] || fail "the original is not in the blob store"
 grep -q "correct horse" "$WORK/serve.log" && fail "a password reached the log"
 grep -q "$TOKEN" "$WORK/serve.log" && fail "a token reached the log"
 grep -q "$(cat "$VITRINE_DATA_DIR/secret.key")" "$WORK/serve.log" && fail "the secret reached the log"

@@ -4,9 +4,10 @@ use async_graphql::{Context, ID, Object, Upload};
 
 use super::asset_types::{
     Asset, AssetConnection, AssetFilter, AssetOrder, AssetVersion, CreateFolderInput, Folder,
-    UpdateAssetInput, UploadAssetInput, UploadVersionInput, asset_connection, prefetch,
+    UpdateAssetInput, UploadAssetInput, UploadVersionInput, asset_connection, page_request,
+    prefetch,
 };
-use super::{auth, meta, page_size, parse_id, state};
+use super::{auth, meta, parse_id, state};
 use crate::error::ApiError;
 use crate::http::upload::ReceivedFiles;
 use crate::services::assets::{self, AssetPatch, IncomingFile, NewAsset, Order};
@@ -75,13 +76,13 @@ impl AssetQuery {
             created_before: filter.created_before,
         };
         let order = Order::from(order_by);
+        let request = page_request(ctx, after.as_deref(), first)?;
         let page = assets::list(
             state(ctx)?,
             &auth(ctx)?.actor,
             &service_filter,
             order,
-            after.as_deref(),
-            page_size(first)?,
+            request,
         )
         .await?;
         prefetch(ctx, &page.rows).await?;
@@ -95,13 +96,8 @@ impl AssetQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<AssetConnection> {
-        let page = assets::trash(
-            state(ctx)?,
-            &auth(ctx)?.actor,
-            after.as_deref(),
-            page_size(first)?,
-        )
-        .await?;
+        let request = page_request(ctx, after.as_deref(), first)?;
+        let page = assets::trash(state(ctx)?, &auth(ctx)?.actor, request).await?;
         let order = Order {
             field: assets::OrderField::DeletedAt,
             descending: true,

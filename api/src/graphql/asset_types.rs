@@ -11,7 +11,7 @@ use async_graphql::dataloader::DataLoader;
 use super::loaders::{FolderId, Loaders, TagsOf, UserId, VersionId, VersionsOf};
 use super::types::load;
 use crate::error::ApiError;
-use crate::services::assets::{self as asset_service, Order, OrderField, Page};
+use crate::services::assets::{self as asset_service, Order, OrderField, Page, PageRequest};
 use crate::services::folders::display_path;
 
 /// A member as others see it.
@@ -336,8 +336,21 @@ pub async fn prefetch(ctx: &Context<'_>, assets: &[asset::Model]) -> async_graph
 /// Extra fields of asset connections.
 #[derive(SimpleObject, Debug)]
 pub struct AssetConnectionFields {
-    /// How many assets match, across all pages.
+    /// How many assets match, across all pages (counted only when asked for).
     pub total_count: u64,
+}
+
+/// The page the client asks for; `totalCount` is computed only if selected.
+pub fn page_request<'a>(
+    ctx: &Context<'_>,
+    after: Option<&'a str>,
+    first: Option<i32>,
+) -> async_graphql::Result<PageRequest<'a>> {
+    Ok(PageRequest {
+        after,
+        limit: super::page_size(first)?,
+        with_total: ctx.look_ahead().field("totalCount").exists(),
+    })
 }
 
 pub type AssetConnection =
@@ -348,7 +361,7 @@ pub fn asset_connection(page: Page, order: Order, after_given: bool) -> AssetCon
         after_given,
         page.has_next,
         AssetConnectionFields {
-            total_count: page.total,
+            total_count: page.total.unwrap_or_default(),
         },
     );
     connection.edges.extend(page.rows.into_iter().map(|row| {

@@ -975,20 +975,40 @@ async fn filter_condition(state: &AppState, filter: &AssetFilter) -> ApiResult<C
 pub struct Page {
     pub rows: Vec<asset::Model>,
     pub has_next: bool,
-    pub total: u64,
+    /// The number of matches across all pages, when it was asked for
+    /// (counting costs a scan of every match).
+    pub total: Option<u64>,
+}
+
+/// What to fetch: how many rows after which cursor, and whether to count all matches.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    pub after: Option<&'a str>,
+    pub limit: u64,
+    pub with_total: bool,
 }
 
 async fn page(
     state: &AppState,
     base: Condition,
     order: Order,
-    after: Option<&str>,
-    limit: u64,
+    request: PageRequest<'_>,
 ) -> ApiResult<Page> {
-    let total = asset::Entity::find()
-        .filter(base.clone())
-        .count(&state.db)
-        .await?;
+    let PageRequest {
+        after,
+        limit,
+        with_total,
+    } = request;
+    let total = if with_total {
+        Some(
+            asset::Entity::find()
+                .filter(base.clone())
+                .count(&state.db)
+                .await?,
+        )
+    } else {
+        None
+    };
     let mut cond = base;
     if let Some(raw) = after {
         cond = cond.add(after_cursor(order, &decode_cursor(raw)?)?);
@@ -1017,8 +1037,7 @@ pub async fn list(
     actor: &Actor,
     filter: &AssetFilter,
     order: Order,
-    after: Option<&str>,
-    limit: u64,
+    request: PageRequest<'_>,
 ) -> ApiResult<Page> {
     if order.field == OrderField::DeletedAt {
         return Err(ApiError::BadUserInput(
@@ -1034,22 +1053,17 @@ pub async fn list(
             return Ok(Page {
                 rows: Vec::new(),
                 has_next: false,
-                total: 0,
+                total: request.with_total.then_some(0),
             });
         }
     };
     let cond = scope.add(filter_condition(state, filter).await?);
-    page(state, cond, order, after, limit).await
+    page(state, cond, order, request).await
 }
 
 /// The trash: deleted assets, most recently deleted first (for those who may
 /// restore them).
-pub async fn trash(
-    state: &AppState,
-    actor: &Actor,
-    after: Option<&str>,
-    limit: u64,
-) -> ApiResult<Page> {
+pub async fn trash(state: &AppState, actor: &Actor, request: PageRequest<'_>) -> ApiResult<Page> {
     authorize(
         actor,
         Action::Delete,
@@ -1061,7 +1075,7 @@ pub async fn trash(
         descending: true,
     };
     let cond = Condition::all().add(asset::Column::DeletedAt.is_not_null());
-    page(state, cond, order, after, limit).await
+    page(state, cond, order, request).await
 }
 
 #[cfg(test)]
