@@ -102,6 +102,31 @@ pub fn blob_store(storage: &StorageConfig) -> anyhow::Result<BlobStore> {
     })
 }
 
+/// Worker tunables from the configuration.
+pub fn worker_settings(config: &Config) -> WorkerSettings {
+    let defaults = WorkerSettings::default();
+    let mut processing = defaults.processing.clone();
+    for spec in &mut processing.specs {
+        if spec.kind == vitrine_entity::RenditionKind::Lowres {
+            spec.long_edge = config.renditions.lowres_edge;
+            spec.quality = config.renditions.lowres_quality;
+        }
+    }
+    processing.limits.max_pixels = config.limits.max_image_pixels;
+    processing.limits.max_decode_bytes = config.limits.max_decode_bytes;
+    processing.lease =
+        chrono::Duration::from_std(config.renditions.processing_lease).unwrap_or(processing.lease);
+    WorkerSettings {
+        shutdown_timeout: config.shutdown_timeout,
+        processing,
+        processing_concurrency: config
+            .renditions
+            .processing_concurrency
+            .unwrap_or(defaults.processing_concurrency),
+        ..defaults
+    }
+}
+
 /// The worker dependencies derived from the application state.
 pub fn worker_deps(state: &AppState) -> WorkerDeps {
     WorkerDeps {
@@ -110,10 +135,7 @@ pub fn worker_deps(state: &AppState) -> WorkerDeps {
         queue: state.queue.clone(),
         bus: state.bus.clone(),
         store: state.store.clone(),
-        settings: WorkerSettings {
-            shutdown_timeout: state.config.shutdown_timeout,
-            ..WorkerSettings::default()
-        },
+        settings: worker_settings(&state.config),
     }
 }
 

@@ -54,6 +54,19 @@ pub struct Limits {
     pub max_decode_bytes: u64,
 }
 
+/// Rendition settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renditions {
+    /// Long edge of the LOWRES rendition.
+    pub lowres_edge: u32,
+    /// JPEG quality of the LOWRES rendition.
+    pub lowres_quality: i32,
+    /// How long a processing attempt may run before it is retried elsewhere.
+    pub processing_lease: Duration,
+    /// Versions processed at once per worker process (default: the CPU count).
+    pub processing_concurrency: Option<usize>,
+}
+
 /// Where blobs are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageConfig {
@@ -98,6 +111,7 @@ pub struct Config {
     pub session_ttl: Duration,
     pub login: LoginThrottle,
     pub limits: Limits,
+    pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
     /// Serve schema introspection and GraphiQL (turn off in production if
@@ -153,6 +167,10 @@ pub const KEYS: &[&str] = &[
     "max_batch_size",
     "max_image_pixels",
     "max_decode_bytes",
+    "lowres_edge",
+    "lowres_quality",
+    "processing_lease",
+    "processing_concurrency",
     "trust_proxy_headers",
     "introspection",
     "log_format",
@@ -301,6 +319,19 @@ impl Config {
                     1..=10_000_000_000,
                 )?,
                 max_decode_bytes: parse_size(&get, "max_decode_bytes", 1 << 30)?,
+            },
+            renditions: Renditions {
+                lowres_edge: parse_num(&get, "lowres_edge", 640, 64..=4096)?,
+                lowres_quality: parse_num(&get, "lowres_quality", 70, 20..=95)?,
+                processing_lease: parse_duration_key(
+                    &get,
+                    "processing_lease",
+                    Duration::from_secs(600),
+                )?,
+                processing_concurrency: match get("processing_concurrency") {
+                    None => None,
+                    Some(_) => Some(parse_num(&get, "processing_concurrency", 2, 1..=256)?),
+                },
             },
             trust_proxy_headers: parse_bool(&get, "trust_proxy_headers", false)?,
             introspection: parse_bool(&get, "introspection", true)?,

@@ -132,6 +132,72 @@ pub enum Stage {
     Final,
 }
 
+/// Where the processing of a version stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProcessingState {
+    /// Waiting for a worker.
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    /// A worker is on it.
+    #[sea_orm(string_value = "PROCESSING")]
+    Processing,
+    /// Metadata extracted, renditions made.
+    #[sea_orm(string_value = "READY")]
+    Ready,
+    /// Given up: the reason is recorded.
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+}
+
+/// The derived images made of every version.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RenditionKind {
+    /// 256 px on the long edge.
+    #[sea_orm(string_value = "THUMBNAIL")]
+    Thumbnail,
+    /// 1024 px on the long edge.
+    #[sea_orm(string_value = "PREVIEW")]
+    Preview,
+    /// Configurable (640 px by default), lower quality: the "low resolution download".
+    #[sea_orm(string_value = "LOWRES")]
+    Lowres,
+}
+
+impl RenditionKind {
+    pub const ALL: [RenditionKind; 3] = [
+        RenditionKind::Thumbnail,
+        RenditionKind::Preview,
+        RenditionKind::Lowres,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenditionKind::Thumbnail => "THUMBNAIL",
+            RenditionKind::Preview => "PREVIEW",
+            RenditionKind::Lowres => "LOWRES",
+        }
+    }
+
+    /// The lower-case name used in storage keys.
+    pub fn slug(self) -> &'static str {
+        match self {
+            RenditionKind::Thumbnail => "thumbnail",
+            RenditionKind::Preview => "preview",
+            RenditionKind::Lowres => "lowres",
+        }
+    }
+}
+
 macro_rules! audit_actions {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, )+) => {
         /// Every kind of audited event. Later features add variants; a stored
@@ -217,6 +283,16 @@ audit_actions! {
     UploadRejected = "UPLOAD_REJECTED",
     /// Stored blobs that nothing referenced were deleted by the cleanup job.
     BlobsCollected = "BLOBS_COLLECTED",
+    /// A version's metadata was extracted and its renditions made.
+    VersionProcessed = "VERSION_PROCESSED",
+    /// A version could not be processed (the reason is recorded).
+    VersionProcessingFailed = "VERSION_PROCESSING_FAILED",
+    /// The organisation's ownership profile changed.
+    OwnershipProfileUpdated = "OWNERSHIP_PROFILE_UPDATED",
+    /// An asset's ownership override changed.
+    AssetOwnershipUpdated = "ASSET_OWNERSHIP_UPDATED",
+    /// Stored renditions were re-tagged with the current ownership profile.
+    RenditionsRetagged = "RENDITIONS_RETAGGED",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -12,4 +12,4 @@ pub mod policy;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use domain::{ActorKind, AuditAction, Role, Stage, UserKind};
+pub use domain::{ActorKind, AuditAction, ProcessingState, RenditionKind, Role, Stage, UserKind};

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_identity_and_audit;
 mod m20261126_000002_assets;
+mod m20261126_000003_processing;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_identity_and_audit::Migration),
             Box::new(m20261126_000002_assets::Migration),
+            Box::new(m20261126_000003_processing::Migration),
         ]
     }
 }

@@ -13,7 +13,9 @@ use vitrine_entity::audit::{NewEvent, SYSTEM};
 use vitrine_entity::audit_chain::format_instant;
 use vitrine_entity::entities::session;
 
-use crate::jobs::{CollectGarbageBlobs, PurgeExpiredSessions};
+use crate::jobs::{
+    CollectGarbageBlobs, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing, RetagRenditions,
+};
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;
 
@@ -35,6 +37,46 @@ async fn guarded<T>(
             Err(AbortError::new(format!("{job} handler panicked")).into())
         }
     }
+}
+
+/// Processes a version (see [`crate::processing::run`]). Database errors
+/// fail the job (apalis retries it); everything else is decided and recorded
+/// by the processing itself.
+pub(crate) async fn process_version(
+    job: ProcessVersion,
+    deps: Data<WorkerDeps>,
+) -> Result<String, BoxDynError> {
+    guarded("process-version", async move {
+        let outcome = crate::processing::run(&deps, job.version_id).await?;
+        Ok(format!("{outcome:?}"))
+    })
+    .await
+}
+
+/// Re-tags stored renditions with the ownership statement in force.
+pub(crate) async fn retag_renditions(
+    job: RetagRenditions,
+    deps: Data<WorkerDeps>,
+) -> Result<u64, BoxDynError> {
+    guarded("retag-renditions", async move {
+        match crate::processing::retag(&deps, job.asset_id).await {
+            Ok(n) => Ok(n),
+            Err(crate::processing::ProcessError::Permanent(e)) => Err(AbortError::new(e).into()),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
+}
+
+/// Re-enqueues lost processing.
+pub(crate) async fn reconcile_processing(
+    _job: ReconcileProcessing,
+    deps: Data<WorkerDeps>,
+) -> Result<u64, BoxDynError> {
+    guarded("reconcile-processing", async move {
+        Ok(crate::processing::reconcile(&deps).await?)
+    })
+    .await
 }
 
 /// Deletes originals nothing references any more, after a grace period that

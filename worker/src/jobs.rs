@@ -26,6 +26,43 @@ impl Job for PurgeExpiredSessions {
     const MAX_ATTEMPTS: usize = 3;
 }
 
+/// Processes a version: metadata, perceptual hash, tagged renditions.
+/// Enqueued after the commit that created the version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessVersion {
+    pub version_id: uuid::Uuid,
+}
+
+impl Job for ProcessVersion {
+    const QUEUE: &'static str = "v1:process-version";
+    // Retries with backoff are scheduled by the handler itself (as new jobs),
+    // so the attempts are counted on the version.
+    const MAX_ATTEMPTS: usize = 1;
+}
+
+/// Re-tags stored renditions with the ownership statement now in force (all
+/// assets, or one). Enqueued when a profile changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetagRenditions {
+    pub asset_id: Option<uuid::Uuid>,
+}
+
+impl Job for RetagRenditions {
+    const QUEUE: &'static str = "v1:retag-renditions";
+    const MAX_ATTEMPTS: usize = 5;
+}
+
+/// Re-enqueues versions whose processing was lost. Enqueued every 30 s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileProcessing {
+    pub tick: u64,
+}
+
+impl Job for ReconcileProcessing {
+    const QUEUE: &'static str = "v1:reconcile-processing";
+    const MAX_ATTEMPTS: usize = 1;
+}
+
 /// Deletes stored originals that nothing references (purged assets, uploads
 /// that crashed before their commit). Enqueued hourly by the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,9 +9,13 @@ pub mod blobs;
 pub mod events;
 pub mod jobs;
 pub mod media;
+pub mod ownership;
+pub mod processing;
 pub mod queue;
+pub mod render;
 pub mod runner;
 pub mod storage;
+pub mod tagging;
 pub mod tx;
 
 mod handlers;

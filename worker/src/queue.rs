@@ -9,7 +9,10 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
-use crate::jobs::{CollectGarbageBlobs, Job, PurgeExpiredSessions};
+use crate::jobs::{
+    CollectGarbageBlobs, Job, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing,
+    RetagRenditions,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -129,10 +132,22 @@ impl Queue {
         job: J,
         idempotency_key: Option<String>,
     ) -> Result<(), QueueError> {
+        self.push_after(job, idempotency_key, None).await
+    }
+
+    async fn push_after<J: Job>(
+        &self,
+        job: J,
+        idempotency_key: Option<String>,
+        delay: Option<Duration>,
+    ) -> Result<(), QueueError> {
         let queue = self.queue_name::<J>();
         let mut task = TaskBuilder::new(job).max_attempts(J::MAX_ATTEMPTS);
         if let Some(key) = idempotency_key {
             task = task.idempotency_key(key);
+        }
+        if let Some(delay) = delay {
+            task = task.run_after(delay);
         }
         let task = task.build();
         let result = match self {
@@ -149,6 +164,30 @@ impl Queue {
             queue: J::QUEUE,
             message,
         })
+    }
+
+    /// Enqueues the processing of a version (after `delay`, for a retry).
+    pub async fn enqueue_process_version(
+        &self,
+        version_id: uuid::Uuid,
+        delay: Option<Duration>,
+    ) -> Result<(), QueueError> {
+        self.push_after(ProcessVersion { version_id }, None, delay)
+            .await
+    }
+
+    /// Enqueues re-tagging of stored renditions (one asset's, or all).
+    pub async fn enqueue_retag(&self, asset_id: Option<uuid::Uuid>) -> Result<(), QueueError> {
+        self.push(RetagRenditions { asset_id }, None).await
+    }
+
+    /// Enqueues a reconciliation pass for a scheduler tick (once per tick).
+    pub async fn enqueue_reconcile(&self, tick: u64) -> Result<(), QueueError> {
+        self.push(
+            ReconcileProcessing { tick },
+            Some(format!("reconcile-processing:{tick}")),
+        )
+        .await
     }
 
     /// Enqueues a blob cleanup for a scheduler tick (once per tick).

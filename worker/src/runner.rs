@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{BackendExt, Monitor, WorkerBuilder};
 use apalis_cron::CronScheduler;
 use futures_util::StreamExt;
@@ -13,7 +14,9 @@ use vitrine_entity::Clock;
 
 use crate::events::EventBus;
 use crate::handlers;
-use crate::jobs::{CollectGarbageBlobs, PurgeExpiredSessions};
+use crate::jobs::{
+    CollectGarbageBlobs, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing, RetagRenditions,
+};
 use crate::queue::Queue;
 use crate::storage::BlobStore;
 
@@ -22,6 +25,10 @@ use crate::storage::BlobStore;
 pub struct WorkerSettings {
     /// How long ended sessions are kept before they are purged.
     pub session_retention: chrono::Duration,
+    /// Renditions, limits, retries.
+    pub processing: crate::processing::ProcessingSettings,
+    /// How many versions are processed at once by one worker process.
+    pub processing_concurrency: usize,
     /// How long an unreferenced original is kept before the cleanup deletes
     /// it (an upload stores its original before the commit that references it).
     pub blob_grace: chrono::Duration,
@@ -36,6 +43,10 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             session_retention: chrono::Duration::days(7),
+            processing: crate::processing::ProcessingSettings::default(),
+            processing_concurrency: std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2),
             blob_grace: chrono::Duration::hours(1),
             poll_interval: Duration::from_millis(250),
             shutdown_timeout: Duration::from_secs(30),
@@ -70,18 +81,22 @@ enum Periodic {
     PurgeExpiredSessions,
     /// Hourly, at minute 47.
     CollectGarbageBlobs,
+    /// Every 30 seconds.
+    ReconcileProcessing,
 }
 
 impl Periodic {
-    const ALL: [Periodic; 2] = [
+    const ALL: [Periodic; 3] = [
         Periodic::PurgeExpiredSessions,
         Periodic::CollectGarbageBlobs,
+        Periodic::ReconcileProcessing,
     ];
 
     fn schedule(self) -> &'static str {
         match self {
             Periodic::PurgeExpiredSessions => "0 17 * * * *",
             Periodic::CollectGarbageBlobs => "0 47 * * * *",
+            Periodic::ReconcileProcessing => "*/30 * * * * *",
         }
     }
 
@@ -89,6 +104,7 @@ impl Periodic {
         match self {
             Periodic::PurgeExpiredSessions => queue.enqueue_purge_expired_sessions(tick).await,
             Periodic::CollectGarbageBlobs => queue.enqueue_collect_garbage_blobs(tick).await,
+            Periodic::ReconcileProcessing => queue.enqueue_reconcile(tick).await,
         }
     }
 }
@@ -105,7 +121,11 @@ fn worker_name(queue: &str) -> String {
 
 /// Registers a worker for one job type on whichever queue backend is configured.
 macro_rules! register {
-    ($monitor:expr, $deps:expr, $job:ty, $handler:path) => {{
+    ($monitor:expr, $deps:expr, $job:ty, $handler:path) => {
+        register!($monitor, $deps, $job, $handler, 4)
+    };
+    ($monitor:expr, $deps:expr, $job:ty, $handler:path, $concurrency:expr) => {{
+        let concurrency = $concurrency;
         let deps = $deps.clone();
         let queue_name = deps.queue.queue_name::<$job>();
         let poll = deps.settings.poll_interval;
@@ -116,6 +136,7 @@ macro_rules! register {
                         Queue::sqlite_storage::<$job>(&pool, &queue_name).poll_with_interval(poll),
                     )
                     .data(deps.clone())
+                    .concurrency(concurrency)
                     .build($handler)
             }),
             Queue::Redis { conn, .. } => $monitor.register(move |_restarts| {
@@ -124,6 +145,7 @@ macro_rules! register {
                         Queue::redis_storage::<$job>(&conn, &queue_name).poll_with_interval(poll),
                     )
                     .data(deps.clone())
+                    .concurrency(concurrency)
                     .build($handler)
             }),
         }
@@ -159,6 +181,27 @@ pub async fn run_workers(
         deps,
         CollectGarbageBlobs,
         handlers::collect_garbage_blobs
+    );
+    let monitor = register!(
+        monitor,
+        deps,
+        ProcessVersion,
+        handlers::process_version,
+        deps.settings.processing_concurrency.max(1)
+    );
+    let monitor = register!(
+        monitor,
+        deps,
+        RetagRenditions,
+        handlers::retag_renditions,
+        1
+    );
+    let monitor = register!(
+        monitor,
+        deps,
+        ReconcileProcessing,
+        handlers::reconcile_processing,
+        1
     );
     tracing::info!("workers started");
     let result = monitor

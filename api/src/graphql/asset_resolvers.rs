@@ -4,14 +4,14 @@ use async_graphql::{Context, ID, Object, Upload};
 
 use super::asset_types::{
     Asset, AssetConnection, AssetFilter, AssetOrder, AssetVersion, CreateFolderInput, Folder,
-    UpdateAssetInput, UploadAssetInput, UploadVersionInput, asset_connection, page_request,
-    prefetch,
+    OwnershipInput, OwnershipProfile, UpdateAssetInput, UploadAssetInput, UploadVersionInput,
+    asset_connection, page_request, prefetch,
 };
 use super::{auth, meta, parse_id, state};
 use crate::error::ApiError;
 use crate::http::upload::ReceivedFiles;
 use crate::services::assets::{self, AssetPatch, IncomingFile, NewAsset, Order};
-use crate::services::folders;
+use crate::services::{folders, ownership};
 
 #[derive(Default)]
 pub struct AssetQuery;
@@ -87,6 +87,16 @@ impl AssetQuery {
         .await?;
         prefetch(ctx, &page.rows).await?;
         Ok(asset_connection(page, order, after.is_some()))
+    }
+
+    /// The organisation's ownership statement, written into every delivered file.
+    async fn ownership_profile(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<OwnershipProfile> {
+        Ok(ownership::organisation(state(ctx)?, &auth(ctx)?.actor)
+            .await?
+            .into())
     }
 
     /// Deleted assets, most recently deleted first (for those who may restore them).
@@ -313,6 +323,41 @@ impl AssetMutation {
                 .await?
                 .into(),
         )
+    }
+
+    /// Replaces the organisation's ownership statement (admins); stored
+    /// renditions are re-tagged in the background.
+    async fn update_ownership_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: OwnershipInput,
+    ) -> async_graphql::Result<OwnershipProfile> {
+        Ok(
+            ownership::update_organisation(
+                state(ctx)?,
+                &auth(ctx)?.actor,
+                &meta(ctx),
+                input.into(),
+            )
+            .await?
+            .into(),
+        )
+    }
+
+    /// Sets an asset's own ownership statement (fields left empty fall back to
+    /// the organisation's; all empty removes the override). Needs
+    /// MANAGE_LICENSES.
+    async fn set_asset_ownership(
+        &self,
+        ctx: &Context<'_>,
+        asset_id: ID,
+        input: OwnershipInput,
+    ) -> async_graphql::Result<Asset> {
+        let id = parse_id(&asset_id, "assetId")?;
+        let state = state(ctx)?;
+        let actor = &auth(ctx)?.actor;
+        ownership::set_asset_override(state, actor, &meta(ctx), id, input.into()).await?;
+        Ok(assets::get(state, actor, id).await?.into())
     }
 
     /// Removes a trashed asset for good, with the stored originals no other

@@ -3,12 +3,13 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{ComplexObject, Context, ID, InputObject, MaybeUndefined, SimpleObject};
 use chrono::{DateTime, Utc};
-use vitrine_entity::Stage;
 use vitrine_entity::entities::{asset, asset_version, folder, user};
+use vitrine_entity::{ProcessingState, RenditionKind, Stage};
+use vitrine_worker::tagging::Ownership;
 
 use async_graphql::dataloader::DataLoader;
 
-use super::loaders::{FolderId, Loaders, TagsOf, UserId, VersionId, VersionsOf};
+use super::loaders::{FolderId, Loaders, RenditionsOf, TagsOf, UserId, VersionId, VersionsOf};
 use super::types::load;
 use crate::error::ApiError;
 use crate::services::assets::{self as asset_service, Order, OrderField, Page, PageRequest};
@@ -141,8 +142,138 @@ impl From<asset_version::Model> for AssetVersion {
     }
 }
 
+/// A derived image of a version.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Rendition {
+    pub kind: RenditionKind,
+    /// READY once made; otherwise the version's processing state.
+    pub state: ProcessingState,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub bytes: Option<i64>,
+}
+
+/// Where processing of a version stands.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct VersionProcessing {
+    pub state: ProcessingState,
+    /// Why it failed (or, while retrying, the last transient error).
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// A GPS position (administrators only).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct GpsPosition {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// What the file says about itself (from its EXIF).
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct VersionMetadata {
+    pub camera_make: Option<String>,
+    pub camera_model: Option<String>,
+    pub lens: Option<String>,
+    /// As recorded by the camera, with its offset when known.
+    pub captured_at: Option<String>,
+    /// EXIF orientation (1–8), applied to every rendition.
+    pub orientation: i32,
+    /// Whether the original carries a GPS position (never delivered).
+    pub has_gps: bool,
+    /// Whether the original carries camera or lens serial numbers (never delivered).
+    pub has_serial_numbers: bool,
+    #[graphql(skip)]
+    pub gps_position: Option<(f64, f64)>,
+}
+
+#[ComplexObject]
+impl VersionMetadata {
+    /// The GPS position; null unless the caller is an administrator.
+    async fn gps(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<GpsPosition>> {
+        let state = super::state(ctx)?;
+        let actor = &super::auth(ctx)?.actor;
+        let admin = crate::services::authorize_instance(
+            state,
+            actor,
+            vitrine_entity::policy::Action::Admin,
+        )
+        .is_ok();
+        Ok(self
+            .gps_position
+            .filter(|_| admin)
+            .map(|(latitude, longitude)| GpsPosition {
+                latitude,
+                longitude,
+            }))
+    }
+}
+
 #[ComplexObject]
 impl AssetVersion {
+    /// THUMBNAIL, PREVIEW and LOWRES, each READY once made.
+    async fn renditions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Rendition>> {
+        let made = load(ctx, RenditionsOf(self.model.id))
+            .await?
+            .unwrap_or_default();
+        Ok(RenditionKind::ALL
+            .iter()
+            .map(|kind| match made.iter().find(|r| r.kind == *kind) {
+                Some(r) => Rendition {
+                    kind: *kind,
+                    state: ProcessingState::Ready,
+                    width: Some(r.width),
+                    height: Some(r.height),
+                    bytes: Some(r.bytes),
+                },
+                None => Rendition {
+                    kind: *kind,
+                    state: match self.model.processing_state {
+                        ProcessingState::Ready => ProcessingState::Pending,
+                        other => other,
+                    },
+                    width: None,
+                    height: None,
+                    bytes: None,
+                },
+            })
+            .collect())
+    }
+
+    async fn processing(&self) -> VersionProcessing {
+        VersionProcessing {
+            state: self.model.processing_state,
+            error: self.model.processing_error.clone(),
+            attempts: self.model.processing_attempts,
+            started_at: self.model.processing_started_at,
+            processed_at: self.model.processed_at,
+        }
+    }
+
+    /// Null until the version is processed.
+    async fn metadata(&self) -> Option<VersionMetadata> {
+        let m: vitrine_worker::render::ImageMetadata =
+            serde_json::from_str(self.model.metadata.as_deref()?).ok()?;
+        Some(VersionMetadata {
+            camera_make: m.camera_make,
+            camera_model: m.camera_model,
+            lens: m.lens,
+            captured_at: m.captured_at,
+            orientation: i32::from(m.orientation),
+            has_gps: m.has_gps,
+            has_serial_numbers: m.has_serial_numbers,
+            gps_position: self.model.gps_latitude.zip(self.model.gps_longitude),
+        })
+    }
+
+    /// 64-bit difference hash of the image (hex), for duplicate and leak lookup.
+    async fn perceptual_hash(&self) -> Option<String> {
+        self.model.perceptual_hash.clone()
+    }
+
     async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
         user_summary(ctx, self.model.uploaded_by).await
     }
@@ -220,6 +351,82 @@ impl Asset {
 
     async fn deleted_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
         user_summary(ctx, self.model.deleted_by).await
+    }
+
+    /// The ownership statement written into this asset's files (its
+    /// override over the organisation's profile).
+    async fn ownership(&self, ctx: &Context<'_>) -> async_graphql::Result<OwnershipProfile> {
+        let state = super::state(ctx)?;
+        Ok(crate::services::ownership::effective(state, self.model.id)
+            .await?
+            .into())
+    }
+
+    /// This asset's own override, if it has one.
+    async fn ownership_override(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<OwnershipProfile>> {
+        let state = super::state(ctx)?;
+        Ok(
+            crate::services::ownership::asset_override(state, self.model.id)
+                .await?
+                .map(Into::into),
+        )
+    }
+}
+
+/// The ownership statement stamped into every delivered file (EXIF, IPTC, XMP).
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct OwnershipProfile {
+    pub copyright: Option<String>,
+    pub creator: Option<String>,
+    pub credit: Option<String>,
+    pub source: Option<String>,
+    pub usage_terms: Option<String>,
+    pub web_statement: Option<String>,
+}
+
+impl From<Ownership> for OwnershipProfile {
+    fn from(o: Ownership) -> Self {
+        Self {
+            copyright: o.copyright,
+            creator: o.creator,
+            credit: o.credit,
+            source: o.source,
+            usage_terms: o.usage_terms,
+            web_statement: o.web_statement,
+        }
+    }
+}
+
+/// Ownership fields; an empty or absent field is unset.
+#[derive(InputObject, Debug, Default)]
+pub struct OwnershipInput {
+    /// EXIF Copyright, IPTC 2:116, XMP dc:rights.
+    pub copyright: Option<String>,
+    /// EXIF Artist, IPTC 2:80 By-line, XMP dc:creator.
+    pub creator: Option<String>,
+    /// IPTC 2:110, XMP photoshop:Credit.
+    pub credit: Option<String>,
+    /// IPTC 2:115, XMP photoshop:Source.
+    pub source: Option<String>,
+    /// XMP xmpRights:UsageTerms.
+    pub usage_terms: Option<String>,
+    /// XMP xmpRights:WebStatement (an http(s) URL).
+    pub web_statement: Option<String>,
+}
+
+impl From<OwnershipInput> for Ownership {
+    fn from(i: OwnershipInput) -> Self {
+        Ownership {
+            copyright: i.copyright,
+            creator: i.creator,
+            credit: i.credit,
+            source: i.source,
+            usage_terms: i.usage_terms,
+            web_statement: i.web_statement,
+        }
     }
 }
 
@@ -329,7 +536,19 @@ pub async fn prefetch(ctx: &Context<'_>, assets: &[asset::Model]) -> async_graph
         }
         Ok::<_, async_graphql::Error>(())
     };
-    futures_util::try_join!(ancestors, users)?;
+    let renditions = async {
+        let mut ids = Vec::new();
+        for (field, versions) in [("currentVersion", &current), ("versions", &all_versions)] {
+            if wants(&[field, "renditions"]) {
+                ids.extend(versions.iter().map(|v| RenditionsOf(v.id)));
+            }
+        }
+        if !ids.is_empty() {
+            loader.load_many(ids).await.map_err(loader_error)?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    futures_util::try_join!(ancestors, users, renditions)?;
     Ok(())
 }
 

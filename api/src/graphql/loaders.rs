@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
-use vitrine_entity::entities::{asset_tag, asset_version, folder, partner_org, user};
+use vitrine_entity::entities::{asset_tag, asset_version, folder, partner_org, rendition, user};
 
 /// Loads rows of every kind by id. Keys are typed so one loader serves all.
 pub struct Loaders {
@@ -31,6 +31,10 @@ pub struct VersionId(pub Uuid);
 /// The tags of an asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TagsOf(pub Uuid);
+/// The renditions of a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RenditionsOf(pub Uuid);
+
 /// The versions of an asset, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VersionsOf(pub Uuid);
@@ -102,6 +106,26 @@ impl Loader<TagsOf> for Loaders {
         let mut out: HashMap<TagsOf, Vec<String>> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
             out.entry(TagsOf(row.asset_id)).or_default().push(row.tag);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<RenditionsOf> for Loaders {
+    type Value = Vec<rendition::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[RenditionsOf]) -> LoadResult<RenditionsOf, Self::Value> {
+        let rows = rendition::Entity::find()
+            .filter(rendition::Column::VersionId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<RenditionsOf, Vec<rendition::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(RenditionsOf(row.version_id))
+                .or_default()
+                .push(row);
         }
         Ok(out)
     }

@@ -16,7 +16,7 @@ use vitrine_entity::entities::{asset, asset_tag, asset_version, folder};
 use vitrine_entity::policy::{
     Action, Actor, AssetFacts, AssetScope, Resource, authorize, visible_scope,
 };
-use vitrine_entity::{AuditAction, Stage};
+use vitrine_entity::{AuditAction, ProcessingState, Stage};
 use vitrine_worker::blobs::{self, BlobInfo};
 use vitrine_worker::media::{self, MediaError};
 use vitrine_worker::storage::original_key;
@@ -273,6 +273,15 @@ async fn ingest(
     Ok(info)
 }
 
+/// Enqueues the processing of a committed version. A lost enqueue is not an
+/// error for the client: the version stays PENDING and the reconciler
+/// enqueues it again.
+async fn enqueue_processing(state: &AppState, version_id: Uuid) {
+    if let Err(e) = state.queue.enqueue_process_version(version_id, None).await {
+        tracing::warn!(%version_id, error = %e, "could not enqueue processing; the reconciler will");
+    }
+}
+
 struct VersionSpec<'a> {
     asset_id: Uuid,
     number: i32,
@@ -302,6 +311,9 @@ async fn insert_version(tx: &Tx<'_>, spec: VersionSpec<'_>) -> ApiResult<asset_v
         approved_by: Set(None),
         approved_at: Set(None),
         restored_from: Set(spec.restored_from),
+        processing_state: Set(ProcessingState::Pending),
+        processing_attempts: Set(0),
+        ..Default::default()
     }
     .insert(tx.conn())
     .await?)
@@ -433,6 +445,7 @@ pub async fn upload_asset(
     )
     .await?;
     tx.commit().await?;
+    enqueue_processing(state, version.id).await;
     Ok((asset, version))
 }
 
@@ -489,6 +502,7 @@ pub async fn upload_version(
     )
     .await?;
     tx.commit().await?;
+    enqueue_processing(state, version.id).await;
     Ok(version)
 }
 
@@ -584,6 +598,7 @@ pub async fn restore_version(
     )
     .await?;
     tx.commit().await?;
+    enqueue_processing(state, version.id).await;
     Ok(version)
 }
 

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod folders;
+pub mod ownership;
 pub mod partners;
 pub mod users;
 

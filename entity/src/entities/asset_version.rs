@@ -1,10 +1,10 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::Stage;
+use crate::domain::{ProcessingState, Stage};
 
 /// One version of an asset. Numbered from 1 per asset; never modified except
 /// to record its approval.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "asset_versions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -27,6 +27,24 @@ pub struct Model {
     pub approved_at: Option<DateTimeUtc>,
     /// For a restore: the number of the version it brought back.
     pub restored_from: Option<i32>,
+    pub processing_state: ProcessingState,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub processing_error: Option<String>,
+    pub processing_attempts: i32,
+    /// When the current attempt started (a lease: the reconciler retries
+    /// attempts that outlive it).
+    pub processing_started_at: Option<DateTimeUtc>,
+    pub processed_at: Option<DateTimeUtc>,
+    /// Extracted metadata (JSON), without the GPS position.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub metadata: Option<String>,
+    /// 64-bit difference hash (hex) of the oriented image.
+    pub perceptual_hash: Option<String>,
+    /// The GPS position, when the file had one (administrators only).
+    #[sea_orm(column_type = "Double", nullable)]
+    pub gps_latitude: Option<f64>,
+    #[sea_orm(column_type = "Double", nullable)]
+    pub gps_longitude: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,8 @@ pub mod audit_chain_head;
 pub mod audit_event;
 pub mod blob;
 pub mod folder;
+pub mod ownership_profile;
 pub mod partner_org;
+pub mod rendition;
 pub mod session;
 pub mod user;

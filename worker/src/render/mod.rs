@@ -1,0 +1,131 @@
+//! Renditions and metadata of a version, from one decode.
+//!
+//! JPEG takes the fast path: libjpeg-turbo decodes at the DCT scale the
+//! largest rendition allows (shrink-on-load, chosen like libvips: the decoded
+//! image keeps at least twice the largest rendition's size), SIMD Lanczos3
+//! resizes it, libjpeg-turbo encodes. Other formats (PNG, WebP, TIFF, and
+//! JPEGs libjpeg-turbo cannot convert, such as CMYK) decode with the pure-Rust
+//! `image` crate under the same limits. The EXIF orientation is applied to
+//! each (small) rendition; an embedded ICC profile is carried over so colours
+//! are never silently shifted.
+
+mod decode;
+mod metadata;
+mod pixels;
+
+use vitrine_entity::RenditionKind;
+
+pub use metadata::{ImageMetadata, read_metadata};
+
+/// What to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenditionSpec {
+    pub kind: RenditionKind,
+    /// Long edge in pixels (never upscaled).
+    pub long_edge: u32,
+    /// JPEG quality, 1–100.
+    pub quality: i32,
+}
+
+/// Limits on decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderLimits {
+    pub max_pixels: u64,
+    pub max_decode_bytes: u64,
+    /// Most scans a progressive JPEG may have (a scan bomb costs CPU per scan).
+    pub jpeg_scan_limit: u32,
+}
+
+/// One rendition, encoded (not yet tagged).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub kind: RenditionKind,
+    pub width: u32,
+    pub height: u32,
+    pub jpeg: Vec<u8>,
+}
+
+/// Everything processing derives from a version's bytes.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub metadata: ImageMetadata,
+    /// 64-bit difference hash of the oriented image.
+    pub perceptual_hash: u64,
+    pub renditions: Vec<Rendered>,
+    /// The source's ICC profile, to embed in the renditions.
+    pub icc: Option<Vec<u8>>,
+    /// Which decoder made the pixels (for logs and benchmarks).
+    pub decoder: &'static str,
+}
+
+/// Why a version cannot be processed. All are permanent: the same bytes
+/// fail the same way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("the image cannot be decoded: {0}")]
+    Decode(String),
+    #[error("the image is too large to process: {0}")]
+    TooLarge(String),
+    #[error("a rendition cannot be made: {0}")]
+    Encode(String),
+}
+
+/// Makes the metadata, perceptual hash and renditions of an image.
+pub fn process(
+    bytes: &[u8],
+    specs: &[RenditionSpec],
+    limits: RenderLimits,
+) -> Result<Processed, RenderError> {
+    let metadata = read_metadata(bytes);
+    let largest = specs.iter().map(|s| s.long_edge).max().unwrap_or(1024);
+    let decoded = decode::decode(bytes, largest, limits)?;
+    let orientation = metadata.orientation;
+    // Sizes come from the full image (the decoded one may be DCT-scaled).
+    let (full_w, full_h) = (decoded.full_width, decoded.full_height);
+
+    let mut sorted: Vec<RenditionSpec> = specs.to_vec();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.long_edge));
+    let mut made: Vec<(RenditionSpec, pixels::Rgb)> = Vec::new();
+    for spec in &sorted {
+        let (w, h) = pixels::fit_unrotated(full_w, full_h, orientation, spec.long_edge);
+        // Derive from the smallest image made so far that is still at least
+        // twice this size, else from the decoded image.
+        let source = made
+            .iter()
+            .rev()
+            .map(|(_, img)| img)
+            .find(|img| img.width >= w.saturating_mul(2) && img.height >= h.saturating_mul(2))
+            .unwrap_or(&decoded.image);
+        let resized = pixels::resize(source, w, h)?;
+        made.push((*spec, resized));
+    }
+
+    let mut renditions = Vec::new();
+    let mut hash = 0;
+    for (spec, image) in made {
+        let oriented = pixels::orient(image, orientation);
+        if spec.kind == RenditionKind::Thumbnail || hash == 0 {
+            hash = pixels::dhash(&oriented)?;
+        }
+        let jpeg = pixels::encode_jpeg(&oriented, spec.quality)?;
+        renditions.push(Rendered {
+            kind: spec.kind,
+            width: oriented.width,
+            height: oriented.height,
+            jpeg,
+        });
+    }
+    renditions.sort_by_key(|r| {
+        specs
+            .iter()
+            .position(|s| s.kind == r.kind)
+            .unwrap_or(usize::MAX)
+    });
+    Ok(Processed {
+        metadata,
+        perceptual_hash: hash,
+        renditions,
+        icc: decoded.icc,
+        decoder: decoded.decoder,
+    })
+}
