@@ -471,6 +471,36 @@ impl TestApp {
         body["data"]["uploadAsset"].clone()
     }
 
+    /// With Redis the API process runs no workers: start one in this process
+    /// (as `vitrine worker` would, with its own event bus connection). Returns
+    /// a token that stops it; in the embedded mode nothing is started.
+    pub async fn start_worker_if_needed(&self) -> tokio_util::sync::CancellationToken {
+        let stop = tokio_util::sync::CancellationToken::new();
+        if uses_redis() {
+            let mut deps = vitrine_api::app::worker_deps(&self.state);
+            deps.bus = vitrine_worker::EventBus::redis(
+                self.config.redis_url.as_ref().unwrap().expose(),
+                &self.config.redis_prefix,
+                stop.clone(),
+            )
+            .await
+            .unwrap();
+            let until = stop.clone().cancelled_owned();
+            tokio::spawn(async move { vitrine_worker::run_workers(deps, until).await });
+        }
+        stop
+    }
+
+    /// The bytes of a stored object.
+    pub async fn stored(&self, key: &str) -> Vec<u8> {
+        let (mut reader, _) = self.state.store.open(key).await.unwrap().expect("stored");
+        let mut bytes = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut bytes)
+            .await
+            .unwrap();
+        bytes
+    }
+
     /// The number of SQL statements the server has run so far.
     pub fn statements(&self) -> u64 {
         self.state.statements.get()
@@ -494,6 +524,30 @@ impl TestApp {
         .map_or(0, |c| c.n)
     }
 
+    /// Waits until every version is processed (READY or FAILED). With Redis
+    /// the API runs no workers: the caller must run some.
+    pub async fn wait_until_processed(&self, within: Duration) -> bool {
+        let db = self.db().clone();
+        eventually(within, || {
+            let db = db.clone();
+            async move {
+                use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+                use vitrine_entity::ProcessingState;
+                use vitrine_entity::entities::asset_version;
+                asset_version::Entity::find()
+                    .filter(
+                        asset_version::Column::ProcessingState
+                            .is_in([ProcessingState::Pending, ProcessingState::Processing]),
+                    )
+                    .count(&db)
+                    .await
+                    .unwrap()
+                    == 0
+            }
+        })
+        .await
+    }
+
     /// The originals in the blob store.
     pub async fn stored_originals(&self) -> Vec<String> {
         self.state
@@ -505,6 +559,41 @@ impl TestApp {
             .map(|o| o.key)
             .collect()
     }
+}
+
+/// What `exiftool -j -G1` reads from a file, or `None` when exiftool is not
+/// installed (`.ci/run` installs it and sets `VITRINE_TEST_REQUIRE_EXIFTOOL`,
+/// which turns its absence into a failure).
+pub fn exiftool(bytes: &[u8]) -> Option<Value> {
+    let dir = std::env::temp_dir().join(format!("vitrine-exif-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("file.jpg");
+    std::fs::write(&path, bytes).unwrap();
+    let output = std::process::Command::new("exiftool")
+        .args(["-j", "-G1", "-a", "-struct"])
+        .arg(&path)
+        .output();
+    std::fs::remove_dir_all(&dir).ok();
+    match output {
+        Ok(o) if o.status.success() || !o.stdout.is_empty() => {
+            let parsed: Value = serde_json::from_slice(&o.stdout).expect("exiftool JSON");
+            Some(parsed[0].clone())
+        }
+        _ => {
+            assert!(
+                std::env::var("VITRINE_TEST_REQUIRE_EXIFTOOL").is_err(),
+                "exiftool is required here but cannot be run"
+            );
+            eprintln!("exiftool is not installed: skipping the independent check");
+            None
+        }
+    }
+}
+
+/// Decodes an image to RGB8 pixels (for pixel-identity checks).
+pub fn pixels(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let img = image::load_from_memory(bytes).expect("decodable").to_rgb8();
+    (img.width(), img.height(), img.into_raw())
 }
 
 /// `errors[0].extensions.code` of a GraphQL response.
