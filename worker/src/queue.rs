@@ -108,11 +108,16 @@ impl Queue {
         format!("{prefix}:{}", J::QUEUE)
     }
 
+    /// Jobs are fetched two at a time, and a worker that stops sending
+    /// heartbeats is declared dead after 15 s, when its jobs go back to the
+    /// queue: a crashed process holds back little, and not for long.
     pub(crate) fn sqlite_storage<J: Job>(pool: &SqlitePool, queue: &str) -> SqliteStorage<J> {
         SqliteStorage::new(pool).with_config(
             apalis_sqlite::Config::default()
                 .queue(queue)
-                .heartbeat_interval(Duration::from_secs(10)),
+                .batch_size(2)
+                .heartbeat_interval(Duration::from_secs(5))
+                .missed_heartbeats(3),
         )
     }
 
@@ -120,7 +125,9 @@ impl Queue {
         RedisStorage::new(conn.clone()).with_config(
             apalis_redis::Config::default()
                 .queue(queue)
-                .heartbeat_interval(Duration::from_secs(10))
+                .batch_size(2)
+                .heartbeat_interval(Duration::from_secs(5))
+                .missed_heartbeats(3)
                 .idempotency_ttl(Some(Duration::from_secs(24 * 3600))),
         )
     }

@@ -169,6 +169,16 @@ pub async fn run_workers(
         )));
     }
 
+    // A worker that starts after a crash recovers the work the crash lost at
+    // once, rather than at the next scheduled pass.
+    let startup = deps.clone();
+    schedulers.push(tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Err(e) = crate::processing::reconcile(&startup).await {
+            tracing::warn!(error = %e, "start-up reconciliation failed");
+        }
+    }));
+
     let monitor = Monitor::new().shutdown_timeout(deps.settings.shutdown_timeout);
     let monitor = register!(
         monitor,
