@@ -503,3 +503,70 @@ async fn gps_positions_are_shown_to_administrators_only() {
     assert_eq!(m["gps"], Value::Null);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn png_webp_and_tiff_originals_keep_their_pixels_and_carry_ownership() {
+    use vitrine_tests::images::gradient;
+    use vitrine_worker::tagging::{Camera, Ownership, Stamp, tag_original};
+    let ownership = Ownership {
+        copyright: Some("© 2026 Maison Vitrine SA".into()),
+        creator: Some("Studio Lumière".into()),
+        credit: Some("Maison Vitrine".into()),
+        source: Some("Vitrine DAM".into()),
+        usage_terms: Some("Licensed use only".into()),
+        web_statement: Some("https://maison.example/rights".into()),
+    };
+    let camera = Camera::default();
+    let stamp = Stamp {
+        ownership: &ownership,
+        asset_id: uuid::Uuid::nil(),
+        version_number: 1,
+        orientation: 1,
+        camera: &camera,
+    };
+    // A PNG that carries a private text chunk.
+    let mut png = fixture("chelsea.png");
+    let iend = png.len() - 12;
+    let mut secret = Vec::new();
+    let text = b"Comment\0shot at the secret studio, 12 rue Privee";
+    secret.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    secret.extend_from_slice(b"tEXt");
+    secret.extend_from_slice(text);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(b"tEXt");
+    crc.update(text);
+    secret.extend_from_slice(&crc.finalize().to_be_bytes());
+    png.splice(iend..iend, secret);
+    assert!(image::load_from_memory(&png).is_ok());
+
+    for (name, original) in [
+        ("png", png),
+        ("webp", gradient(300, 200, image::ImageFormat::WebP)),
+        ("tiff", gradient(300, 200, image::ImageFormat::Tiff)),
+    ] {
+        let tagged = tag_original(&original, &stamp).unwrap();
+        assert_eq!(pixels(&tagged), pixels(&original), "{name}: pixels changed");
+        let Some(tags) = exiftool(&tagged) else {
+            continue;
+        };
+        let text = tags.to_string();
+        assert_eq!(
+            tags["XMP-dc:Rights"], "© 2026 Maison Vitrine SA",
+            "{name}: {tags}"
+        );
+        assert_eq!(tags["XMP-dc:Creator"], json!(["Studio Lumière"]), "{name}");
+        assert_eq!(tags["XMP-photoshop:Credit"], "Maison Vitrine", "{name}");
+        assert_eq!(tags["XMP-xmpRights:Marked"], true, "{name}");
+        assert!(text.contains("Maison Vitrine SA"), "{name}");
+        if name != "webp" {
+            assert_eq!(
+                tags["IPTC:CopyrightNotice"], "© 2026 Maison Vitrine SA",
+                "{name}: {tags}"
+            );
+        }
+        assert!(
+            !text.contains("secret studio"),
+            "{name} leaks its text chunk"
+        );
+    }
+}

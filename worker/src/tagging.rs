@@ -468,6 +468,233 @@ pub fn tag_jpeg(bytes: &[u8], stamp: &Stamp<'_>, icc: Option<&[u8]>) -> Result<V
     Ok(out)
 }
 
+// ------------------------------------------------------------ originals
+
+/// Stamps an original for download, keeping its pixels: JPEG, PNG and WebP
+/// by rewriting their metadata containers around the untouched image data;
+/// TIFF, whose metadata and image data share one structure, by a lossless
+/// rewrite (same decoded pixels, our tags only).
+pub fn tag_original(bytes: &[u8], stamp: &Stamp<'_>) -> Result<Vec<u8>, TagError> {
+    use crate::media::{Format, Sniffed, sniff};
+    match sniff(&bytes[..bytes.len().min(64)]) {
+        Sniffed::Accepted(Format::Jpeg) => tag_jpeg(bytes, stamp, None),
+        Sniffed::Accepted(Format::Png) => tag_png(bytes, stamp),
+        Sniffed::Accepted(Format::WebP) => tag_webp(bytes, stamp),
+        Sniffed::Accepted(Format::Tiff) => tag_tiff(bytes, stamp),
+        Sniffed::Refused(what) => Err(TagError::Encode(format!("cannot stamp {what}"))),
+    }
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<(), TagError> {
+    let len =
+        u32::try_from(data.len()).map_err(|_| TagError::Encode("PNG chunk too large".into()))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(kind);
+    hasher.update(data);
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    out.extend_from_slice(&hasher.finalize().to_be_bytes());
+    Ok(())
+}
+
+/// IPTC as an ImageMagick-style "raw profile" (hex text), which exiftool reads.
+fn raw_profile(kind: &str, data: &[u8]) -> String {
+    let mut text = format!("\n{kind}\n{:8}\n", data.len());
+    for (i, b) in data.iter().enumerate() {
+        text.push_str(&format!("{b:02x}"));
+        if i % 36 == 35 {
+            text.push('\n');
+        }
+    }
+    text.push('\n');
+    text
+}
+
+/// PNG: keeps the image and colour chunks, drops every text, EXIF, time and
+/// unknown chunk, adds eXIf, XMP (iTXt) and IPTC (raw profile) before IDAT.
+pub fn tag_png(bytes: &[u8], stamp: &Stamp<'_>) -> Result<Vec<u8>, TagError> {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if !bytes.starts_with(SIGNATURE) {
+        return Err(TagError::Encode("not a PNG".into()));
+    }
+    const KEEP: &[&[u8; 4]] = &[
+        b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB",
+        b"bKGD", b"hIST", b"pHYs", b"sPLT", b"cICP", b"mDCv", b"cLLi", b"acTL", b"fcTL", b"fdAT",
+    ];
+    let mut out = SIGNATURE.to_vec();
+    let mut at = SIGNATURE.len();
+    let mut stamped = false;
+    loop {
+        let header = bytes
+            .get(at..at + 8)
+            .ok_or_else(|| TagError::Encode("truncated PNG".into()))?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let kind = [header[4], header[5], header[6], header[7]];
+        let end = at + 12 + len;
+        let chunk = bytes
+            .get(at..end)
+            .ok_or_else(|| TagError::Encode("truncated PNG chunk".into()))?;
+        if (&kind == b"IDAT" || &kind == b"fdAT" || &kind == b"IEND") && !stamped {
+            png_chunk(&mut out, b"eXIf", &exif_block(stamp)?)?;
+            let mut itxt = b"XML:com.adobe.xmp\0\0\0\0\0".to_vec();
+            itxt.extend_from_slice(xmp_packet(stamp).as_bytes());
+            png_chunk(&mut out, b"iTXt", &itxt)?;
+            let mut text = b"Raw profile type iptc\0".to_vec();
+            text.extend_from_slice(raw_profile("iptc", &iptc_records(stamp.ownership)).as_bytes());
+            png_chunk(&mut out, b"tEXt", &text)?;
+            stamped = true;
+        }
+        if KEEP.iter().any(|k| **k == kind) {
+            out.extend_from_slice(chunk);
+        }
+        at = end;
+        if &kind == b"IEND" {
+            return Ok(out);
+        }
+    }
+}
+
+fn riff_chunk(out: &mut Vec<u8>, fourcc: &[u8; 4], data: &[u8]) -> Result<(), TagError> {
+    out.extend_from_slice(fourcc);
+    let len =
+        u32::try_from(data.len()).map_err(|_| TagError::Encode("WebP chunk too large".into()))?;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(0);
+    }
+    Ok(())
+}
+
+/// WebP: keeps the image, alpha, animation and ICC chunks, drops EXIF, XMP
+/// and unknown chunks, adds ours, and writes the VP8X header that announces
+/// them (creating it for a simple-format file).
+pub fn tag_webp(bytes: &[u8], stamp: &Stamp<'_>) -> Result<Vec<u8>, TagError> {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WEBP" {
+        return Err(TagError::Encode("not a WebP".into()));
+    }
+    let mut chunks: Vec<([u8; 4], &[u8])> = Vec::new();
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let fourcc = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+        let len = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]])
+            as usize;
+        let data = bytes
+            .get(at + 8..at + 8 + len)
+            .ok_or_else(|| TagError::Encode("truncated WebP chunk".into()))?;
+        chunks.push((fourcc, data));
+        at += 8 + len + (len % 2);
+    }
+    let (mut flags, width, height) = match chunks.iter().find(|c| &c.0 == b"VP8X") {
+        Some((_, d)) if d.len() >= 10 => (
+            d[0],
+            u32::from_le_bytes([d[4], d[5], d[6], 0]) + 1,
+            u32::from_le_bytes([d[7], d[8], d[9], 0]) + 1,
+        ),
+        _ => {
+            // Simple format: read the canvas from the bitstream header.
+            let (w, h, alpha) = match chunks.first() {
+                Some((k, d)) if k == b"VP8L" && d.len() >= 5 => {
+                    let bits = u32::from_le_bytes([d[1], d[2], d[3], d[4]]);
+                    (
+                        (bits & 0x3FFF) + 1,
+                        ((bits >> 14) & 0x3FFF) + 1,
+                        (bits >> 28) & 1 == 1,
+                    )
+                }
+                Some((k, d)) if k == b"VP8 " && d.len() >= 10 => (
+                    u32::from(u16::from_le_bytes([d[6], d[7]]) & 0x3FFF),
+                    u32::from(u16::from_le_bytes([d[8], d[9]]) & 0x3FFF),
+                    false,
+                ),
+                _ => return Err(TagError::Encode("WebP without an image".into())),
+            };
+            (if alpha { 0x10 } else { 0 }, w, h)
+        }
+    };
+    flags |= 0x08 | 0x04; // EXIF and XMP present
+    let mut body = Vec::new();
+    let mut vp8x = vec![flags, 0, 0, 0];
+    vp8x.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
+    vp8x.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
+    riff_chunk(&mut body, b"VP8X", &vp8x)?;
+    for (fourcc, data) in &chunks {
+        if matches!(fourcc, b"ICCP" | b"ANIM") {
+            riff_chunk(&mut body, fourcc, data)?;
+        }
+    }
+    for (fourcc, data) in &chunks {
+        if matches!(fourcc, b"ALPH" | b"VP8 " | b"VP8L" | b"ANMF") {
+            riff_chunk(&mut body, fourcc, data)?;
+        }
+    }
+    riff_chunk(&mut body, b"EXIF", &exif_block(stamp)?)?;
+    riff_chunk(&mut body, b"XMP ", xmp_packet(stamp).as_bytes())?;
+    let mut out = b"RIFF".to_vec();
+    let size =
+        u32::try_from(body.len() + 4).map_err(|_| TagError::Encode("WebP too large".into()))?;
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(b"WEBP");
+    out.extend(body);
+    Ok(out)
+}
+
+/// ASCII for TIFF text tags (full text goes into XMP and IPTC).
+fn ascii_fold(s: &str) -> String {
+    s.replace('©', "(c)")
+        .chars()
+        .map(|c| if c.is_ascii() && c != '\0' { c } else { '?' })
+        .collect()
+}
+
+/// TIFF: a lossless rewrite with our tags only (same decoded pixels).
+pub fn tag_tiff(bytes: &[u8], stamp: &Stamp<'_>) -> Result<Vec<u8>, TagError> {
+    use tiff::encoder::{TiffEncoder, colortype};
+    use tiff::tags::Tag as TiffTag;
+    let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Tiff)
+        .map_err(|e| TagError::Encode(e.to_string()))?;
+    let (w, h) = (image.width(), image.height());
+    let mut out = Cursor::new(Vec::new());
+    let mut encoder = TiffEncoder::new(&mut out).map_err(|e| TagError::Encode(e.to_string()))?;
+    let xmp = xmp_packet(stamp);
+    let iptc = iptc_records(stamp.ownership);
+    let o = stamp.ownership;
+    macro_rules! write {
+        ($colortype:ty, $data:expr) => {{
+            let mut img = encoder
+                .new_image::<$colortype>(w, h)
+                .map_err(|e| TagError::Encode(e.to_string()))?;
+            let dir = img.encoder();
+            let tag = |r: tiff::TiffResult<()>| r.map_err(|e| TagError::Encode(e.to_string()));
+            tag(dir.write_tag(TiffTag::Orientation, stamp.orientation.clamp(1, 8)))?;
+            if let Some(c) = &o.copyright {
+                tag(dir.write_tag(TiffTag::Copyright, ascii_fold(c).as_str()))?;
+            }
+            if let Some(c) = &o.creator {
+                tag(dir.write_tag(TiffTag::Artist, ascii_fold(c).as_str()))?;
+            }
+            tag(dir.write_tag(TiffTag::Unknown(700), xmp.as_bytes()))?;
+            tag(dir.write_tag(TiffTag::Unknown(33723), iptc.as_slice()))?;
+            img.write_data($data)
+                .map_err(|e| TagError::Encode(e.to_string()))?;
+        }};
+    }
+    match &image {
+        image::DynamicImage::ImageLuma8(i) => write!(colortype::Gray8, i.as_raw()),
+        image::DynamicImage::ImageLuma16(i) => write!(colortype::Gray16, i.as_raw()),
+        image::DynamicImage::ImageRgba8(i) => write!(colortype::RGBA8, i.as_raw()),
+        image::DynamicImage::ImageRgb16(i) => write!(colortype::RGB16, i.as_raw()),
+        image::DynamicImage::ImageRgba16(i) => write!(colortype::RGBA16, i.as_raw()),
+        other => {
+            let rgb = other.to_rgb8();
+            write!(colortype::RGB8, rgb.as_raw())
+        }
+    }
+    let _ = encoder;
+    Ok(out.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
