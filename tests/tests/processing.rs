@@ -570,3 +570,100 @@ async fn png_webp_and_tiff_originals_keep_their_pixels_and_carry_ownership() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_with_backoff_and_counted() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    use vitrine_tests::vitrine_api::config::StorageConfig;
+    use vitrine_tests::vitrine_entity::entities::{asset, asset_version, blob};
+    use vitrine_tests::vitrine_entity::{ProcessingState, Stage};
+    let app = spawn_app().await;
+    let StorageConfig::Local(root) = app.config.storage.clone() else {
+        eprintln!("skipped: breaks a local blob file on purpose (the S3 run covers the rest)");
+        app.finish().await;
+        return;
+    };
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let bytes = fixture("chelsea.png");
+    let sha = vitrine_tests::sha256_hex(&bytes);
+    let key = vitrine_worker::storage::original_key(&sha);
+    // The original cannot be read for now (a directory where the file should be).
+    let path = root.join(&key);
+    std::fs::create_dir_all(&path).unwrap();
+    let now = app.clock.now();
+    blob::ActiveModel {
+        sha256: Set(sha.clone()),
+        bytes: Set(bytes.len() as i64),
+        media_type: Set("image/png".into()),
+        width: Set(451),
+        height: Set(300),
+        created_at: Set(now),
+        last_used_at: Set(now),
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    let (asset_id, version_id) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    asset::ActiveModel {
+        id: Set(asset_id),
+        folder_id: Set(None),
+        title: Set("Flaky storage".into()),
+        current_version_id: Set(Some(version_id)),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+        deleted_by: Set(None),
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    asset_version::ActiveModel {
+        id: Set(version_id),
+        asset_id: Set(asset_id),
+        number: Set(1),
+        stage: Set(Stage::Raw),
+        blob_sha256: Set(sha),
+        bytes: Set(bytes.len() as i64),
+        media_type: Set("image/png".into()),
+        width: Set(451),
+        height: Set(300),
+        created_at: Set(now),
+        processing_state: Set(ProcessingState::Pending),
+        processing_attempts: Set(0),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    app.state
+        .queue
+        .enqueue_process_version(version_id, None)
+        .await
+        .unwrap();
+
+    // The first attempt fails transiently: back to PENDING, counted, reason kept.
+    let retrying = eventually(Duration::from_secs(30), || async {
+        let body = app
+            .gql(Some(&admin), VERSION, json!({ "id": asset_id }))
+            .await;
+        let p = &body["data"]["asset"]["currentVersion"]["processing"];
+        p["attempts"] == 1
+            && p["state"] == "PENDING"
+            && p["error"].as_str().is_some_and(|e| e.contains("reading"))
+    })
+    .await;
+    assert!(
+        retrying,
+        "the transient failure was not recorded for a retry"
+    );
+    // The storage recovers before the retry (2 s later) comes due.
+    std::fs::remove_dir(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let v = wait_ready(&app, &admin, &asset_id.to_string()).await;
+    assert_eq!(v["processing"]["state"], "READY", "{v}");
+    assert_eq!(v["processing"]["attempts"], 2);
+    assert_eq!(v["processing"]["error"], Value::Null);
+    app.finish().await;
+}
