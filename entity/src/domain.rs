@@ -132,6 +132,70 @@ pub enum Stage {
     Final,
 }
 
+/// What a folder grant allows, each level including the ones before it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GrantLevel {
+    /// See metadata and previews.
+    #[sea_orm(string_value = "VIEW")]
+    View,
+    /// And download (low resolution and originals).
+    #[sea_orm(string_value = "DOWNLOAD")]
+    Download,
+    /// And upload and edit.
+    #[sea_orm(string_value = "EDIT")]
+    Edit,
+    /// And share, delete, and manage access below the folder.
+    #[sea_orm(string_value = "MANAGE")]
+    Manage,
+}
+
+/// Who holds a grant.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubjectKind {
+    #[sea_orm(string_value = "USER")]
+    User,
+    #[sea_orm(string_value = "PARTNER_ORG")]
+    PartnerOrg,
+}
+
+/// Whether an asset may leave the organisation (after Cloudinary's access_control).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccessMode {
+    /// Deliverable to partners (with a grant) and through share links, inside
+    /// its publication window.
+    #[sea_orm(string_value = "PUBLIC")]
+    Public,
+    /// Internal: members only.
+    #[sea_orm(string_value = "RESTRICTED")]
+    Restricted,
+}
+
 /// Where the processing of a version stands.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
@@ -293,6 +357,26 @@ audit_actions! {
     AssetOwnershipUpdated = "ASSET_OWNERSHIP_UPDATED",
     /// Stored renditions were re-tagged with the current ownership profile.
     RenditionsRetagged = "RENDITIONS_RETAGGED",
+    /// A grant on a folder was given (or changed).
+    AccessGranted = "ACCESS_GRANTED",
+    /// A grant on a folder was taken away.
+    AccessRevoked = "ACCESS_REVOKED",
+    /// A folder became restricted (a pre-launch collection).
+    FolderRestricted = "FOLDER_RESTRICTED",
+    /// A folder stopped being restricted.
+    FolderUnrestricted = "FOLDER_UNRESTRICTED",
+    /// An asset's access mode or publication window changed.
+    AssetAccessChanged = "ASSET_ACCESS_CHANGED",
+    /// A rendition (thumbnail, preview) was served.
+    RenditionViewed = "RENDITION_VIEWED",
+    /// A low-resolution rendition was downloaded.
+    LowresDownloaded = "LOWRES_DOWNLOADED",
+    /// An original was downloaded (stamped with the ownership statement).
+    OriginalDownloaded = "ORIGINAL_DOWNLOADED",
+    /// A validly signed delivery URL was refused (expired, or the policy
+    /// said no at request time). Forged URLs are only logged: recording them
+    /// would let anyone fill the audit log.
+    DeliveryRefused = "DELIVERY_REFUSED",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -2,6 +2,7 @@
 //! rules on them — the clock, the audit hash chain, the authorization policy.
 //! Nothing in this crate performs I/O except through sea-orm entities.
 
+pub mod access;
 pub mod audit;
 pub mod audit_chain;
 pub mod clock;
@@ -12,4 +13,7 @@ pub mod policy;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use domain::{ActorKind, AuditAction, ProcessingState, RenditionKind, Role, Stage, UserKind};
+pub use domain::{
+    AccessMode, ActorKind, AuditAction, GrantLevel, ProcessingState, RenditionKind, Role, Stage,
+    SubjectKind, UserKind,
+};

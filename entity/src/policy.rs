@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{ActorKind, Role};
+use crate::domain::{AccessMode, ActorKind, GrantLevel, Role, SubjectKind};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,33 +132,165 @@ pub enum Resource {
     Asset(AssetFacts),
 }
 
-/// Facts about a folder.
+/// Facts about a folder, as they concern the asking actor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FolderFacts {}
+pub struct FolderFacts {
+    /// The folder, or one above it, is restricted (a pre-launch collection).
+    pub restricted: bool,
+    /// The strongest grant the actor (or its organisation) holds on the
+    /// folder or one above it.
+    pub grant: Option<GrantLevel>,
+}
 
-/// Facts about an asset.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Facts about an asset, as they concern the asking actor. The default is
+/// the most closed: RESTRICTED, no grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetFacts {
     /// In the trash: only those who may restore it see it, and only there.
     pub deleted: bool,
+    /// Filed in a restricted folder (or below one).
+    pub restricted: bool,
+    /// The strongest grant the actor holds on the asset's folder or above.
+    pub grant: Option<GrantLevel>,
+    pub access: AccessMode,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
-/// Which assets an actor may list; services turn it into a SQL condition in
-/// one place, so lists never load everything and filter in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Default for AssetFacts {
+    fn default() -> Self {
+        Self {
+            deleted: false,
+            restricted: false,
+            grant: None,
+            access: AccessMode::Restricted,
+            starts_at: None,
+            ends_at: None,
+        }
+    }
+}
+
+impl AssetFacts {
+    /// PUBLIC and inside its publication window at `now`.
+    pub fn published(&self, now: DateTime<Utc>) -> bool {
+        self.access == AccessMode::Public
+            && self.starts_at.is_none_or(|s| now >= s)
+            && self.ends_at.is_none_or(|e| now < e)
+    }
+
+    /// When the asset stops being deliverable outside (its window's end).
+    pub fn published_until(&self) -> Option<DateTime<Utc>> {
+        self.ends_at
+    }
+}
+
+/// A holder of grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subject {
+    pub kind: SubjectKind,
+    pub id: Uuid,
+}
+
+/// The subjects whose grants apply to an actor: the user, and its
+/// organisation for a partner.
+pub fn subjects(actor: &Actor) -> Vec<Subject> {
+    match actor {
+        Actor::Member { user_id, .. } => vec![Subject {
+            kind: SubjectKind::User,
+            id: *user_id,
+        }],
+        Actor::Partner {
+            user_id, org_id, ..
+        } => vec![
+            Subject {
+                kind: SubjectKind::User,
+                id: *user_id,
+            },
+            Subject {
+                kind: SubjectKind::PartnerOrg,
+                id: *org_id,
+            },
+        ],
+        Actor::Anonymous | Actor::Visitor { .. } | Actor::System => Vec::new(),
+    }
+}
+
+/// Whether the actor may see internal details of what it can see: who
+/// uploaded, approved, created or deleted something, uploaded file names and
+/// version notes. Partners and visitors see the work, not the people or the
+/// workflow behind it.
+pub fn sees_internal_details(actor: &Actor) -> bool {
+    match actor {
+        Actor::Member { .. } | Actor::System => true,
+        Actor::Partner { .. } | Actor::Visitor { .. } | Actor::Anonymous => false,
+    }
+}
+
+/// Which assets (and folders) an actor may list; services turn it into a SQL
+/// condition in one place, so lists never load everything and filter in
+/// memory. Trashed assets are never part of a scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssetScope {
-    /// Every asset not in the trash.
+    /// Everything (administrators, the system).
     All,
-    /// None at all.
+    /// Members: everything outside restricted folders, and the restricted
+    /// folders granted to `subjects`.
+    Members { subjects: Vec<Subject> },
+    /// Partners: only folders granted to `subjects`, and of their assets
+    /// only those published (PUBLIC, inside the window) at `at`.
+    Granted {
+        subjects: Vec<Subject>,
+        at: DateTime<Utc>,
+    },
+    /// Nothing at all.
     Nothing,
 }
 
-/// The assets `actor` may see in lists.
-pub fn visible_scope(actor: &Actor) -> AssetScope {
+/// The assets `actor` may see in lists at `now`.
+pub fn visible_scope(actor: &Actor, now: DateTime<Utc>) -> AssetScope {
     match actor {
-        Actor::Member { .. } | Actor::System => AssetScope::All,
-        // Partners and visitors see assets only through grants and links.
-        Actor::Anonymous | Actor::Partner { .. } | Actor::Visitor { .. } => AssetScope::Nothing,
+        Actor::System
+        | Actor::Member {
+            role: Role::Admin, ..
+        } => AssetScope::All,
+        Actor::Member { .. } => AssetScope::Members {
+            subjects: subjects(actor),
+        },
+        Actor::Partner {
+            org_allowlisted: true,
+            ..
+        } => AssetScope::Granted {
+            subjects: subjects(actor),
+            at: now,
+        },
+        // Visitors see assets through their share link only.
+        Actor::Partner { .. } | Actor::Anonymous | Actor::Visitor { .. } => AssetScope::Nothing,
+    }
+}
+
+/// The strongest of `grants` (each held by a subject on the folder in
+/// question or one above it) that belongs to one of `subjects`.
+pub fn strongest_grant(
+    subjects: &[Subject],
+    grants: &[(Subject, GrantLevel)],
+) -> Option<GrantLevel> {
+    grants
+        .iter()
+        .filter(|(holder, _)| subjects.contains(holder))
+        .map(|(_, level)| *level)
+        .max()
+}
+
+/// What a grant level permits.
+pub fn grant_permits(level: GrantLevel, action: Action) -> bool {
+    use Action::*;
+    match action {
+        ViewMetadata | ViewPreview => true,
+        DownloadLowres | DownloadOriginal => level >= GrantLevel::Download,
+        Upload | Edit => level >= GrantLevel::Edit,
+        Share | Delete | ManageAccess => level >= GrantLevel::Manage,
+        // Never through a folder grant.
+        Moderate | ManageLicenses | ViewAudit | ViewStats | Admin => false,
     }
 }
 
@@ -178,16 +310,43 @@ pub enum Denial {
     /// The asset is in the trash (answered as NOT_FOUND).
     #[error("the asset is in the trash")]
     InTrash,
+    /// In a restricted folder the actor holds no grant on.
+    #[error("the folder is restricted")]
+    Restricted,
+    /// The actor holds no grant covering it.
+    #[error("no grant covers it")]
+    NoGrant,
+    /// Not PUBLIC, or outside its publication window.
+    #[error("not published")]
+    NotPublished,
+    /// The grant the actor holds does not allow the action.
+    #[error("a {} grant does not allow {}", level_name(*level), action.as_str())]
+    GrantLacksAction { level: GrantLevel, action: Action },
+}
+
+fn level_name(level: GrantLevel) -> &'static str {
+    match level {
+        GrantLevel::View => "VIEW",
+        GrantLevel::Download => "DOWNLOAD",
+        GrantLevel::Edit => "EDIT",
+        GrantLevel::Manage => "MANAGE",
+    }
 }
 
 impl Denial {
-    /// Whether the refusal must not admit that the object exists.
+    /// Whether the refusal must not admit that the object exists (answered
+    /// as NOT_FOUND: no existence oracle).
     pub fn hides_existence(&self) -> bool {
         match self {
             Denial::InTrash
+            | Denial::Restricted
+            | Denial::NoGrant
+            | Denial::NotPublished
             | Denial::ActorKindLacksAction { .. }
             | Denial::PartnerNotAllowlisted => true,
-            Denial::Unauthenticated | Denial::RoleLacksAction { .. } => false,
+            Denial::Unauthenticated
+            | Denial::RoleLacksAction { .. }
+            | Denial::GrantLacksAction { .. } => false,
         }
     }
 }
@@ -197,45 +356,88 @@ pub fn authorize(
     actor: &Actor,
     action: Action,
     resource: &Resource,
-    _now: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(), Denial> {
     match actor {
         Actor::Anonymous => Err(Denial::Unauthenticated),
         Actor::System => Ok(()),
-        Actor::Member { role, .. } => {
-            let role_allows = |action: Action| {
-                if role_permits(*role, action) {
-                    Ok(())
-                } else {
-                    Err(Denial::RoleLacksAction {
-                        role: *role,
-                        action,
-                    })
-                }
-            };
-            match resource {
-                Resource::Instance | Resource::Folder(_) => role_allows(action),
-                Resource::Asset(facts) if facts.deleted => trashed(action, role_allows),
-                Resource::Asset(_) => role_allows(action),
-            }
-        }
+        Actor::Member { role, .. } => member(*role, action, resource),
         Actor::Partner {
             org_allowlisted, ..
         } => {
             if !org_allowlisted {
-                Err(Denial::PartnerNotAllowlisted)
-            } else {
-                // Partners act only through grants (not yet granted anything).
-                Err(Denial::ActorKindLacksAction {
-                    kind: ActorKind::Partner,
-                    action,
-                })
+                return Err(Denial::PartnerNotAllowlisted);
             }
+            partner(action, resource, now)
         }
         Actor::Visitor { .. } => Err(Denial::ActorKindLacksAction {
             kind: ActorKind::Visitor,
             action,
         }),
+    }
+}
+
+/// Members: their role, widened by the grants they hold; restricted folders
+/// only for administrators and the explicitly granted.
+fn member(role: Role, action: Action, resource: &Resource) -> Result<(), Denial> {
+    let allows = |grant: Option<GrantLevel>, action: Action| {
+        if role_permits(role, action) || grant.is_some_and(|g| grant_permits(g, action)) {
+            Ok(())
+        } else {
+            Err(Denial::RoleLacksAction { role, action })
+        }
+    };
+    let shut_out = |restricted: bool, grant: Option<GrantLevel>| {
+        restricted && role != Role::Admin && grant.is_none()
+    };
+    match resource {
+        Resource::Instance => allows(None, action),
+        Resource::Folder(f) => {
+            if shut_out(f.restricted, f.grant) {
+                return Err(Denial::Restricted);
+            }
+            allows(f.grant, action)
+        }
+        Resource::Asset(a) => {
+            if shut_out(a.restricted, a.grant) {
+                return Err(Denial::Restricted);
+            }
+            if a.deleted {
+                return trashed(action, |act| allows(a.grant, act));
+            }
+            allows(a.grant, action)
+        }
+    }
+}
+
+/// Partners: only through grants, only what is published, never the instance.
+fn partner(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<(), Denial> {
+    match resource {
+        Resource::Instance => Err(Denial::ActorKindLacksAction {
+            kind: ActorKind::Partner,
+            action,
+        }),
+        Resource::Folder(f) => match f.grant {
+            None => Err(Denial::NoGrant),
+            Some(level) if grant_permits(level, action) => Ok(()),
+            Some(level) => Err(Denial::GrantLacksAction { level, action }),
+        },
+        Resource::Asset(a) => {
+            if a.deleted {
+                return Err(Denial::InTrash);
+            }
+            let Some(level) = a.grant else {
+                return Err(Denial::NoGrant);
+            };
+            if !a.published(now) {
+                return Err(Denial::NotPublished);
+            }
+            if grant_permits(level, action) {
+                Ok(())
+            } else {
+                Err(Denial::GrantLacksAction { level, action })
+            }
+        }
     }
 }
 
@@ -312,13 +514,41 @@ pub fn role_matrix_markdown() -> String {
     out
 }
 
+/// The grant matrix as a Markdown table (docs/ACCESS.md is tested against it).
+pub fn grant_matrix_markdown() -> String {
+    use sea_orm::Iterable;
+    let levels: Vec<GrantLevel> = GrantLevel::iter().collect();
+    let mut out = String::from("| action |");
+    for level in &levels {
+        out.push_str(&format!(" {} |", level_name(*level)));
+    }
+    out.push_str("\n|---|");
+    for _ in &levels {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for action in Action::ALL {
+        out.push_str(&format!("| {} |", action.as_str()));
+        for level in &levels {
+            out.push_str(if grant_permits(*level, action) {
+                " yes |"
+            } else {
+                " — |"
+            });
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
     use sea_orm::Iterable;
 
     fn now() -> DateTime<Utc> {
-        DateTime::<Utc>::UNIX_EPOCH
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
     }
 
     fn member(role: Role) -> Actor {
@@ -327,6 +557,22 @@ mod tests {
             role,
         }
     }
+
+    fn partner(allowlisted: bool) -> Actor {
+        Actor::Partner {
+            user_id: Uuid::from_u128(1),
+            org_id: Uuid::from_u128(2),
+            org_allowlisted: allowlisted,
+        }
+    }
+
+    const ROLES: [Role; 5] = [
+        Role::Admin,
+        Role::Manager,
+        Role::Editor,
+        Role::Contributor,
+        Role::Viewer,
+    ];
 
     /// The expected matrix, written out independently of `role_permits`.
     const EXPECTED: &[(Action, [bool; 5])] = &[
@@ -347,125 +593,194 @@ mod tests {
         (Action::Admin, [true, false, false, false, false]),
     ];
 
+    /// What each grant level allows, written out independently.
+    const GRANTS: &[(Action, [bool; 4])] = &[
+        //                              VIEW DOWNLOAD EDIT MANAGE
+        (Action::ViewMetadata, [true, true, true, true]),
+        (Action::ViewPreview, [true, true, true, true]),
+        (Action::DownloadLowres, [false, true, true, true]),
+        (Action::DownloadOriginal, [false, true, true, true]),
+        (Action::Upload, [false, false, true, true]),
+        (Action::Edit, [false, false, true, true]),
+        (Action::Delete, [false, false, false, true]),
+        (Action::Share, [false, false, false, true]),
+        (Action::Moderate, [false, false, false, false]),
+        (Action::ManageAccess, [false, false, false, true]),
+        (Action::ManageLicenses, [false, false, false, false]),
+        (Action::ViewAudit, [false, false, false, false]),
+        (Action::ViewStats, [false, false, false, false]),
+        (Action::Admin, [false, false, false, false]),
+    ];
+
+    const LEVELS: [GrantLevel; 4] = [
+        GrantLevel::View,
+        GrantLevel::Download,
+        GrantLevel::Edit,
+        GrantLevel::Manage,
+    ];
+
+    fn published() -> AssetFacts {
+        AssetFacts {
+            access: AccessMode::Public,
+            ..AssetFacts::default()
+        }
+    }
+
     #[test]
-    fn every_action_appears_in_the_expected_table_once() {
+    fn every_action_appears_in_the_tables_once() {
         for action in Action::ALL {
             assert_eq!(
                 EXPECTED.iter().filter(|(a, _)| *a == action).count(),
                 1,
                 "{action:?}"
             );
+            assert_eq!(
+                GRANTS.iter().filter(|(a, _)| *a == action).count(),
+                1,
+                "{action:?}"
+            );
         }
         assert_eq!(EXPECTED.len(), Action::ALL.len());
+        assert_eq!(GRANTS.len(), Action::ALL.len());
+        assert_eq!(Role::iter().collect::<Vec<_>>(), ROLES);
+        assert_eq!(GrantLevel::iter().collect::<Vec<_>>(), LEVELS);
     }
 
     #[test]
-    fn members_get_exactly_their_role_matrix_on_the_instance() {
-        let roles = [
-            Role::Admin,
-            Role::Manager,
-            Role::Editor,
-            Role::Contributor,
-            Role::Viewer,
-        ];
-        assert_eq!(Role::iter().collect::<Vec<_>>(), roles);
+    fn members_get_their_role_matrix_on_the_instance_folders_and_open_assets() {
         for (action, row) in EXPECTED {
-            for (role, allowed) in roles.iter().zip(row) {
-                let decision = authorize(&member(*role), *action, &Resource::Instance, now());
-                if *allowed {
-                    assert_eq!(decision, Ok(()), "{role:?} {action:?}");
-                } else {
-                    assert_eq!(
-                        decision,
-                        Err(Denial::RoleLacksAction {
-                            role: *role,
-                            action: *action
-                        }),
-                        "{role:?} {action:?}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn anonymous_is_denied_everything_as_unauthenticated() {
-        for action in Action::ALL {
-            assert_eq!(
-                authorize(&Actor::Anonymous, action, &Resource::Instance, now()),
-                Err(Denial::Unauthenticated)
-            );
-        }
-    }
-
-    #[test]
-    fn partners_and_visitors_get_nothing_installation_wide() {
-        let allowlisted = Actor::Partner {
-            user_id: Uuid::nil(),
-            org_id: Uuid::nil(),
-            org_allowlisted: true,
-        };
-        let removed = Actor::Partner {
-            user_id: Uuid::nil(),
-            org_id: Uuid::nil(),
-            org_allowlisted: false,
-        };
-        let visitor = Actor::Visitor {
-            share_link_id: Uuid::nil(),
-        };
-        for action in Action::ALL {
-            assert_eq!(
-                authorize(&allowlisted, action, &Resource::Instance, now()),
-                Err(Denial::ActorKindLacksAction {
-                    kind: ActorKind::Partner,
-                    action
-                })
-            );
-            assert_eq!(
-                authorize(&removed, action, &Resource::Instance, now()),
-                Err(Denial::PartnerNotAllowlisted)
-            );
-            assert_eq!(
-                authorize(&visitor, action, &Resource::Instance, now()),
-                Err(Denial::ActorKindLacksAction {
-                    kind: ActorKind::Visitor,
-                    action
-                })
-            );
-        }
-    }
-
-    #[test]
-    fn live_assets_and_folders_follow_the_role_matrix() {
-        for (action, row) in EXPECTED {
-            for (role, allowed) in [
-                Role::Admin,
-                Role::Manager,
-                Role::Editor,
-                Role::Contributor,
-                Role::Viewer,
-            ]
-            .iter()
-            .zip(row)
-            {
+            for (role, allowed) in ROLES.iter().zip(row) {
                 for resource in [
-                    Resource::Asset(AssetFacts::default()),
+                    Resource::Instance,
                     Resource::Folder(FolderFacts::default()),
+                    Resource::Asset(AssetFacts::default()),
+                    Resource::Asset(published()),
                 ] {
-                    assert_eq!(
-                        authorize(&member(*role), *action, &resource, now()).is_ok(),
-                        *allowed,
-                        "{role:?} {action:?} {resource:?}"
-                    );
+                    let decision = authorize(&member(*role), *action, &resource, now());
+                    if *allowed {
+                        assert_eq!(decision, Ok(()), "{role:?} {action:?} {resource:?}");
+                    } else {
+                        assert_eq!(
+                            decision,
+                            Err(Denial::RoleLacksAction {
+                                role: *role,
+                                action: *action
+                            }),
+                            "{role:?} {action:?} {resource:?}"
+                        );
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn grants_widen_a_members_role_but_never_to_administration() {
+        for (action, row) in GRANTS {
+            for (level, by_grant) in LEVELS.iter().zip(row) {
+                for (role_row_action, roles) in EXPECTED.iter().filter(|(a, _)| a == action) {
+                    for (role, by_role) in ROLES.iter().zip(roles) {
+                        let facts = AssetFacts {
+                            grant: Some(*level),
+                            ..AssetFacts::default()
+                        };
+                        let decision = authorize(
+                            &member(*role),
+                            *role_row_action,
+                            &Resource::Asset(facts),
+                            now(),
+                        );
+                        assert_eq!(
+                            decision.is_ok(),
+                            *by_role || *by_grant,
+                            "{role:?} {level:?} {action:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn restricted_folders_are_for_administrators_and_the_explicitly_granted() {
+        let restricted = AssetFacts {
+            restricted: true,
+            ..published()
+        };
+        let restricted_folder = FolderFacts {
+            restricted: true,
+            grant: None,
+        };
+        for role in ROLES {
+            for action in Action::ALL {
+                let asset = authorize(
+                    &member(role),
+                    action,
+                    &Resource::Asset(restricted.clone()),
+                    now(),
+                );
+                let folder = authorize(
+                    &member(role),
+                    action,
+                    &Resource::Folder(restricted_folder.clone()),
+                    now(),
+                );
+                if role == Role::Admin {
+                    assert!(asset.is_ok() && folder.is_ok(), "{action:?}");
+                } else {
+                    assert_eq!(asset, Err(Denial::Restricted), "{role:?} {action:?}");
+                    assert_eq!(folder, Err(Denial::Restricted), "{role:?} {action:?}");
+                    assert!(Denial::Restricted.hides_existence());
+                }
+            }
+            // With a grant, the role (widened by the grant) applies again.
+            let granted = AssetFacts {
+                grant: Some(GrantLevel::View),
+                ..restricted.clone()
+            };
+            assert_eq!(
+                authorize(
+                    &member(role),
+                    Action::ViewMetadata,
+                    &Resource::Asset(granted.clone()),
+                    now()
+                ),
+                Ok(())
+            );
+            assert_eq!(
+                authorize(
+                    &member(role),
+                    Action::Edit,
+                    &Resource::Asset(granted),
+                    now()
+                )
+                .is_ok(),
+                role_permits(role, Action::Edit)
+            );
+        }
+        // A restricted asset in the trash stays hidden from the non-granted.
+        let trashed_restricted = AssetFacts {
+            deleted: true,
+            ..restricted
+        };
+        assert_eq!(
+            authorize(
+                &member(Role::Editor),
+                Action::Delete,
+                &Resource::Asset(trashed_restricted),
+                now()
+            ),
+            Err(Denial::Restricted)
+        );
     }
 
     #[test]
     fn trashed_assets_are_seen_and_restored_by_deleters_and_purged_by_admins_only() {
-        let trashed = Resource::Asset(AssetFacts { deleted: true });
-        for role in Role::iter() {
+        let trashed = Resource::Asset(AssetFacts {
+            deleted: true,
+            ..AssetFacts::default()
+        });
+        for role in ROLES {
             let can_delete = role_permits(role, Action::Delete);
             for action in Action::ALL {
                 let decision = authorize(&member(role), action, &trashed, now());
@@ -485,37 +800,260 @@ mod tests {
         }
     }
 
+    /// Partners: grant level × action × published × deleted × allowlisted.
     #[test]
-    fn partners_and_visitors_see_no_asset_yet() {
-        let partner = Actor::Partner {
-            user_id: Uuid::nil(),
-            org_id: Uuid::nil(),
-            org_allowlisted: true,
-        };
-        let asset = Resource::Asset(AssetFacts::default());
-        for action in Action::ALL {
-            let denial = authorize(&partner, action, &asset, now()).unwrap_err();
-            assert!(denial.hides_existence());
+    fn partners_act_only_through_grants_on_published_assets() {
+        for (action, row) in GRANTS {
+            for grant in [
+                None,
+                Some(GrantLevel::View),
+                Some(GrantLevel::Download),
+                Some(GrantLevel::Edit),
+                Some(GrantLevel::Manage),
+            ] {
+                for is_published in [true, false] {
+                    for deleted in [false, true] {
+                        for allowlisted in [true, false] {
+                            let facts = AssetFacts {
+                                deleted,
+                                grant,
+                                access: if is_published {
+                                    AccessMode::Public
+                                } else {
+                                    AccessMode::Restricted
+                                },
+                                ..AssetFacts::default()
+                            };
+                            let decision = authorize(
+                                &partner(allowlisted),
+                                *action,
+                                &Resource::Asset(facts),
+                                now(),
+                            );
+                            let expected = if !allowlisted {
+                                Err(Denial::PartnerNotAllowlisted)
+                            } else if deleted {
+                                Err(Denial::InTrash)
+                            } else if let Some(level) = grant {
+                                if !is_published {
+                                    Err(Denial::NotPublished)
+                                } else {
+                                    let i = LEVELS.iter().position(|l| *l == level).unwrap();
+                                    if row[i] {
+                                        Ok(())
+                                    } else {
+                                        Err(Denial::GrantLacksAction {
+                                            level,
+                                            action: *action,
+                                        })
+                                    }
+                                }
+                            } else {
+                                Err(Denial::NoGrant)
+                            };
+                            assert_eq!(
+                                decision, expected,
+                                "{action:?} {grant:?} published={is_published} deleted={deleted} allowlisted={allowlisted}"
+                            );
+                        }
+                    }
+                }
+            }
         }
-        assert_eq!(visible_scope(&partner), AssetScope::Nothing);
-        assert_eq!(visible_scope(&Actor::Anonymous), AssetScope::Nothing);
-        assert_eq!(
-            visible_scope(&Actor::Visitor {
-                share_link_id: Uuid::nil()
-            }),
-            AssetScope::Nothing
-        );
-        assert_eq!(visible_scope(&member(Role::Viewer)), AssetScope::All);
+        // Installation-wide: nothing, ever.
+        for action in Action::ALL {
+            assert_eq!(
+                authorize(&partner(true), action, &Resource::Instance, now()),
+                Err(Denial::ActorKindLacksAction {
+                    kind: ActorKind::Partner,
+                    action
+                })
+            );
+        }
     }
 
     #[test]
-    fn system_may_do_everything_installation_wide() {
+    fn the_publication_window_opens_and_closes_for_partners_but_not_for_members() {
+        let start = now();
+        let end = start + chrono::Duration::days(30);
+        let facts = AssetFacts {
+            grant: Some(GrantLevel::Download),
+            access: AccessMode::Public,
+            starts_at: Some(start),
+            ends_at: Some(end),
+            ..AssetFacts::default()
+        };
+        let at = |t: DateTime<Utc>, actor: &Actor| {
+            authorize(
+                actor,
+                Action::ViewPreview,
+                &Resource::Asset(facts.clone()),
+                t,
+            )
+        };
+        let p = partner(true);
+        assert_eq!(
+            at(start - chrono::Duration::milliseconds(1), &p),
+            Err(Denial::NotPublished)
+        );
+        assert_eq!(at(start, &p), Ok(()));
+        assert_eq!(at(end - chrono::Duration::milliseconds(1), &p), Ok(()));
+        assert_eq!(at(end, &p), Err(Denial::NotPublished));
+        for t in [
+            start - chrono::Duration::days(1),
+            start,
+            end + chrono::Duration::days(1),
+        ] {
+            assert_eq!(at(t, &member(Role::Viewer)), Ok(()));
+        }
+    }
+
+    #[test]
+    fn anonymous_is_denied_everything_as_unauthenticated() {
         for action in Action::ALL {
+            for resource in [Resource::Instance, Resource::Asset(published())] {
+                assert_eq!(
+                    authorize(&Actor::Anonymous, action, &resource, now()),
+                    Err(Denial::Unauthenticated)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn visitors_have_nothing_here_yet_and_the_system_has_everything() {
+        let visitor = Actor::Visitor {
+            share_link_id: Uuid::nil(),
+        };
+        for action in Action::ALL {
+            let denial =
+                authorize(&visitor, action, &Resource::Asset(published()), now()).unwrap_err();
+            assert!(denial.hides_existence());
             assert_eq!(
                 authorize(&Actor::System, action, &Resource::Instance, now()),
                 Ok(())
             );
+            assert_eq!(
+                authorize(
+                    &Actor::System,
+                    action,
+                    &Resource::Asset(AssetFacts {
+                        deleted: true,
+                        restricted: true,
+                        ..AssetFacts::default()
+                    }),
+                    now()
+                ),
+                Ok(())
+            );
         }
+    }
+
+    #[test]
+    fn scopes_follow_the_actor() {
+        assert_eq!(visible_scope(&member(Role::Admin), now()), AssetScope::All);
+        assert_eq!(visible_scope(&Actor::System, now()), AssetScope::All);
+        assert!(matches!(
+            visible_scope(&member(Role::Viewer), now()),
+            AssetScope::Members { .. }
+        ));
+        match visible_scope(&partner(true), now()) {
+            AssetScope::Granted { subjects, at } => {
+                assert_eq!(at, now());
+                assert!(subjects.contains(&Subject {
+                    kind: SubjectKind::PartnerOrg,
+                    id: Uuid::from_u128(2)
+                }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(visible_scope(&partner(false), now()), AssetScope::Nothing);
+        assert_eq!(visible_scope(&Actor::Anonymous, now()), AssetScope::Nothing);
+    }
+
+    /// A tiny deterministic generator (xorshift) for the property test.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+            items[(self.next() % items.len() as u64) as usize]
+        }
+    }
+
+    /// Property: whatever grants exist, a partner never reaches an asset whose
+    /// folder chain carries grants only for another organisation (or its users).
+    #[test]
+    fn a_partner_never_sees_another_organisations_assets() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let orgs: Vec<Uuid> = (10..15).map(Uuid::from_u128).collect();
+        let users: Vec<(Uuid, Uuid)> = (0..20)
+            .map(|i| (Uuid::from_u128(100 + i), orgs[(i % 5) as usize]))
+            .collect();
+        for _ in 0..20_000 {
+            // Grants on the asset's folder chain, for random subjects.
+            let mut grants = Vec::new();
+            for _ in 0..(rng.next() % 4) {
+                let subject = if rng.next().is_multiple_of(2) {
+                    Subject {
+                        kind: SubjectKind::PartnerOrg,
+                        id: rng.pick(&orgs),
+                    }
+                } else {
+                    Subject {
+                        kind: SubjectKind::User,
+                        id: rng.pick(&users).0,
+                    }
+                };
+                grants.push((subject, rng.pick(&LEVELS)));
+            }
+            let (user_id, org_id) = rng.pick(&users);
+            let actor = Actor::Partner {
+                user_id,
+                org_id,
+                org_allowlisted: true,
+            };
+            let mine = subjects(&actor);
+            let facts = AssetFacts {
+                grant: strongest_grant(&mine, &grants),
+                access: AccessMode::Public,
+                restricted: rng.next().is_multiple_of(2),
+                ..AssetFacts::default()
+            };
+            let held_by_me = grants.iter().any(|(s, _)| mine.contains(s));
+            for action in Action::ALL {
+                if authorize(&actor, action, &Resource::Asset(facts.clone()), now()).is_ok() {
+                    assert!(
+                        held_by_me,
+                        "{actor:?} reached an asset granted only to others: {grants:?}"
+                    );
+                }
+            }
+            // Another organisation's grant never leaks into this partner's facts.
+            let others: Vec<_> = grants
+                .iter()
+                .filter(|(s, _)| !mine.contains(s))
+                .cloned()
+                .collect();
+            assert_eq!(strongest_grant(&mine, &others), None);
+        }
+    }
+
+    #[test]
+    fn only_members_see_internal_details() {
+        assert!(sees_internal_details(&member(Role::Viewer)));
+        assert!(sees_internal_details(&Actor::System));
+        assert!(!sees_internal_details(&partner(true)));
+        assert!(!sees_internal_details(&Actor::Visitor {
+            share_link_id: Uuid::nil()
+        }));
+        assert!(!sees_internal_details(&Actor::Anonymous));
     }
 
     #[test]
@@ -525,6 +1063,11 @@ mod tests {
             doc.contains(&role_matrix_markdown()),
             "docs/ACCESS.md is stale; paste in:\n{}",
             role_matrix_markdown()
+        );
+        assert!(
+            doc.contains(&grant_matrix_markdown()),
+            "docs/ACCESS.md is stale; paste in:\n{}",
+            grant_matrix_markdown()
         );
     }
 }

@@ -20,3 +20,25 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     }
     Ok(txn)
 }
+
+/// Moves the access epoch on. Every write transaction does this before it
+/// commits (see `vitrine_worker::tx::Tx::commit`), so a cache of anything
+/// read from the database (delivery decisions) is known to be current exactly
+/// while the epoch it was read at is still the database's.
+pub async fn bump_epoch<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    conn.execute_unprepared("UPDATE access_epoch SET value = value + 1 WHERE id = 1")
+        .await?;
+    Ok(())
+}
+
+/// The current access epoch.
+pub async fn epoch<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT value FROM access_epoch WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("access epoch".into()))?;
+    row.try_get_by_index::<i64>(0)
+}

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_identity_and_audit;
 mod m20261126_000002_assets;
 mod m20261126_000003_processing;
+mod m20261127_000004_access;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_identity_and_audit::Migration),
             Box::new(m20261126_000002_assets::Migration),
             Box::new(m20261126_000003_processing::Migration),
+            Box::new(m20261127_000004_access::Migration),
         ]
     }
 }

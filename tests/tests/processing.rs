@@ -419,6 +419,7 @@ async fn an_undecodable_version_fails_with_a_reason_and_lost_work_is_reconciled(
         updated_at: Set(now),
         deleted_at: Set(None),
         deleted_by: Set(None),
+        ..Default::default()
     }
     .insert(app.db())
     .await
@@ -615,6 +616,7 @@ async fn a_transient_failure_is_retried_with_backoff_and_counted() {
         updated_at: Set(now),
         deleted_at: Set(None),
         deleted_by: Set(None),
+        ..Default::default()
     }
     .insert(app.db())
     .await

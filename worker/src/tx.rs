@@ -6,7 +6,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use vitrine_entity::Clock;
 use vitrine_entity::audit::{NewEvent, append};
 use vitrine_entity::entities::audit_event;
-use vitrine_entity::store::begin_write;
+use vitrine_entity::store::{begin_write, bump_epoch};
 
 use crate::events::{BusEvent, EventBus};
 
@@ -48,9 +48,11 @@ impl<'a> Tx<'a> {
         Ok(model)
     }
 
-    /// Commits, then publishes the recorded events. Dropping a `Tx` without
-    /// committing rolls it back and publishes nothing.
+    /// Commits (moving the access epoch on, so that delivery caches re-read
+    /// what this transaction changed), then publishes the recorded events.
+    /// Dropping a `Tx` without committing rolls it back and publishes nothing.
     pub async fn commit(self) -> Result<(), DbErr> {
+        bump_epoch(&self.txn).await?;
         self.txn.commit().await?;
         for event in self.recorded {
             self.bus.publish(BusEvent::Audit(event)).await;

@@ -13,15 +13,14 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::entities::{asset, asset_tag, asset_version, folder};
-use vitrine_entity::policy::{
-    Action, Actor, AssetFacts, AssetScope, Resource, authorize, visible_scope,
-};
+use vitrine_entity::policy::{Action, Actor, AssetFacts, Resource, authorize};
 use vitrine_entity::{AuditAction, ProcessingState, Stage};
 use vitrine_worker::blobs::{self, BlobInfo};
 use vitrine_worker::media::{self, MediaError};
 use vitrine_worker::storage::original_key;
 
 use crate::error::{ApiError, ApiResult};
+use crate::services::access::{self, Shelf};
 use crate::services::folders::authorize_folder;
 use crate::services::{Tx, begin, event, fetch_page};
 use crate::state::{AppState, RequestMeta};
@@ -122,26 +121,50 @@ fn title_from_filename(filename: Option<&str>) -> String {
         .unwrap_or_else(|| "Untitled".into())
 }
 
-fn facts(asset: &asset::Model) -> Resource {
-    Resource::Asset(AssetFacts {
-        deleted: asset.deleted_at.is_some(),
-    })
-}
-
-/// Asks the policy about `asset`; what the actor may not know exists is NOT_FOUND.
-pub(crate) fn authorize_asset(
+/// Asks the policy about `asset` (with its facts read through `conn`); what
+/// the actor may not know exists is NOT_FOUND.
+pub(crate) async fn authorize_asset<C: ConnectionTrait>(
     state: &AppState,
+    conn: &C,
     actor: &Actor,
     action: Action,
     asset: &asset::Model,
 ) -> ApiResult<()> {
-    authorize(actor, action, &facts(asset), state.clock.now()).map_err(|d| {
-        if d.hides_existence() {
-            not_found()
-        } else {
-            d.into()
-        }
-    })
+    let facts = Resource::Asset(access::asset_facts(conn, actor, asset).await?);
+    let now = state.clock.now();
+    // Whoever may not see it learns nothing else about it.
+    authorize(actor, Action::ViewMetadata, &facts, now)
+        .map_err(|d| access::denied(d, not_found))?;
+    authorize(actor, action, &facts, now).map_err(|d| access::denied(d, not_found))
+}
+
+/// Moving something between places with different restrictions changes who
+/// sees it: that needs MANAGE_ACCESS on both sides.
+pub(crate) async fn authorize_move<C: ConnectionTrait>(
+    state: &AppState,
+    conn: &C,
+    actor: &Actor,
+    from: Option<Uuid>,
+    to: Option<Uuid>,
+) -> ApiResult<()> {
+    let map = access::load_map(conn, actor).await?;
+    let from = access::folder_ancestry(conn, from).await?;
+    let to = access::folder_ancestry(conn, to).await?;
+    let boundary = |a: &Option<String>| {
+        a.as_deref()
+            .and_then(|a| map.boundary(a))
+            .map(str::to_owned)
+    };
+    if boundary(&from) == boundary(&to) {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    for side in [&from, &to] {
+        let facts = Resource::Folder(map.folder_facts(side.as_deref()));
+        authorize(actor, Action::ManageAccess, &facts, now)
+            .map_err(|d| access::denied(d, || ApiError::NotFound("no such folder".into())))?;
+    }
+    Ok(())
 }
 
 async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> ApiResult<asset::Model> {
@@ -367,28 +390,17 @@ pub async fn upload_asset(
     file: IncomingFile<'_>,
     input: NewAsset,
 ) -> ApiResult<(asset::Model, asset_version::Model)> {
-    authorize_folder(state, actor, Action::Upload)?;
     let title = match input.title.as_deref() {
         Some(t) => normalize_title(t)?,
         None => title_from_filename(file.filename),
     };
     let tags = normalize_tags(&input.tags)?;
     let note = normalize_note(input.note)?;
-    if let Some(folder_id) = input.folder_id {
-        folder::Entity::find_by_id(folder_id)
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
-    }
+    authorize_folder(state, &state.db, actor, Action::Upload, input.folder_id).await?;
     let info = ingest(state, actor, meta, file, None).await?;
 
     let mut tx = begin(state).await?;
-    if let Some(folder_id) = input.folder_id {
-        folder::Entity::find_by_id(folder_id)
-            .one(tx.conn())
-            .await?
-            .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
-    }
+    authorize_folder(state, tx.conn(), actor, Action::Upload, input.folder_id).await?;
     blobs::claim(tx.conn(), &state.store, &info, file.path, tx.now())
         .await
         .map_err(ApiError::internal)?;
@@ -404,6 +416,10 @@ pub async fn upload_asset(
         updated_at: Set(now),
         deleted_at: Set(None),
         deleted_by: Set(None),
+        // Nothing leaves the organisation until someone publishes it.
+        access_mode: Set(vitrine_entity::AccessMode::Restricted),
+        access_starts_at: Set(None),
+        access_ends_at: Set(None),
     }
     .insert(tx.conn())
     .await?;
@@ -460,13 +476,13 @@ pub async fn upload_version(
     note: Option<String>,
 ) -> ApiResult<asset_version::Model> {
     let asset = find(&state.db, asset_id).await?;
-    authorize_asset(state, actor, Action::Upload, &asset)?;
+    authorize_asset(state, &state.db, actor, Action::Upload, &asset).await?;
     let note = normalize_note(note)?;
     let info = ingest(state, actor, meta, file, Some(asset_id)).await?;
 
     let mut tx = begin(state).await?;
     let asset = find_for_update(tx.conn(), asset_id).await?;
-    authorize_asset(state, actor, Action::Upload, &asset)?;
+    authorize_asset(state, tx.conn(), actor, Action::Upload, &asset).await?;
     blobs::claim(tx.conn(), &state.store, &info, file.path, tx.now())
         .await
         .map_err(ApiError::internal)?;
@@ -519,9 +535,10 @@ pub async fn approve_version(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such version".into()))?;
     let asset = find(tx.conn(), version.asset_id).await?;
-    authorize_asset(state, actor, Action::ViewMetadata, &asset)
+    authorize_asset(state, tx.conn(), actor, Action::ViewMetadata, &asset)
+        .await
         .map_err(|_| ApiError::NotFound("no such version".into()))?;
-    authorize_asset(state, actor, Action::Moderate, &asset)?;
+    authorize_asset(state, tx.conn(), actor, Action::Moderate, &asset).await?;
     if version.stage != Stage::Final {
         return Err(ApiError::BadUserInput(format!(
             "only FINAL versions can be approved; version {} is {:?}",
@@ -556,7 +573,7 @@ pub async fn restore_version(
 ) -> ApiResult<asset_version::Model> {
     let mut tx = begin(state).await?;
     let asset = find_for_update(tx.conn(), asset_id).await?;
-    authorize_asset(state, actor, Action::Edit, &asset)?;
+    authorize_asset(state, tx.conn(), actor, Action::Edit, &asset).await?;
     let old = asset_version::Entity::find()
         .filter(asset_version::Column::AssetId.eq(asset_id))
         .filter(asset_version::Column::Number.eq(number))
@@ -614,7 +631,7 @@ pub async fn update_asset(
     let tags = patch.tags.as_deref().map(normalize_tags).transpose()?;
     let mut tx = begin(state).await?;
     let current = find(tx.conn(), id).await?;
-    authorize_asset(state, actor, Action::Edit, &current)?;
+    authorize_asset(state, tx.conn(), actor, Action::Edit, &current).await?;
     let mut active: asset::ActiveModel = current.clone().into();
     let mut events = Vec::new();
     if let Some(title) = title.filter(|t| *t != current.title) {
@@ -626,12 +643,8 @@ pub async fn update_asset(
         active.title = Set(title);
     }
     if let Some(folder_id) = patch.folder_id.filter(|f| *f != current.folder_id) {
-        if let Some(fid) = folder_id {
-            folder::Entity::find_by_id(fid)
-                .one(tx.conn())
-                .await?
-                .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
-        }
+        authorize_folder(state, tx.conn(), actor, Action::Upload, folder_id).await?;
+        authorize_move(state, tx.conn(), actor, current.folder_id, folder_id).await?;
         events.push(
             event(AuditAction::AssetMoved, actor, meta)
                 .target("asset", id)
@@ -678,7 +691,7 @@ pub async fn delete_asset(
 ) -> ApiResult<asset::Model> {
     let mut tx = begin(state).await?;
     let current = find(tx.conn(), id).await?;
-    authorize_asset(state, actor, Action::Delete, &current)?;
+    authorize_asset(state, tx.conn(), actor, Action::Delete, &current).await?;
     if current.deleted_at.is_some() {
         return Ok(current);
     }
@@ -701,7 +714,7 @@ pub async fn restore_asset(
 ) -> ApiResult<asset::Model> {
     let mut tx = begin(state).await?;
     let current = find(tx.conn(), id).await?;
-    authorize_asset(state, actor, Action::Delete, &current)?;
+    authorize_asset(state, tx.conn(), actor, Action::Delete, &current).await?;
     if current.deleted_at.is_none() {
         return Ok(current);
     }
@@ -726,7 +739,7 @@ pub async fn purge_asset(
 ) -> ApiResult<u64> {
     let mut tx = begin(state).await?;
     let current = find(tx.conn(), id).await?;
-    authorize_asset(state, actor, Action::Admin, &current)?;
+    authorize_asset(state, tx.conn(), actor, Action::Admin, &current).await?;
     if current.deleted_at.is_none() {
         return Err(ApiError::Conflict(
             "only assets in the trash can be purged; delete it first".into(),
@@ -771,7 +784,7 @@ pub async fn purge_asset(
 /// One live asset.
 pub async fn get(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<asset::Model> {
     let asset = find(&state.db, id).await?;
-    authorize_asset(state, actor, Action::ViewMetadata, &asset)?;
+    authorize_asset(state, &state.db, actor, Action::ViewMetadata, &asset).await?;
     if asset.deleted_at.is_some() {
         return Err(not_found());
     }
@@ -902,14 +915,16 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-async fn filter_condition(state: &AppState, filter: &AssetFilter) -> ApiResult<Condition> {
+async fn filter_condition(
+    state: &AppState,
+    actor: &Actor,
+    filter: &AssetFilter,
+) -> ApiResult<Condition> {
     let mut cond = Condition::all();
     if let Some(folder_id) = filter.folder_id {
+        // A folder the actor may not see is NOT_FOUND, like a missing one.
+        let root = crate::services::folders::get(state, actor, folder_id).await?;
         if filter.recursive {
-            let root = folder::Entity::find_by_id(folder_id)
-                .one(&state.db)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
             // Ancestry strings hold only ids and '/', so no LIKE wildcard.
             cond = cond.add(
                 asset::Column::FolderId.in_subquery(
@@ -1059,37 +1074,45 @@ pub async fn list(
             "live assets have no deletion time".into(),
         ));
     }
-    let scope = match visible_scope(actor) {
-        AssetScope::All => Condition::all().add(asset::Column::DeletedAt.is_null()),
-        AssetScope::Nothing => {
-            if matches!(actor, Actor::Anonymous) {
-                return Err(ApiError::Unauthenticated("authentication required".into()));
-            }
-            return Ok(Page {
-                rows: Vec::new(),
-                has_next: false,
-                total: request.with_total.then_some(0),
-            });
-        }
+    if matches!(actor, Actor::Anonymous) {
+        return Err(ApiError::Unauthenticated("authentication required".into()));
+    }
+    let now = state.clock.now();
+    let Some(scope) = access::asset_scope(&state.db, actor, now, Shelf::Live).await? else {
+        return Ok(Page {
+            rows: Vec::new(),
+            has_next: false,
+            total: request.with_total.then_some(0),
+        });
     };
-    let cond = scope.add(filter_condition(state, filter).await?);
+    let cond = scope.add(filter_condition(state, actor, filter).await?);
     page(state, cond, order, request).await
 }
 
 /// The trash: deleted assets, most recently deleted first (for those who may
 /// restore them).
 pub async fn trash(state: &AppState, actor: &Actor, request: PageRequest<'_>) -> ApiResult<Page> {
+    let now = state.clock.now();
     authorize(
         actor,
         Action::Delete,
-        &Resource::Asset(AssetFacts { deleted: true }),
-        state.clock.now(),
+        &Resource::Asset(AssetFacts {
+            deleted: true,
+            ..AssetFacts::default()
+        }),
+        now,
     )?;
     let order = Order {
         field: OrderField::DeletedAt,
         descending: true,
     };
-    let cond = Condition::all().add(asset::Column::DeletedAt.is_not_null());
+    let Some(cond) = access::asset_scope(&state.db, actor, now, Shelf::Trash).await? else {
+        return Ok(Page {
+            rows: Vec::new(),
+            has_next: false,
+            total: request.with_total.then_some(0),
+        });
+    };
     page(state, cond, order, request).await
 }
 

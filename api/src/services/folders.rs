@@ -2,17 +2,18 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Statement,
+    PaginatorTrait, QueryFilter, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::AuditAction;
 use vitrine_entity::entities::asset;
 use vitrine_entity::entities::folder::{self, ancestry_under};
-use vitrine_entity::policy::{Action, Actor, FolderFacts, Resource, authorize};
+use vitrine_entity::policy::{Action, Actor, Resource, authorize};
 
 use crate::error::{ApiError, ApiResult};
-use crate::services::{begin, event, is_unique_violation};
+use crate::services::assets::authorize_move;
+use crate::services::{access, begin, event, is_unique_violation};
 use crate::state::{AppState, RequestMeta};
 
 fn not_found() -> ApiError {
@@ -40,20 +41,30 @@ pub fn normalize_folder_name(raw: &str) -> ApiResult<String> {
     Ok(name.to_owned())
 }
 
-pub(crate) fn authorize_folder(state: &AppState, actor: &Actor, action: Action) -> ApiResult<()> {
-    authorize(
-        actor,
-        action,
-        &Resource::Folder(FolderFacts::default()),
-        state.clock.now(),
-    )
-    .map_err(|d| {
-        if d.hides_existence() {
-            not_found()
-        } else {
-            d.into()
-        }
-    })
+/// Asks the policy about a folder (`None`: the root), read through `conn`.
+/// A folder the actor may not see is NOT_FOUND; at the root there is
+/// nothing to hide, so a refusal there is FORBIDDEN.
+pub(crate) async fn authorize_folder<C: ConnectionTrait>(
+    state: &AppState,
+    conn: &C,
+    actor: &Actor,
+    action: Action,
+    folder_id: Option<Uuid>,
+) -> ApiResult<Option<folder::Model>> {
+    let folder = match folder_id {
+        Some(id) => Some(find(conn, id).await?),
+        None => None,
+    };
+    let resource = Resource::Folder(access::folder_facts(conn, actor, folder.as_ref()).await?);
+    let now = state.clock.now();
+    if folder.is_some() {
+        authorize(actor, Action::ViewMetadata, &resource, now)
+            .map_err(|d| access::denied(d, not_found))?;
+        authorize(actor, action, &resource, now).map_err(|d| access::denied(d, not_found))?;
+    } else {
+        authorize(actor, action, &resource, now)?;
+    }
+    Ok(folder)
 }
 
 async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> ApiResult<folder::Model> {
@@ -97,14 +108,10 @@ pub async fn create(
     name: &str,
     meta: &RequestMeta,
 ) -> ApiResult<folder::Model> {
-    authorize_folder(state, actor, Action::Edit)?;
     let name = normalize_folder_name(name)?;
     let now = state.clock.now();
     let mut tx = begin(state).await?;
-    let parent = match parent_id {
-        Some(id) => Some(find(tx.conn(), id).await?),
-        None => None,
-    };
+    let parent = authorize_folder(state, tx.conn(), actor, Action::Edit, parent_id).await?;
     if sibling_exists(tx.conn(), parent_id, &name, None).await? {
         return Err(sibling_conflict());
     }
@@ -120,6 +127,7 @@ pub async fn create(
         created_by: Set(actor.user_id()),
         created_at: Set(now),
         updated_at: Set(now),
+        restricted: Set(false),
     }
     .insert(tx.conn())
     .await
@@ -147,10 +155,11 @@ pub async fn rename(
     name: &str,
     meta: &RequestMeta,
 ) -> ApiResult<folder::Model> {
-    authorize_folder(state, actor, Action::Edit)?;
     let name = normalize_folder_name(name)?;
     let mut tx = begin(state).await?;
-    let current = find(tx.conn(), id).await?;
+    let current = authorize_folder(state, tx.conn(), actor, Action::Edit, Some(id))
+        .await?
+        .ok_or_else(not_found)?;
     if current.name == name {
         return Ok(current);
     }
@@ -187,15 +196,20 @@ pub async fn move_to(
     new_parent: Option<Uuid>,
     meta: &RequestMeta,
 ) -> ApiResult<folder::Model> {
-    authorize_folder(state, actor, Action::Edit)?;
     let mut tx = begin(state).await?;
-    let current = find(tx.conn(), id).await?;
+    let current = authorize_folder(state, tx.conn(), actor, Action::Edit, Some(id))
+        .await?
+        .ok_or_else(not_found)?;
     if current.parent_id == new_parent {
         return Ok(current);
     }
-    let parent = match new_parent {
-        Some(pid) => {
-            let parent = find(tx.conn(), pid).await?;
+    let parent = authorize_folder(state, tx.conn(), actor, Action::Edit, new_parent).await?;
+    if !current.restricted {
+        // A restricted folder keeps its own boundary wherever it goes.
+        authorize_move(state, tx.conn(), actor, current.parent_id, new_parent).await?;
+    }
+    let parent = match parent {
+        Some(parent) => {
             if current.contains(&parent) {
                 return Err(ApiError::BadUserInput(
                     "a folder cannot be moved into itself or its own subtree".into(),
@@ -262,9 +276,10 @@ pub async fn delete(
     id: Uuid,
     meta: &RequestMeta,
 ) -> ApiResult<bool> {
-    authorize_folder(state, actor, Action::Edit)?;
     let mut tx = begin(state).await?;
-    let current = find(tx.conn(), id).await?;
+    let current = authorize_folder(state, tx.conn(), actor, Action::Edit, Some(id))
+        .await?
+        .ok_or_else(not_found)?;
     let children = folder::Entity::find()
         .filter(folder::Column::ParentId.eq(id))
         .count(tx.conn())
@@ -290,26 +305,27 @@ pub async fn delete(
 }
 
 pub async fn get(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<folder::Model> {
-    authorize_folder(state, actor, Action::ViewMetadata)?;
-    find(&state.db, id).await
+    authorize_folder(state, &state.db, actor, Action::ViewMetadata, Some(id))
+        .await?
+        .ok_or_else(not_found)
 }
 
-/// The folders directly under `parent` (the roots when `None`), by name.
+/// The folders `actor` sees directly under `parent` (at the top level when
+/// `None`), by name.
 pub async fn children(
     state: &AppState,
     actor: &Actor,
     parent: Option<Uuid>,
 ) -> ApiResult<Vec<folder::Model>> {
-    authorize_folder(state, actor, Action::ViewMetadata)?;
-    if let Some(id) = parent {
-        find(&state.db, id).await?;
-    }
-    let query = match parent {
-        Some(id) => folder::Entity::find().filter(folder::Column::ParentId.eq(id)),
-        None => folder::Entity::find().filter(folder::Column::ParentId.is_null()),
+    let parent = match parent {
+        Some(id) => {
+            authorize_folder(state, &state.db, actor, Action::ViewMetadata, Some(id)).await?
+        }
+        // The top level is whatever the actor sees there, possibly nothing.
+        None if matches!(actor, Actor::Anonymous) => {
+            return Err(ApiError::Unauthenticated("authentication required".into()));
+        }
+        None => None,
     };
-    Ok(query
-        .order_by_asc(folder::Column::Name)
-        .all(&state.db)
-        .await?)
+    access::visible_children(&state.db, actor, parent.as_ref(), state.clock.now()).await
 }

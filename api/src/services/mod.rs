@@ -3,6 +3,7 @@
 //! transaction together with its audit events, and publishes those events
 //! after the commit.
 
+pub mod access;
 pub mod assets;
 pub mod audit;
 pub mod auth;

@@ -135,8 +135,7 @@ pub async fn set_asset_override(
         .one(tx.conn())
         .await?
         .ok_or_else(|| ApiError::NotFound("no such asset".into()))?;
-    authorize_asset(state, actor, Action::ViewMetadata, &asset)?;
-    authorize_asset(state, actor, Action::ManageLicenses, &asset)?;
+    authorize_asset(state, tx.conn(), actor, Action::ManageLicenses, &asset).await?;
     let empty = profile == Ownership::default();
     if empty {
         ownership_profile::Entity::delete_many()

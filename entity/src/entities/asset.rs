@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::AccessMode;
+
 /// An asset: a product image with its version history. Soft-deleted assets
 /// (`deleted_at` set) are in the trash and invisible everywhere else.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,6 +18,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
     pub deleted_by: Option<Uuid>,
+    /// PUBLIC assets may leave the organisation inside their window.
+    pub access_mode: AccessMode,
+    /// Embargo: before this instant only members see the asset.
+    pub access_starts_at: Option<DateTimeUtc>,
+    /// After this instant the asset is RESTRICTED again.
+    pub access_ends_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,9 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// A pre-launch collection: only admins and explicitly granted subjects
+    /// see it and everything below.
+    pub restricted: bool,
 }
 
 impl Model {

@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table. These are storage rows, never API
 //! types: the GraphQL layer defines its own output types.
 
+pub mod access_grant;
 pub mod asset;
 pub mod asset_tag;
 pub mod asset_version;
