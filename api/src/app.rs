@@ -23,11 +23,14 @@ use crate::throttle::Throttle;
 /// Connects to everything the configuration names and applies migrations.
 /// `shutdown` ends the background tasks started here (the event relay).
 pub async fn build_state(
-    config: Config,
+    mut config: Config,
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<AppState> {
     crate::secret::ensure_data_dir(&config.data_dir)?;
+    if config.secret.is_none() {
+        crate::secret::ensure_secret(&mut config)?;
+    }
     let tmp = config.upload_tmp_dir();
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     crate::http::upload::clean_tmp_dir(&tmp);
@@ -63,7 +66,22 @@ pub async fn build_state(
         .check()
         .await
         .with_context(|| format!("the blob store ({}) is not usable", store.describe()))?;
+    let keys = crate::delivery::signing::Keyring::new(
+        config
+            .secret
+            .as_ref()
+            .map(|s| s.expose())
+            .unwrap_or_default(),
+        config.previous_secrets.iter().map(|s| s.expose()),
+    )
+    .context("cannot derive the delivery key")?;
+    let delivery = crate::delivery::Delivery::new(
+        keys,
+        crate::delivery::batcher::Batcher::start(db.clone(), clock.clone()),
+        usize::try_from(config.delivery.cache_bytes).unwrap_or(usize::MAX),
+    );
     Ok(AppState {
+        delivery: Arc::new(delivery),
         statements,
         store,
         config: Arc::new(config),

@@ -33,6 +33,20 @@ pub enum LogFormat {
     Json,
 }
 
+/// Protected delivery (`/r/` URLs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// Where clients reach this server (scheme, host, optional path prefix),
+    /// to build absolute URLs; `None`: URLs are relative (`/r/...`).
+    pub public_url: Option<String>,
+    /// A URL's lifetime when the client does not ask for one.
+    pub default_ttl: Duration,
+    /// The longest lifetime a client may ask for.
+    pub max_ttl: Duration,
+    /// Memory for small delivered files (renditions), in bytes.
+    pub cache_bytes: u64,
+}
+
 /// Request and query limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -108,8 +122,12 @@ pub struct Config {
     pub bind: SocketAddr,
     /// The signing key; `None` until [`crate::secret::ensure_secret`] runs.
     pub secret: Option<Secret>,
+    /// Earlier signing keys, still accepted for delivery URLs they signed
+    /// (key rotation).
+    pub previous_secrets: Vec<Secret>,
     pub session_ttl: Duration,
     pub login: LoginThrottle,
+    pub delivery: DeliveryConfig,
     pub limits: Limits,
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
@@ -155,6 +173,11 @@ pub const KEYS: &[&str] = &[
     "s3_path_style",
     "bind",
     "secret",
+    "previous_secrets",
+    "public_url",
+    "delivery_default_ttl",
+    "delivery_max_ttl",
+    "delivery_cache_bytes",
     "session_ttl",
     "login_max_failures_per_email",
     "login_max_failures_per_ip",
@@ -269,6 +292,46 @@ impl Config {
             Some(s) => Some(Secret::new(s)),
             None => None,
         };
+        let mut previous_secrets = Vec::new();
+        for s in get("previous_secrets")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if s.len() < 32 {
+                return Err(invalid(
+                    "previous_secrets",
+                    "each key must be at least 32 characters",
+                ));
+            }
+            previous_secrets.push(Secret::new(s));
+        }
+        let public_url = match get("public_url") {
+            None => None,
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u.trim_end_matches('/').to_owned())
+            }
+            Some(_) => {
+                return Err(invalid("public_url", "must start with http:// or https://"));
+            }
+        };
+        let delivery = DeliveryConfig {
+            public_url,
+            default_ttl: parse_duration_key(
+                &get,
+                "delivery_default_ttl",
+                Duration::from_secs(900),
+            )?,
+            max_ttl: parse_duration_key(&get, "delivery_max_ttl", Duration::from_secs(86_400))?,
+            cache_bytes: parse_size(&get, "delivery_cache_bytes", 64 << 20)?,
+        };
+        if delivery.default_ttl > delivery.max_ttl {
+            return Err(invalid(
+                "delivery_default_ttl",
+                "must not exceed delivery_max_ttl",
+            ));
+        }
         let log_format = match get("log_format").as_deref() {
             None | Some("human") | Some("text") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -288,6 +351,8 @@ impl Config {
             storage,
             bind,
             secret,
+            previous_secrets,
+            delivery,
             session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
             login: LoginThrottle {
                 max_failures_per_email: parse_num(

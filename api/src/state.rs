@@ -23,6 +23,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     pub queue: Queue,
     pub store: BlobStore,
+    /// Delivery URL keys, decision cache and the delivery log.
+    pub delivery: Arc<crate::delivery::Delivery>,
     /// How many SQL statements this process ran (tests assert on it).
     pub statements: crate::db::StatementCounter,
 }

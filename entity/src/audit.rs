@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -108,6 +107,23 @@ pub async fn append<C: ConnectionTrait>(
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<audit_event::Model, DbErr> {
+    append_many(txn, now, vec![event])
+        .await?
+        .pop()
+        .ok_or_else(|| DbErr::Custom("no event appended".into()))
+}
+
+/// Appends events in order inside `txn`, as [`append`] does, with one read
+/// and one update of the chain head and one multi-row insert: how deliveries
+/// are group-committed.
+pub async fn append_many<C: ConnectionTrait>(
+    txn: &C,
+    now: DateTime<Utc>,
+    events: Vec<NewEvent>,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut head_query = audit_chain_head::Entity::find_by_id(1);
     if txn.get_database_backend() == DbBackend::Postgres {
         head_query = head_query.lock_exclusive();
@@ -117,35 +133,41 @@ pub async fn append<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("audit chain head".into()))?;
 
-    let seq = head.last_seq + 1;
-    let details = canonical_json(&event.details);
-    let mut model = audit_event::Model {
-        seq,
-        occurred_at: crate::clock::to_micros(now),
-        actor_kind: event.actor.kind,
-        actor_id: event.actor.id,
-        partner_org_id: event.actor.partner_org_id,
-        action: event.action.as_str().to_owned(),
-        target_type: event.target_type.map(str::to_owned),
-        target_id: truncate(event.target_id, 64),
-        share_link_id: event.share_link_id,
-        ip: truncate(event.ip, 64),
-        user_agent: truncate(event.user_agent, 512),
-        details,
-        prev_hash: head.last_hash.clone(),
-        hash: String::new(),
-    };
-    model.hash = chain_hash(&head.last_hash, &model.chained_fields());
-
-    audit_event::ActiveModel::from(model.clone())
-        .insert(txn)
-        .await?;
+    let occurred_at = crate::clock::to_micros(now);
+    let mut seq = head.last_seq;
+    let mut last_hash = head.last_hash.clone();
+    let mut models = Vec::with_capacity(events.len());
+    for event in events {
+        seq += 1;
+        let mut model = audit_event::Model {
+            seq,
+            occurred_at,
+            actor_kind: event.actor.kind,
+            actor_id: event.actor.id,
+            partner_org_id: event.actor.partner_org_id,
+            action: event.action.as_str().to_owned(),
+            target_type: event.target_type.map(str::to_owned),
+            target_id: truncate(event.target_id, 64),
+            share_link_id: event.share_link_id,
+            ip: truncate(event.ip, 64),
+            user_agent: truncate(event.user_agent, 512),
+            details: canonical_json(&event.details),
+            prev_hash: last_hash,
+            hash: String::new(),
+        };
+        model.hash = chain_hash(&model.prev_hash, &model.chained_fields());
+        last_hash = model.hash.clone();
+        models.push(model);
+    }
+    // Bounded statements: SQLite allows 32766 parameters, PostgreSQL 65535.
+    for chunk in models.chunks(1000) {
+        audit_event::Entity::insert_many(chunk.iter().cloned().map(audit_event::ActiveModel::from))
+            .exec_without_returning(txn)
+            .await?;
+    }
     let moved = audit_chain_head::Entity::update_many()
         .col_expr(audit_chain_head::Column::LastSeq, seq.into())
-        .col_expr(
-            audit_chain_head::Column::LastHash,
-            model.hash.clone().into(),
-        )
+        .col_expr(audit_chain_head::Column::LastHash, last_hash.into())
         .filter(audit_chain_head::Column::Id.eq(1))
         .filter(audit_chain_head::Column::LastSeq.eq(head.last_seq))
         .exec(txn)
@@ -153,5 +175,5 @@ pub async fn append<C: ConnectionTrait>(
     if moved.rows_affected != 1 {
         return Err(DbErr::Custom("audit chain head moved concurrently".into()));
     }
-    Ok(model)
+    Ok(models)
 }

@@ -280,6 +280,14 @@ macro_rules! audit_actions {
                     $( AuditAction::$variant => $name, )+
                 }
             }
+
+            /// The action with this stored name, if any.
+            pub fn from_str_opt(name: &str) -> Option<Self> {
+                match name {
+                    $( $name => Some(AuditAction::$variant), )+
+                    _ => None,
+                }
+            }
         }
     };
 }

@@ -487,23 +487,22 @@ pub fn role_permits(role: Role, action: Action) -> bool {
     }
 }
 
-/// The role matrix as a Markdown table (docs/ACCESS.md is tested against it).
-pub fn role_matrix_markdown() -> String {
-    use sea_orm::Iterable;
-    let roles: Vec<Role> = Role::iter().collect();
+/// A permission matrix as a Markdown table: one row per action, one column
+/// per heading.
+fn matrix_markdown<T: Copy>(columns: &[(T, &str)], permits: impl Fn(T, Action) -> bool) -> String {
     let mut out = String::from("| action |");
-    for role in &roles {
-        out.push_str(&format!(" {} |", role.as_str()));
+    for (_, heading) in columns {
+        out.push_str(&format!(" {heading} |"));
     }
     out.push_str("\n|---|");
-    for _ in &roles {
+    for _ in columns {
         out.push_str("---|");
     }
     out.push('\n');
     for action in Action::ALL {
         out.push_str(&format!("| {} |", action.as_str()));
-        for role in &roles {
-            out.push_str(if role_permits(*role, action) {
+        for (column, _) in columns {
+            out.push_str(if permits(*column, action) {
                 " yes |"
             } else {
                 " — |"
@@ -514,31 +513,18 @@ pub fn role_matrix_markdown() -> String {
     out
 }
 
+/// The role matrix as a Markdown table (docs/ACCESS.md is tested against it).
+pub fn role_matrix_markdown() -> String {
+    use sea_orm::Iterable;
+    let roles: Vec<(Role, &str)> = Role::iter().map(|r| (r, r.as_str())).collect();
+    matrix_markdown(&roles, role_permits)
+}
+
 /// The grant matrix as a Markdown table (docs/ACCESS.md is tested against it).
 pub fn grant_matrix_markdown() -> String {
     use sea_orm::Iterable;
-    let levels: Vec<GrantLevel> = GrantLevel::iter().collect();
-    let mut out = String::from("| action |");
-    for level in &levels {
-        out.push_str(&format!(" {} |", level_name(*level)));
-    }
-    out.push_str("\n|---|");
-    for _ in &levels {
-        out.push_str("---|");
-    }
-    out.push('\n');
-    for action in Action::ALL {
-        out.push_str(&format!("| {} |", action.as_str()));
-        for level in &levels {
-            out.push_str(if grant_permits(*level, action) {
-                " yes |"
-            } else {
-                " — |"
-            });
-        }
-        out.push('\n');
-    }
-    out
+    let levels: Vec<(GrantLevel, &str)> = GrantLevel::iter().map(|l| (l, level_name(l))).collect();
+    matrix_markdown(&levels, grant_permits)
 }
 
 #[cfg(test)]

@@ -3,15 +3,17 @@
 use async_graphql::{Context, ID, Object, Upload};
 
 use super::asset_types::{
-    Asset, AssetConnection, AssetFilter, AssetOrder, AssetVersion, CreateFolderInput, Folder,
-    OwnershipInput, OwnershipProfile, UpdateAssetInput, UploadAssetInput, UploadVersionInput,
-    asset_connection, page_request, prefetch,
+    AccessGrant, Asset, AssetConnection, AssetFilter, AssetOrder, AssetVersion, CreateFolderInput,
+    Folder, GrantSubjectInput, OwnershipInput, OwnershipProfile, SetAccessInput, UpdateAssetInput,
+    UploadAssetInput, UploadVersionInput, asset_connection, page_request, prefetch,
 };
 use super::{auth, meta, parse_id, state};
 use crate::error::ApiError;
 use crate::http::upload::ReceivedFiles;
 use crate::services::assets::{self, AssetPatch, IncomingFile, NewAsset, Order};
-use crate::services::{folders, ownership};
+use crate::services::{access, folders, ownership};
+use vitrine_entity::GrantLevel;
+use vitrine_entity::policy::Subject;
 
 #[derive(Default)]
 pub struct AssetQuery;
@@ -358,6 +360,102 @@ impl AssetMutation {
         let actor = &auth(ctx)?.actor;
         ownership::set_asset_override(state, actor, &meta(ctx), id, input.into()).await?;
         Ok(assets::get(state, actor, id).await?.into())
+    }
+
+    /// Gives a user or a partner organisation a level on a folder and
+    /// everything below it (or changes the level it has there). Needs
+    /// MANAGE_ACCESS on the folder.
+    async fn grant_access(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: ID,
+        subject: GrantSubjectInput,
+        level: GrantLevel,
+    ) -> async_graphql::Result<AccessGrant> {
+        let folder_id = parse_id(&folder_id, "folderId")?;
+        let subject = Subject {
+            kind: subject.kind,
+            id: parse_id(&subject.id, "subject.id")?,
+        };
+        Ok(access::grant(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            &meta(ctx),
+            folder_id,
+            subject,
+            level,
+        )
+        .await?
+        .into())
+    }
+
+    /// Takes a grant away; already-issued delivery URLs stop working at their
+    /// next request. Says whether there was a grant.
+    async fn revoke_access(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: ID,
+        subject: GrantSubjectInput,
+    ) -> async_graphql::Result<bool> {
+        let folder_id = parse_id(&folder_id, "folderId")?;
+        let subject = Subject {
+            kind: subject.kind,
+            id: parse_id(&subject.id, "subject.id")?,
+        };
+        Ok(access::revoke(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            &meta(ctx),
+            folder_id,
+            subject,
+        )
+        .await?)
+    }
+
+    /// Makes a folder a restricted (pre-launch) collection, or an ordinary
+    /// one again. Needs MANAGE_ACCESS on it.
+    async fn set_folder_restricted(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: ID,
+        restricted: bool,
+    ) -> async_graphql::Result<Folder> {
+        let folder_id = parse_id(&folder_id, "folderId")?;
+        Ok(access::set_restricted(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            &meta(ctx),
+            folder_id,
+            restricted,
+        )
+        .await?
+        .into())
+    }
+
+    /// Sets the access mode and publication window of up to 500 assets at
+    /// once (MANAGE_ACCESS on every one; all or nothing).
+    async fn set_access(
+        &self,
+        ctx: &Context<'_>,
+        input: SetAccessInput,
+    ) -> async_graphql::Result<Vec<Asset>> {
+        let ids = input
+            .asset_ids
+            .iter()
+            .map(|id| parse_id(id, "assetIds"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let setting = access::AccessSetting {
+            mode: input.mode,
+            starts_at: input.starts_at,
+            ends_at: input.ends_at,
+        };
+        Ok(
+            access::set_access(state(ctx)?, &auth(ctx)?.actor, &meta(ctx), &ids, setting)
+                .await?
+                .into_iter()
+                .map(Asset::from)
+                .collect(),
+        )
     }
 
     /// Removes a trashed asset for good, with the stored originals no other

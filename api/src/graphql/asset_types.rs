@@ -3,8 +3,10 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{ComplexObject, Context, ID, InputObject, MaybeUndefined, SimpleObject};
 use chrono::{DateTime, Utc};
-use vitrine_entity::entities::{asset, asset_version, folder, user};
-use vitrine_entity::{ProcessingState, RenditionKind, Stage};
+use vitrine_entity::entities::{access_grant, asset, asset_version, folder, user};
+use vitrine_entity::{AccessMode, GrantLevel, ProcessingState, RenditionKind, Stage, SubjectKind};
+
+use crate::delivery::DeliveryKind;
 use vitrine_worker::tagging::Ownership;
 
 use async_graphql::dataloader::DataLoader;
@@ -33,6 +35,24 @@ impl From<user::Model> for UserSummary {
     }
 }
 
+/// Who did something, for those who may see internal details (members);
+/// null for partners and visitors.
+async fn internal_user(
+    ctx: &Context<'_>,
+    id: Option<uuid::Uuid>,
+) -> async_graphql::Result<Option<UserSummary>> {
+    if !internal(ctx)? {
+        return Ok(None);
+    }
+    user_summary(ctx, id).await
+}
+
+fn internal(ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    Ok(vitrine_entity::policy::sees_internal_details(
+        &super::auth(ctx)?.actor,
+    ))
+}
+
 async fn user_summary(
     ctx: &Context<'_>,
     id: Option<uuid::Uuid>,
@@ -51,6 +71,9 @@ pub struct Folder {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A pre-launch collection: only administrators and explicitly granted
+    /// subjects see it and anything below.
+    pub restricted: bool,
     #[graphql(skip)]
     pub model: folder::Model,
 }
@@ -62,6 +85,7 @@ impl From<folder::Model> for Folder {
             name: m.name.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
+            restricted: m.restricted,
             model: m,
         }
     }
@@ -69,7 +93,9 @@ impl From<folder::Model> for Folder {
 
 #[ComplexObject]
 impl Folder {
-    /// The names from the root down to this folder, e.g. `/Campaigns/SS27`.
+    /// The names from the top of what the caller sees down to this folder,
+    /// e.g. `/Campaigns/SS27` (folders above a partner's grant, or a
+    /// restricted folder the caller may not see, are left out).
     async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let ids: Vec<FolderId> = self.model.lineage().into_iter().map(FolderId).collect();
         let loader = ctx.data::<RequestLoader>()?;
@@ -79,19 +105,79 @@ impl Folder {
             .map_err(|e| ApiError::Internal(e.to_string().into()))?;
         let lineage: Vec<folder::Model> =
             ids.iter().filter_map(|id| found.get(id).cloned()).collect();
-        Ok(display_path(&lineage))
+        let mut visible = Vec::new();
+        for f in lineage.into_iter().rev() {
+            if !super::sees_folder(ctx, Some(&f.ancestry)).await? {
+                break;
+            }
+            visible.push(f);
+        }
+        visible.reverse();
+        Ok(display_path(&visible))
     }
 
-    /// The parent folder; null at the root.
+    /// The parent folder; null at the root, and where the caller may not see it.
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
-        match self.model.parent_id {
-            Some(id) => Ok(load(ctx, FolderId(id)).await?.map(Folder::from)),
-            None => Ok(None),
-        }
+        let Some(id) = self.model.parent_id else {
+            return Ok(None);
+        };
+        let Some(parent) = load(ctx, FolderId(id)).await? else {
+            return Ok(None);
+        };
+        Ok(super::sees_folder(ctx, Some(&parent.ancestry))
+            .await?
+            .then(|| Folder::from(parent)))
     }
 
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
-        user_summary(ctx, self.model.created_by).await
+        internal_user(ctx, self.model.created_by).await
+    }
+
+    /// The grants given on this folder itself (MANAGE_ACCESS).
+    async fn grants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AccessGrant>> {
+        let state = super::state(ctx)?;
+        let actor = &super::auth(ctx)?.actor;
+        Ok(
+            crate::services::access::grants_on(state, actor, self.model.id)
+                .await?
+                .into_iter()
+                .map(AccessGrant::from)
+                .collect(),
+        )
+    }
+}
+
+/// A grant on a folder, inherited by everything below it.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct AccessGrant {
+    pub id: ID,
+    pub subject_kind: SubjectKind,
+    /// The user's or the partner organisation's id.
+    pub subject_id: ID,
+    pub level: GrantLevel,
+    pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub model: access_grant::Model,
+}
+
+impl From<access_grant::Model> for AccessGrant {
+    fn from(m: access_grant::Model) -> Self {
+        Self {
+            id: ID(m.id.to_string()),
+            subject_kind: m.subject_kind,
+            subject_id: ID(m.subject_id.to_string()),
+            level: m.level,
+            created_at: m.created_at,
+            model: m,
+        }
+    }
+}
+
+#[ComplexObject]
+impl AccessGrant {
+    async fn granted_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
+        internal_user(ctx, self.model.granted_by).await
     }
 }
 
@@ -109,9 +195,6 @@ pub struct AssetVersion {
     pub media_type: String,
     pub width: i32,
     pub height: i32,
-    /// The uploaded file's name.
-    pub filename: Option<String>,
-    pub note: Option<String>,
     pub created_at: DateTime<Utc>,
     /// When a FINAL version was approved; null until then.
     pub approved_at: Option<DateTime<Utc>>,
@@ -132,8 +215,6 @@ impl From<asset_version::Model> for AssetVersion {
             media_type: m.media_type.clone(),
             width: m.width,
             height: m.height,
-            filename: m.filename.clone(),
-            note: m.note.clone(),
             created_at: m.created_at,
             approved_at: m.approved_at,
             restored_from: m.restored_from,
@@ -274,12 +355,30 @@ impl AssetVersion {
         self.model.perceptual_hash.clone()
     }
 
+    /// The uploaded file's name (members only).
+    async fn filename(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .model
+            .filename
+            .clone()
+            .filter(|_| internal(ctx).unwrap_or(false)))
+    }
+
+    /// The uploader's note (members only).
+    async fn note(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .model
+            .note
+            .clone()
+            .filter(|_| internal(ctx).unwrap_or(false)))
+    }
+
     async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
-        user_summary(ctx, self.model.uploaded_by).await
+        internal_user(ctx, self.model.uploaded_by).await
     }
 
     async fn approved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
-        user_summary(ctx, self.model.approved_by).await
+        internal_user(ctx, self.model.approved_by).await
     }
 }
 
@@ -293,6 +392,13 @@ pub struct Asset {
     pub updated_at: DateTime<Utc>,
     /// Set while the asset is in the trash.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// PUBLIC assets may leave the organisation (partners, share links)
+    /// inside their window; RESTRICTED ones never do.
+    pub access_mode: AccessMode,
+    /// Embargo: before this instant only members see the asset.
+    pub access_starts_at: Option<DateTime<Utc>>,
+    /// After this instant the asset is RESTRICTED again.
+    pub access_ends_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     pub model: asset::Model,
 }
@@ -305,6 +411,9 @@ impl From<asset::Model> for Asset {
             created_at: m.created_at,
             updated_at: m.updated_at,
             deleted_at: m.deleted_at,
+            access_mode: m.access_mode,
+            access_starts_at: m.access_starts_at,
+            access_ends_at: m.access_ends_at,
             model: m,
         }
     }
@@ -346,11 +455,41 @@ impl Asset {
     }
 
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
-        user_summary(ctx, self.model.created_by).await
+        internal_user(ctx, self.model.created_by).await
     }
 
     async fn deleted_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
-        user_summary(ctx, self.model.deleted_by).await
+        internal_user(ctx, self.model.deleted_by).await
+    }
+
+    /// A signed URL for the current version's rendition or original, valid
+    /// for `ttlSeconds` (default and maximum set by the server; rounded up to
+    /// the minute) and only for the caller. Every request to it asks the
+    /// access policy again. THUMBNAIL and PREVIEW need VIEW_PREVIEW, LOWRES
+    /// DOWNLOAD_LOWRES, ORIGINAL DOWNLOAD_ORIGINAL (served stamped with the
+    /// ownership statement).
+    async fn url(
+        &self,
+        ctx: &Context<'_>,
+        kind: DeliveryKind,
+        ttl_seconds: Option<i64>,
+    ) -> async_graphql::Result<String> {
+        let state = super::state(ctx)?;
+        let auth = super::auth(ctx)?;
+        let map = super::access_map(ctx).await?;
+        let ancestry = match self.model.folder_id {
+            Some(id) => load(ctx, FolderId(id)).await?.map(|f| f.ancestry),
+            None => None,
+        };
+        let facts = map.asset_facts(ancestry.as_deref(), &self.model);
+        Ok(crate::delivery::issue(
+            state,
+            auth,
+            &self.model,
+            facts,
+            kind,
+            ttl_seconds,
+        )?)
     }
 
     /// The ownership statement written into this asset's files (its
@@ -367,6 +506,9 @@ impl Asset {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<OwnershipProfile>> {
+        if !internal(ctx)? {
+            return Ok(None);
+        }
         let state = super::state(ctx)?;
         Ok(
             crate::services::ownership::asset_override(state, self.model.id)
@@ -430,8 +572,9 @@ impl From<OwnershipInput> for Ownership {
     }
 }
 
-/// The per-request loader (cached).
-pub type RequestLoader = DataLoader<Loaders, async_graphql::dataloader::HashMapCache>;
+/// The per-request loader (cached for a request; not across the events of a
+/// subscription, which must see the data as it is at each event).
+pub type RequestLoader = DataLoader<Loaders, super::loaders::RequestCache>;
 
 fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
     ApiError::Internal(e.to_string().into()).into()
@@ -588,6 +731,25 @@ pub fn asset_connection(page: Page, order: Order, after_given: bool) -> AssetCon
         Edge::new(cursor, Asset::from(row))
     }));
     connection
+}
+
+/// Who a grant is for.
+#[derive(InputObject, Debug, Clone)]
+pub struct GrantSubjectInput {
+    pub kind: SubjectKind,
+    /// A user id or a partner organisation id.
+    pub id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct SetAccessInput {
+    /// 1 to 500 assets; all are changed or none.
+    pub asset_ids: Vec<ID>,
+    pub mode: AccessMode,
+    /// Null: no embargo.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Null: no end.
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 #[derive(InputObject, Debug)]

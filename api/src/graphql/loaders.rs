@@ -149,3 +149,25 @@ impl Loader<VersionsOf> for Loaders {
         Ok(out)
     }
 }
+
+/// The loader cache: a map for a query or mutation; none for a WebSocket
+/// connection, whose subscription events must each see current data.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCache {
+    pub enabled: bool,
+}
+
+impl async_graphql::dataloader::CacheFactory for RequestCache {
+    fn create<K, V>(&self) -> Box<dyn async_graphql::dataloader::CacheStorage<Key = K, Value = V>>
+    where
+        K: Send + Sync + Clone + Eq + std::hash::Hash + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        use async_graphql::dataloader::{HashMapCache, NoCache};
+        if self.enabled {
+            HashMapCache::default().create()
+        } else {
+            NoCache.create()
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod types;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Schema};
+use vitrine_entity::access::AccessMap;
 
 use asset_resolvers::{AssetMutation, AssetQuery};
 pub use codes::ErrorCodes;
@@ -67,19 +68,75 @@ pub fn sdl() -> String {
     .sdl_with_options(async_graphql::SDLExportOptions::new().use_space_ident())
 }
 
+/// How long what a resolver reads may be reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataScope {
+    /// One query or mutation: read once, reuse.
+    Request,
+    /// A WebSocket connection: its subscriptions' events each read afresh.
+    Connection,
+}
+
 /// Per-request data the HTTP and WebSocket layers attach.
-pub fn request_data(state: &AppState, auth: Auth, meta: RequestMeta) -> async_graphql::Data {
+pub fn request_data(
+    state: &AppState,
+    auth: Auth,
+    meta: RequestMeta,
+    scope: DataScope,
+) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
     data.insert(auth);
     data.insert(meta);
+    if scope == DataScope::Request {
+        data.insert(AccessCell::default());
+    }
     // Cached per request: a page resolver prefetches related rows in a few
     // batched queries and the fields of each item then read the cache.
     data.insert(DataLoader::with_cache(
         Loaders::new(state.db.clone()),
         tokio::spawn,
-        async_graphql::dataloader::HashMapCache::default(),
+        loaders::RequestCache {
+            enabled: scope == DataScope::Request,
+        },
     ));
     data
+}
+
+/// The caller's access map, loaded once per request (WebSocket connections
+/// have no cell: each use loads it afresh).
+#[derive(Default)]
+pub struct AccessCell(tokio::sync::Mutex<Option<std::sync::Arc<AccessMap>>>);
+
+pub(crate) async fn access_map(ctx: &Context<'_>) -> Result<std::sync::Arc<AccessMap>, ApiError> {
+    let state = state(ctx)?;
+    let actor = &auth(ctx)?.actor;
+    let Ok(cell) = ctx.data::<AccessCell>() else {
+        return Ok(std::sync::Arc::new(
+            crate::services::access::load_map(&state.db, actor).await?,
+        ));
+    };
+    let mut slot = cell.0.lock().await;
+    if let Some(map) = slot.as_ref() {
+        return Ok(map.clone());
+    }
+    let map = std::sync::Arc::new(crate::services::access::load_map(&state.db, actor).await?);
+    *slot = Some(map.clone());
+    Ok(map)
+}
+
+/// Whether the caller sees the folder with `ancestry`.
+pub(crate) async fn sees_folder(
+    ctx: &Context<'_>,
+    ancestry: Option<&str>,
+) -> Result<bool, ApiError> {
+    let map = access_map(ctx).await?;
+    let state = state(ctx)?;
+    Ok(crate::services::access::sees_folder(
+        &auth(ctx)?.actor,
+        &map,
+        ancestry,
+        state.clock.now(),
+    ))
 }
 
 pub(crate) fn state<'c>(ctx: &Context<'c>) -> Result<&'c AppState, ApiError> {

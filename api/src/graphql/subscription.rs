@@ -3,8 +3,10 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use vitrine_entity::policy::{Action, Resource, authorize};
 
+use super::asset_types::Asset;
 use super::types::AuditEvent;
 use super::{require_auth, state};
+use crate::services::asset_events::{self, AssetEventKind, Delivery};
 use crate::services::auth::authenticate_session;
 use vitrine_worker::BusEvent;
 
@@ -54,4 +56,72 @@ impl SubscriptionRoot {
             }
         })
     }
+
+    /// Changes to assets, for partner portals and live views: each event is
+    /// delivered only if the subscriber may see the asset at that moment
+    /// (checked again at every event with the subscriber's current session,
+    /// organisation allowlist and grants). An event about an asset the
+    /// subscriber saw until this very change (trashed, withdrawn, moved away)
+    /// comes without the asset. A revoked or expired session ends the stream.
+    async fn asset_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AssetEvent>>> {
+        let state = state(ctx)?.clone();
+        let auth = require_auth(ctx)?.clone();
+        let session_id = auth.session_id;
+        let mut receiver = state.bus.subscribe();
+        Ok(async_stream::stream! {
+            loop {
+                let event = match receiver.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "asset events subscriber fell behind");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                let BusEvent::Audit(model) = event.as_ref();
+                let Some((asset_id, kind)) = asset_events::classify(model, state.clock.now()) else {
+                    continue;
+                };
+                let actor = match authenticate_session(&state, session_id).await {
+                    Ok(Some(actor)) => actor,
+                    _ => {
+                        yield Err(crate::error::ApiError::Unauthenticated("session ended".into()).into());
+                        break;
+                    }
+                };
+                let delivery = match asset_events::for_subscriber(&state, &actor, model, asset_id).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        yield Err(e.into());
+                        continue;
+                    }
+                };
+                let asset = match delivery {
+                    Delivery::Nothing => continue,
+                    Delivery::With(a) => Some(Asset::from(a)),
+                    Delivery::Without => None,
+                };
+                yield Ok(AssetEvent {
+                    kind,
+                    asset_id: async_graphql::ID(asset_id.to_string()),
+                    occurred_at: model.occurred_at,
+                    asset,
+                });
+            }
+        })
+    }
+}
+
+/// A change to an asset.
+#[derive(async_graphql::SimpleObject, Clone, Debug)]
+pub struct AssetEvent {
+    pub kind: AssetEventKind,
+    pub asset_id: async_graphql::ID,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// The asset as it is now; null when the subscriber no longer sees it
+    /// (trashed, withdrawn, moved out of its reach).
+    pub asset: Option<Asset>,
 }

@@ -1,7 +1,6 @@
 //! GraphQL output and input types. Written out explicitly: a table row is
 //! never exposed as such, so a new column (a hash, a secret) cannot leak.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, ID, InputObject, Json, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_entity::entities::{audit_event, partner_org, user};
@@ -19,7 +18,7 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     Loaders: async_graphql::dataloader::Loader<K, Error = std::sync::Arc<sea_orm::DbErr>>,
 {
-    let loader = ctx.data::<DataLoader<Loaders, async_graphql::dataloader::HashMapCache>>()?;
+    let loader = ctx.data::<super::asset_types::RequestLoader>()?;
     loader
         .load_one(key)
         .await

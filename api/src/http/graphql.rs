@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::upload::{self, ReceiveError, ReceivedFiles};
 use super::{App, request_auth, request_meta};
-use crate::graphql::request_data;
+use crate::graphql::{DataScope, request_data};
 use crate::state::Auth;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -321,7 +321,7 @@ async fn execute(
     };
     let mut files = files.into_iter();
     let mut attach = |mut request: async_graphql::Request| {
-        request.data = request_data(&app.state, auth.clone(), meta.clone());
+        request.data = request_data(&app.state, auth.clone(), meta.clone(), DataScope::Request);
         request.data.insert(files.next().unwrap_or_default());
         request
     };

@@ -1,6 +1,7 @@
 //! HTTP routes: the GraphQL endpoint (POST, GET, GraphiQL), WebSocket
 //! subscriptions, and the health probes.
 
+mod delivery;
 mod graphql;
 mod health;
 pub mod upload;
@@ -35,6 +36,7 @@ pub fn routes(app: App) -> impl Endpoint {
             get(graphql::get_handler).post(graphql::post_handler),
         )
         .at("/graphql/ws", get(ws::handler))
+        .at("/r/:token", get(delivery::deliver).head(delivery::deliver))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .data(app)
@@ -48,11 +50,11 @@ pub fn routes(app: App) -> impl Endpoint {
         .around(access_log)
 }
 
-/// One log line per request: method, path (never the query string, which may
-/// carry a signed URL's signature), status, duration.
+/// One log line per request: method, path (never the query string, nor the
+/// token of a delivery URL: both are credentials), status, duration.
 async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = redact_path(req.uri().path());
     let started = Instant::now();
     let response = ep.get_response(req).await;
     tracing::info!(
@@ -63,6 +65,14 @@ async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respo
         "request"
     );
     Ok(response.into_response())
+}
+
+/// A path fit for logs: a delivery token is replaced by `…`.
+pub(crate) fn redact_path(path: &str) -> String {
+    match path.strip_prefix("/r/") {
+        Some(_) => "/r/…".to_owned(),
+        None => path.to_owned(),
+    }
 }
 
 /// The client's address and user agent, for the audit log and throttling.

@@ -12,7 +12,7 @@ use poem::web::websocket::{Message, WebSocket};
 use poem::{IntoResponse, Request, Response, handler};
 
 use super::{App, bearer, request_meta};
-use crate::graphql::request_data;
+use crate::graphql::{DataScope, request_data};
 use crate::services::auth::authenticate;
 
 const FORBIDDEN: &str = "Forbidden";
@@ -67,7 +67,7 @@ pub async fn handler(
                     if auth.session_id.is_none() {
                         return Err(async_graphql::Error::new(FORBIDDEN));
                     }
-                    Ok(request_data(&state, auth, meta))
+                    Ok(request_data(&state, auth, meta, DataScope::Connection))
                 });
             let mut messages = std::pin::pin!(messages);
             loop {

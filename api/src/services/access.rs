@@ -339,6 +339,19 @@ async fn check_subject<C: ConnectionTrait>(conn: &C, subject: Subject) -> ApiRes
     }
 }
 
+/// The grant `subject` holds on the folder itself, if any.
+async fn grant_of<C: ConnectionTrait>(
+    conn: &C,
+    folder_id: Uuid,
+    subject: Subject,
+) -> ApiResult<Option<access_grant::Model>> {
+    Ok(access_grant::Entity::find()
+        .filter(access_grant::Column::FolderId.eq(folder_id))
+        .filter(subject_condition(&[subject]))
+        .one(conn)
+        .await?)
+}
+
 /// Gives `subject` `level` on a folder and everything below it (or changes
 /// the level of its grant there).
 pub async fn grant(
@@ -352,11 +365,7 @@ pub async fn grant(
     let mut tx = begin(state).await?;
     let folder = managed_folder(state, tx.conn(), actor, folder_id).await?;
     check_subject(tx.conn(), subject).await?;
-    let existing = access_grant::Entity::find()
-        .filter(access_grant::Column::FolderId.eq(folder.id))
-        .filter(subject_condition(&[subject]))
-        .one(tx.conn())
-        .await?;
+    let existing = grant_of(tx.conn(), folder.id, subject).await?;
     let previous = existing.as_ref().map(|g| g.level);
     if previous == Some(level)
         && let Some(g) = existing
@@ -409,11 +418,7 @@ pub async fn revoke(
 ) -> ApiResult<bool> {
     let mut tx = begin(state).await?;
     let folder = managed_folder(state, tx.conn(), actor, folder_id).await?;
-    let existing = access_grant::Entity::find()
-        .filter(access_grant::Column::FolderId.eq(folder.id))
-        .filter(subject_condition(&[subject]))
-        .one(tx.conn())
-        .await?;
+    let existing = grant_of(tx.conn(), folder.id, subject).await?;
     let Some(existing) = existing else {
         return Ok(false);
     };

@@ -4,6 +4,7 @@
 //! after the commit.
 
 pub mod access;
+pub mod asset_events;
 pub mod assets;
 pub mod audit;
 pub mod auth;

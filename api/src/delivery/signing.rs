@@ -1,0 +1,283 @@
+//! Signed delivery URLs: `/r/<token>`, where the token is a fixed-layout
+//! binary claim set followed by its HMAC-SHA256, in unpadded base64url.
+//!
+//! ```text
+//! 0      format (1)
+//! 1..5   key id (4): the first bytes of SHA-256 of the signing key
+//! 5..21  asset id
+//! 21..37 version id
+//! 37     kind: 1 THUMBNAIL, 2 PREVIEW, 3 LOWRES, 4 ORIGINAL
+//! 38     holder: 1 user session, 2 share-link visit
+//! 39..55 user id / share-link id
+//! 55..71 session id / visit id
+//! 71..79 expiry, Unix seconds, big-endian
+//! 79..111 HMAC-SHA256 of bytes 0..79
+//! ```
+//!
+//! Keys are derived from the installation secret; previous secrets stay
+//! accepted for verification, so the secret can rotate without breaking the
+//! URLs already out (until they expire).
+
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::DeliveryKind;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const FORMAT: u8 = 1;
+const CLAIMS_LEN: usize = 79;
+const TOKEN_LEN: usize = CLAIMS_LEN + 32;
+/// The longest encoded token: longer input is refused before decoding.
+const MAX_ENCODED: usize = TOKEN_LEN.div_ceil(3) * 4;
+
+/// Who a URL was issued to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Holder {
+    /// A signed-in user, through one session.
+    User { user_id: Uuid, session_id: Uuid },
+    /// A visitor of a share link.
+    Visitor { share_link_id: Uuid, visit_id: Uuid },
+}
+
+/// What a URL grants, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Claims {
+    pub asset_id: Uuid,
+    pub version_id: Uuid,
+    pub kind: DeliveryKind,
+    pub holder: Holder,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Why a token was refused. Deliberately coarse: every variant is a 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("bad signature")]
+    BadSignature,
+}
+
+struct Key {
+    id: [u8; 4],
+    mac: HmacSha256,
+}
+
+impl Key {
+    fn derive(secret: &str) -> Option<Self> {
+        // A dedicated key, so the secret itself never signs anything public.
+        let mut kdf = HmacSha256::new_from_slice(secret.as_bytes()).ok()?;
+        kdf.update(b"vitrine delivery url v1");
+        let key = kdf.finalize().into_bytes();
+        let digest = Sha256::digest(key);
+        let id = [digest[0], digest[1], digest[2], digest[3]];
+        Some(Self {
+            id,
+            mac: HmacSha256::new_from_slice(&key).ok()?,
+        })
+    }
+}
+
+/// The signing key and the previous keys still accepted.
+pub struct Keyring {
+    current: Key,
+    previous: Vec<Key>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field(
+                "current",
+                &vitrine_entity::audit_chain::hex(&self.current.id),
+            )
+            .field("previous", &self.previous.len())
+            .finish()
+    }
+}
+
+impl Keyring {
+    /// From the current secret and the previous ones.
+    pub fn new<'a>(current: &str, previous: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        Some(Self {
+            current: Key::derive(current)?,
+            previous: previous.into_iter().filter_map(Key::derive).collect(),
+        })
+    }
+
+    /// The current key's id (hex), for logs.
+    pub fn key_id(&self) -> String {
+        vitrine_entity::audit_chain::hex(&self.current.id)
+    }
+
+    /// Signs claims into a token.
+    pub fn sign(&self, claims: &Claims) -> String {
+        let mut bytes = Vec::with_capacity(TOKEN_LEN);
+        bytes.push(FORMAT);
+        bytes.extend_from_slice(&self.current.id);
+        bytes.extend_from_slice(claims.asset_id.as_bytes());
+        bytes.extend_from_slice(claims.version_id.as_bytes());
+        bytes.push(claims.kind.code());
+        let (holder, a, b) = match claims.holder {
+            Holder::User {
+                user_id,
+                session_id,
+            } => (1, user_id, session_id),
+            Holder::Visitor {
+                share_link_id,
+                visit_id,
+            } => (2, share_link_id, visit_id),
+        };
+        bytes.push(holder);
+        bytes.extend_from_slice(a.as_bytes());
+        bytes.extend_from_slice(b.as_bytes());
+        bytes.extend_from_slice(&claims.expires_at.to_be_bytes());
+        let mut mac = self.current.mac.clone();
+        mac.update(&bytes);
+        bytes.extend_from_slice(&mac.finalize().into_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Checks a token's signature (in constant time) and reads its claims.
+    /// Expiry is the caller's to check, against its clock.
+    pub fn verify(&self, token: &str) -> Result<Claims, Invalid> {
+        if token.len() > MAX_ENCODED {
+            return Err(Invalid::Malformed);
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| Invalid::Malformed)?;
+        if bytes.len() != TOKEN_LEN || bytes[0] != FORMAT {
+            return Err(Invalid::Malformed);
+        }
+        let (signed, tag) = bytes.split_at(CLAIMS_LEN);
+        let key = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.id == signed[1..5])
+            .ok_or(Invalid::UnknownKey)?;
+        let mut mac = key.mac.clone();
+        mac.update(signed);
+        mac.verify_slice(tag).map_err(|_| Invalid::BadSignature)?;
+        // Signed by us, so well-formed unless the layout changed.
+        let uuid_at = |at: usize| {
+            signed
+                .get(at..at + 16)
+                .and_then(|s| Uuid::from_slice(s).ok())
+                .ok_or(Invalid::Malformed)
+        };
+        let kind = DeliveryKind::from_code(signed[37]).ok_or(Invalid::Malformed)?;
+        let (a, b) = (uuid_at(39)?, uuid_at(55)?);
+        let holder = match signed[38] {
+            1 => Holder::User {
+                user_id: a,
+                session_id: b,
+            },
+            2 => Holder::Visitor {
+                share_link_id: a,
+                visit_id: b,
+            },
+            _ => return Err(Invalid::Malformed),
+        };
+        let mut exp = [0u8; 8];
+        exp.copy_from_slice(&signed[71..79]);
+        Ok(Claims {
+            asset_id: uuid_at(5)?,
+            version_id: uuid_at(21)?,
+            kind,
+            holder,
+            expires_at: i64::from_be_bytes(exp),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-current";
+    const OLD: &str = "0123456789abcdef0123456789abcdef-previous";
+
+    fn claims() -> Claims {
+        Claims {
+            asset_id: Uuid::now_v7(),
+            version_id: Uuid::now_v7(),
+            kind: DeliveryKind::Original,
+            holder: Holder::User {
+                user_id: Uuid::now_v7(),
+                session_id: Uuid::now_v7(),
+            },
+            expires_at: 1_900_000_000,
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let ring = Keyring::new(SECRET, []).unwrap();
+        let c = claims();
+        let token = ring.sign(&c);
+        assert_eq!(token.len(), MAX_ENCODED);
+        assert_eq!(ring.verify(&token), Ok(c));
+        let v = Claims {
+            holder: Holder::Visitor {
+                share_link_id: Uuid::now_v7(),
+                visit_id: Uuid::now_v7(),
+            },
+            kind: DeliveryKind::Thumbnail,
+            ..c
+        };
+        assert_eq!(ring.verify(&ring.sign(&v)), Ok(v));
+    }
+
+    #[test]
+    fn every_flipped_bit_is_refused() {
+        let ring = Keyring::new(SECRET, []).unwrap();
+        let token = ring.sign(&claims());
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&token)
+            .unwrap();
+        for i in 0..bytes.len() * 8 {
+            let mut forged = bytes.clone();
+            forged[i / 8] ^= 1 << (i % 8);
+            let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged);
+            assert!(
+                ring.verify(&forged).is_err(),
+                "bit {i} flipped was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let ring = Keyring::new(SECRET, []).unwrap();
+        for bad in ["", "abc", "!!!!", &"A".repeat(5000)] {
+            assert_eq!(ring.verify(bad), Err(Invalid::Malformed));
+        }
+    }
+
+    #[test]
+    fn previous_keys_verify_but_do_not_sign() {
+        let old = Keyring::new(OLD, []).unwrap();
+        let token = old.sign(&claims());
+        let rotated = Keyring::new(SECRET, [OLD]).unwrap();
+        assert!(rotated.verify(&token).is_ok());
+        assert_ne!(rotated.key_id(), old.key_id());
+        let forgotten = Keyring::new(SECRET, []).unwrap();
+        assert_eq!(forgotten.verify(&token), Err(Invalid::UnknownKey));
+    }
+
+    #[test]
+    fn another_installations_key_is_unknown() {
+        let theirs = Keyring::new("another-installation-secret-0123456789", []).unwrap();
+        let ours = Keyring::new(SECRET, []).unwrap();
+        assert_eq!(
+            ours.verify(&theirs.sign(&claims())),
+            Err(Invalid::UnknownKey)
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! What the `assetEvents` subscription tells each subscriber: asset changes
+//! read from the audit stream, each re-checked against the subscriber's
+//! access at the moment it is delivered.
+
+use chrono::{DateTime, Utc};
+use sea_orm::EntityTrait;
+use uuid::Uuid;
+use vitrine_entity::entities::{asset, audit_event};
+use vitrine_entity::policy::{Action, Actor, Resource, authorize};
+use vitrine_entity::{AccessMode, AuditAction};
+
+use crate::error::ApiResult;
+use crate::services::access;
+use crate::state::AppState;
+
+/// What happened to an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum AssetEventKind {
+    /// A new asset was uploaded.
+    Created,
+    /// It became PUBLIC (inside its window): it may now leave the organisation.
+    Published,
+    /// Title, tags, folder, a new version, its renditions, its ownership statement.
+    Updated,
+    /// A FINAL version was approved.
+    VersionApproved,
+    /// Its access mode or window changed (other than becoming published).
+    AccessChanged,
+    /// Moved to the trash.
+    Deleted,
+    /// Back from the trash.
+    Restored,
+}
+
+/// The asset event an audit event stands for, if any.
+pub fn classify(event: &audit_event::Model, now: DateTime<Utc>) -> Option<(Uuid, AssetEventKind)> {
+    if event.target_type.as_deref() != Some("asset") {
+        return None;
+    }
+    let asset_id = Uuid::parse_str(event.target_id.as_deref()?).ok()?;
+    let action = AuditAction::from_str_opt(&event.action)?;
+    let kind = match action {
+        AuditAction::AssetCreated => AssetEventKind::Created,
+        AuditAction::AssetRenamed
+        | AuditAction::AssetRetagged
+        | AuditAction::AssetMoved
+        | AuditAction::VersionUploaded
+        | AuditAction::VersionRestored
+        | AuditAction::VersionProcessed
+        | AuditAction::AssetOwnershipUpdated
+        | AuditAction::RenditionsRetagged => AssetEventKind::Updated,
+        AuditAction::VersionApproved => AssetEventKind::VersionApproved,
+        AuditAction::AssetAccessChanged => {
+            let to = window(event, "to")?;
+            if to.0 == AccessMode::Public
+                && to.1.is_none_or(|s| now >= s)
+                && to.2.is_none_or(|e| now < e)
+            {
+                AssetEventKind::Published
+            } else {
+                AssetEventKind::AccessChanged
+            }
+        }
+        AuditAction::AssetDeleted => AssetEventKind::Deleted,
+        AuditAction::AssetRestored => AssetEventKind::Restored,
+        _ => return None,
+    };
+    Some((asset_id, kind))
+}
+
+type Window = (AccessMode, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The access mode and window recorded under `key` (`from` or `to`) of an
+/// ASSET_ACCESS_CHANGED event.
+fn window(event: &audit_event::Model, key: &str) -> Option<Window> {
+    let details: serde_json::Value = serde_json::from_str(&event.details).ok()?;
+    let part = details.get(key)?;
+    let mode: AccessMode = serde_json::from_value(part.get("mode")?.clone()).ok()?;
+    let at = |k: &str| {
+        part.get(k)
+            .and_then(|v| serde_json::from_value::<Option<DateTime<Utc>>>(v.clone()).ok())
+            .flatten()
+    };
+    Some((mode, at("startsAt"), at("endsAt")))
+}
+
+/// What a subscriber gets told.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Nothing: the subscriber neither sees the asset now nor saw it before.
+    Nothing,
+    /// The event with the asset as it is now.
+    With(asset::Model),
+    /// The event without the asset: the subscriber saw it before this event
+    /// but not any more (trashed, withdrawn, moved away).
+    Without,
+}
+
+/// Decides what `actor` (as it is now) is told about `event`.
+pub async fn for_subscriber(
+    state: &AppState,
+    actor: &Actor,
+    event: &audit_event::Model,
+    asset_id: Uuid,
+) -> ApiResult<Delivery> {
+    let Some(current) = asset::Entity::find_by_id(asset_id).one(&state.db).await? else {
+        return Ok(Delivery::Nothing);
+    };
+    let now = state.clock.now();
+    let map = access::load_map(&state.db, actor).await?;
+    let sees = |a: &asset::Model, ancestry: Option<&str>| {
+        authorize(
+            actor,
+            Action::ViewMetadata,
+            &Resource::Asset(map.asset_facts(ancestry, a)),
+            now,
+        )
+        .is_ok()
+    };
+    let ancestry = access::folder_ancestry(&state.db, current.folder_id).await?;
+    if current.deleted_at.is_none() && sees(&current, ancestry.as_deref()) {
+        return Ok(Delivery::With(current));
+    }
+    // Did the subscriber see it just before this event?
+    let mut before = current.clone();
+    let mut before_ancestry = ancestry;
+    match AuditAction::from_str_opt(&event.action) {
+        Some(AuditAction::AssetDeleted) => before.deleted_at = None,
+        Some(AuditAction::AssetAccessChanged) => {
+            let Some((mode, starts, ends)) = window(event, "from") else {
+                return Ok(Delivery::Nothing);
+            };
+            before.access_mode = mode;
+            before.access_starts_at = starts;
+            before.access_ends_at = ends;
+        }
+        Some(AuditAction::AssetMoved) => {
+            let from = serde_json::from_str::<serde_json::Value>(&event.details)
+                .ok()
+                .and_then(|d| d.get("fromFolderId").cloned())
+                .and_then(|v| serde_json::from_value::<Option<Uuid>>(v).ok())
+                .flatten();
+            before.folder_id = from;
+            before_ancestry = access::folder_ancestry(&state.db, from).await?;
+        }
+        _ => return Ok(Delivery::Nothing),
+    }
+    Ok(
+        if before.deleted_at.is_none() && sees(&before, before_ancestry.as_deref()) {
+            Delivery::Without
+        } else {
+            Delivery::Nothing
+        },
+    )
+}
