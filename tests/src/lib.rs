@@ -165,6 +165,12 @@ pub async fn spawn_peer(app: &TestApp) -> TestApp {
     .await
 }
 
+/// Starts a second API server on the same data with another configuration
+/// (a rolling deployment with a rotated secret, say).
+pub async fn spawn_peer_with(app: &TestApp, config: Config) -> TestApp {
+    start(config, app.clock.clone(), app.data_dir.clone(), None, true).await
+}
+
 async fn start(
     config: Config,
     clock: ManualClock,
@@ -350,6 +356,13 @@ impl WsClient {
                 None => return WsEvent::Closed(None, "stream ended".into()),
             }
         }
+    }
+
+    /// What the server sends within `within`, or `None` if it stays quiet.
+    pub async fn quiet_for(&mut self, within: Duration) -> Option<WsEvent> {
+        tokio::time::timeout(within, self.next(within + Duration::from_secs(1)))
+            .await
+            .ok()
     }
 
     /// The next JSON message (panics on close).
@@ -559,6 +572,146 @@ impl TestApp {
             .map(|o| o.key)
             .collect()
     }
+}
+
+/// Access helpers: folders, partners, grants, access modes and delivery URLs.
+impl TestApp {
+    /// Creates a folder and returns its id.
+    pub async fn create_folder(&self, token: &str, parent: Option<&str>, name: &str) -> String {
+        let body = self
+            .gql(
+                Some(token),
+                "mutation($p: ID, $n: String!) { createFolder(input: { parentId: $p, name: $n }) { id } }",
+                json!({ "p": parent, "n": name }),
+            )
+            .await;
+        body["data"]["createFolder"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createFolder: {body}"))
+            .to_owned()
+    }
+
+    /// Creates an allowlisted partner organisation with one user, signs the
+    /// user in and returns (organisation id, user id, token).
+    pub async fn create_partner(&self, admin: &str, org: &str, email: &str) -> Partner {
+        let body = self
+            .gql(
+                Some(admin),
+                "mutation($n: String!) { createPartnerOrg(input: { name: $n, allowlisted: true }) { id } }",
+                json!({ "n": org }),
+            )
+            .await;
+        let org_id = body["data"]["createPartnerOrg"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createPartnerOrg: {body}"))
+            .to_owned();
+        let body = self
+            .gql(
+                Some(admin),
+                "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+                json!({ "i": {
+                    "email": email,
+                    "displayName": org,
+                    "password": PASSWORD,
+                    "kind": "PARTNER",
+                    "partnerOrgId": org_id,
+                } }),
+            )
+            .await;
+        let user_id = body["data"]["createUser"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createUser: {body}"))
+            .to_owned();
+        let token = self.login(email, PASSWORD).await;
+        Partner {
+            org_id,
+            user_id,
+            token,
+        }
+    }
+
+    /// Grants `level` on a folder to a subject (`USER` or `PARTNER_ORG`).
+    pub async fn grant(&self, token: &str, folder: &str, kind: &str, id: &str, level: &str) {
+        let body = self
+            .gql(
+                Some(token),
+                "mutation($f: ID!, $s: GrantSubjectInput!, $l: GrantLevel!) { grantAccess(folderId: $f, subject: $s, level: $l) { level } }",
+                json!({ "f": folder, "s": { "kind": kind, "id": id }, "l": level }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["grantAccess"]["level"], level,
+            "grantAccess: {body}"
+        );
+    }
+
+    /// Takes a grant away; returns the response.
+    pub async fn revoke(&self, token: &str, folder: &str, kind: &str, id: &str) -> Value {
+        self.gql(
+            Some(token),
+            "mutation($f: ID!, $s: GrantSubjectInput!) { revokeAccess(folderId: $f, subject: $s) }",
+            json!({ "f": folder, "s": { "kind": kind, "id": id } }),
+        )
+        .await
+    }
+
+    /// Sets the access mode and window of assets; returns the response.
+    pub async fn set_access(
+        &self,
+        token: &str,
+        ids: &[&str],
+        mode: &str,
+        starts_at: Option<chrono::DateTime<chrono::Utc>>,
+        ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Value {
+        self.gql(
+            Some(token),
+            "mutation($i: SetAccessInput!) { setAccess(input: $i) { id accessMode accessStartsAt accessEndsAt } }",
+            json!({ "i": {
+                "assetIds": ids,
+                "mode": mode,
+                "startsAt": starts_at.map(|t| t.to_rfc3339()),
+                "endsAt": ends_at.map(|t| t.to_rfc3339()),
+            } }),
+        )
+        .await
+    }
+
+    /// Asks for a delivery URL: the absolute URL, or the GraphQL response
+    /// when it was refused.
+    pub async fn delivery_url(
+        &self,
+        token: &str,
+        asset: &str,
+        kind: &str,
+        ttl_seconds: Option<i64>,
+    ) -> Result<String, Value> {
+        let body = self
+            .gql(
+                Some(token),
+                "query($id: ID!, $k: DeliveryKind!, $t: Int) { asset(id: $id) { url(kind: $k, ttlSeconds: $t) } }",
+                json!({ "id": asset, "k": kind, "t": ttl_seconds }),
+            )
+            .await;
+        match body["data"]["asset"]["url"].as_str() {
+            Some(url) if url.starts_with('/') => Ok(format!("{}{url}", self.base)),
+            Some(url) => Ok(url.to_owned()),
+            None => Err(body),
+        }
+    }
+
+    /// GETs a URL without credentials (as a browser following a link).
+    pub async fn fetch(&self, url: &str) -> reqwest::Response {
+        self.client.get(url).send().await.expect("request sent")
+    }
+}
+
+/// A partner user of its own organisation.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub org_id: String,
+    pub user_id: String,
+    pub token: String,
 }
 
 /// What `exiftool -j -G1` reads from a file, or `None` when exiftool is not
