@@ -105,8 +105,12 @@ def main():
                 thumbnail = resp.read()
             root = os.path.join(work, "www")
             os.makedirs(root)
+            # nginx's workers drop to an unprivileged user when started as root.
+            os.chmod(work, 0o755)
+            os.chmod(root, 0o755)
             with open(os.path.join(root, "thumbnail.jpg"), "wb") as f:
                 f.write(thumbnail)
+            os.chmod(os.path.join(root, "thumbnail.jpg"), 0o644)
             port = free_port()
             conf = os.path.join(work, "nginx.conf")
             with open(conf, "w") as f:
