@@ -12,7 +12,7 @@ commit), which nginx does not do; the ratio is what that costs.
 
     apt-get install wrk nginx-light        # or nginx
     cargo build --release --bin vitrine
-    python3 bench/delivery.py target/release/vitrine [seconds] [connections] [rounds]
+    python3 bench/delivery.py target/release/vitrine [seconds] [connections] [rounds] [postgres://…/db]
 
 Both servers get the same CPU budget: the machine's cores, shared with wrk.
 """
@@ -64,8 +64,8 @@ def wrk(url, seconds, connections):
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = re.search(r"50%\s+(\S+)", out).group(1)
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} failed responses\n{out}")
@@ -77,10 +77,17 @@ def main():
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     connections = int(sys.argv[3]) if len(sys.argv) > 3 else 32
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    database = sys.argv[5] if len(sys.argv) > 5 else None
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     fixtures = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures")
     with tempfile.TemporaryDirectory() as work:
-        server = Server(binary, work, {"VITRINE_DELIVERY_MAX_TTL": "1d"})
+        extra = {"VITRINE_DELIVERY_MAX_TTL": "1d"}
+        if database:
+            # A fresh PostgreSQL database for this run.
+            name = f"vitrine_bench_{int(time.time())}"
+            subprocess.run(["psql", database, "-qc", f"create database {name}"], check=True)
+            extra["VITRINE_DATABASE_URL"] = database.rsplit("/", 1)[0] + "/" + name
+        server = Server(binary, work, extra)
         ngx = None
         try:
             answer, _ = server.upload(os.path.join(fixtures, "garden.jpg"),
