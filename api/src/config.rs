@@ -47,6 +47,22 @@ pub struct DeliveryConfig {
     pub cache_bytes: u64,
 }
 
+/// Share links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareConfig {
+    /// A link's lifetime when its creator gives no expiry.
+    pub default_ttl: Duration,
+    /// The longest lifetime a link may have.
+    pub max_ttl: Duration,
+    /// How long a visitor stays admitted after the password (never beyond
+    /// the link's own expiry).
+    pub visit_ttl: Duration,
+    /// Wrong passwords per link, and per client IP, within the window; the
+    /// next attempt is refused with a Retry-After.
+    pub max_password_failures: u32,
+    pub password_window: Duration,
+}
+
 /// Request and query limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -128,6 +144,7 @@ pub struct Config {
     pub session_ttl: Duration,
     pub login: LoginThrottle,
     pub delivery: DeliveryConfig,
+    pub share: ShareConfig,
     pub limits: Limits,
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
@@ -178,6 +195,11 @@ pub const KEYS: &[&str] = &[
     "delivery_default_ttl",
     "delivery_max_ttl",
     "delivery_cache_bytes",
+    "share_default_ttl",
+    "share_max_ttl",
+    "share_visit_ttl",
+    "share_max_password_failures",
+    "share_password_window",
     "session_ttl",
     "login_max_failures_per_email",
     "login_max_failures_per_ip",
@@ -332,6 +354,27 @@ impl Config {
                 "must not exceed delivery_max_ttl",
             ));
         }
+        let share = ShareConfig {
+            default_ttl: parse_duration_key(
+                &get,
+                "share_default_ttl",
+                Duration::from_secs(7 * 86_400),
+            )?,
+            max_ttl: parse_duration_key(&get, "share_max_ttl", Duration::from_secs(90 * 86_400))?,
+            visit_ttl: parse_duration_key(&get, "share_visit_ttl", Duration::from_secs(12 * 3600))?,
+            max_password_failures: parse_num(&get, "share_max_password_failures", 5, 1..=1000)?,
+            password_window: parse_duration_key(
+                &get,
+                "share_password_window",
+                Duration::from_secs(15 * 60),
+            )?,
+        };
+        if share.default_ttl > share.max_ttl {
+            return Err(invalid(
+                "share_default_ttl",
+                "must not exceed share_max_ttl",
+            ));
+        }
         let log_format = match get("log_format").as_deref() {
             None | Some("human") | Some("text") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -353,6 +396,7 @@ impl Config {
             secret,
             previous_secrets,
             delivery,
+            share,
             session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
             login: LoginThrottle {
                 max_failures_per_email: parse_num(

@@ -57,7 +57,7 @@ impl ApiError {
     }
 
     /// Logs an internal error under a fresh id and returns the id.
-    fn log_internal(source: &(dyn std::error::Error + Send + Sync)) -> String {
+    pub(crate) fn log_internal(source: &(dyn std::error::Error + Send + Sync)) -> String {
         let id = uuid::Uuid::now_v7().simple().to_string();
         tracing::error!(error_id = %id, error = %source, "internal error");
         id

@@ -93,6 +93,7 @@ impl AccessMap {
             access: asset.access_mode,
             starts_at: asset.access_starts_at,
             ends_at: asset.access_ends_at,
+            link: None,
         }
     }
 

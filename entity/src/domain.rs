@@ -132,6 +132,36 @@ pub enum Stage {
     Final,
 }
 
+/// What a share link lets its visitors do with the assets it includes.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ShareScope {
+    /// Look at the previews only.
+    #[sea_orm(string_value = "PREVIEW")]
+    Preview,
+    /// And download the low-resolution rendition.
+    #[sea_orm(string_value = "LOWRES_DOWNLOAD")]
+    LowresDownload,
+    /// And download the original (with the ownership statement written in).
+    #[sea_orm(string_value = "DOWNLOAD")]
+    Download,
+}
+
 /// What a folder grant allows, each level including the ones before it.
 #[derive(
     Debug,
@@ -385,6 +415,18 @@ audit_actions! {
     /// said no at request time). Forged URLs are only logged: recording them
     /// would let anyone fill the audit log.
     DeliveryRefused = "DELIVERY_REFUSED",
+    /// A share link was created.
+    ShareLinkCreated = "SHARE_LINK_CREATED",
+    /// A share link was changed (label, window, caps, password).
+    ShareLinkUpdated = "SHARE_LINK_UPDATED",
+    /// A share link was revoked; its page and image URLs stop at once.
+    ShareLinkRevoked = "SHARE_LINK_REVOKED",
+    /// A visitor opened a share link's page (after its password, if any).
+    ShareLinkOpened = "SHARE_LINK_OPENED",
+    /// A wrong password was typed on a share link's page.
+    SharePasswordFailed = "SHARE_PASSWORD_FAILED",
+    /// Too many wrong passwords: the link refuses attempts for a while.
+    ShareLockedOut = "SHARE_LOCKED_OUT",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -14,6 +14,6 @@ pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{
-    AccessMode, ActorKind, AuditAction, GrantLevel, ProcessingState, RenditionKind, Role, Stage,
-    SubjectKind, UserKind,
+    AccessMode, ActorKind, AuditAction, GrantLevel, ProcessingState, RenditionKind, Role,
+    ShareScope, Stage, SubjectKind, UserKind,
 };

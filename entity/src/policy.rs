@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{AccessMode, ActorKind, GrantLevel, Role, SubjectKind};
+use crate::domain::{AccessMode, ActorKind, GrantLevel, Role, ShareScope, SubjectKind};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +155,107 @@ pub struct AssetFacts {
     pub access: AccessMode,
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
+    /// For a visitor: the share link it came through, as it stands now
+    /// relative to this asset. `None` for every other actor.
+    pub link: Option<LinkFacts>,
+}
+
+/// What a visitor's share link says about one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkFacts {
+    pub scope: ShareScope,
+    pub revoked: bool,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether `maxViews` still allows opening the page.
+    pub views_left: bool,
+    /// Whether `maxDownloads` still allows a download.
+    pub downloads_left: bool,
+    /// Whether the asset is part of the link (listed, or in its folder now).
+    pub includes: bool,
+    /// What the link's creator may do with the asset at this moment: a link
+    /// never gives more than its creator could see at the time of a request.
+    pub creator: CreatorRights,
+}
+
+/// The creator's own rights on an asset, decided by this policy for the
+/// creator as an actor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreatorRights {
+    pub share: bool,
+    pub preview: bool,
+    pub lowres: bool,
+    pub original: bool,
+}
+
+/// Whether a share link can be used at `now`, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Active,
+    NotStarted,
+    Expired,
+    Revoked,
+    /// Its `maxViews` are used up.
+    Exhausted,
+}
+
+impl LinkFacts {
+    pub fn state(&self, now: DateTime<Utc>) -> LinkState {
+        link_state(
+            self.revoked,
+            self.starts_at,
+            self.expires_at,
+            self.views_left,
+            now,
+        )
+    }
+}
+
+/// A link's state from its own fields (the order is what a visitor is told:
+/// revoked first, then the window, then the caps).
+pub fn link_state(
+    revoked: bool,
+    starts_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+    views_left: bool,
+    now: DateTime<Utc>,
+) -> LinkState {
+    if revoked {
+        LinkState::Revoked
+    } else if now >= expires_at {
+        LinkState::Expired
+    } else if starts_at.is_some_and(|s| now < s) {
+        LinkState::NotStarted
+    } else if !views_left {
+        LinkState::Exhausted
+    } else {
+        LinkState::Active
+    }
+}
+
+/// What a share link's scope allows a visitor.
+pub fn scope_permits(scope: ShareScope, action: Action) -> bool {
+    use Action::*;
+    match action {
+        ViewMetadata | ViewPreview => true,
+        DownloadLowres => scope >= ShareScope::LowresDownload,
+        DownloadOriginal => scope == ShareScope::Download,
+        Upload | Edit | Delete | Share | Moderate | ManageAccess | ManageLicenses | ViewAudit
+        | ViewStats | Admin => false,
+    }
+}
+
+impl CreatorRights {
+    fn permits(&self, action: Action) -> bool {
+        use Action::*;
+        match action {
+            ViewMetadata | ViewPreview => self.share && self.preview,
+            DownloadLowres => self.share && self.lowres,
+            DownloadOriginal => self.share && self.original,
+            Upload | Edit | Delete | Share | Moderate | ManageAccess | ManageLicenses
+            | ViewAudit | ViewStats | Admin => false,
+        }
+    }
 }
 
 impl Default for AssetFacts {
@@ -166,6 +267,7 @@ impl Default for AssetFacts {
             access: AccessMode::Restricted,
             starts_at: None,
             ends_at: None,
+            link: None,
         }
     }
 }
@@ -322,6 +424,21 @@ pub enum Denial {
     /// The grant the actor holds does not allow the action.
     #[error("a {} grant does not allow {}", level_name(*level), action.as_str())]
     GrantLacksAction { level: GrantLevel, action: Action },
+    /// The visitor's link is revoked, expired, not started or used up.
+    #[error("the share link is unavailable")]
+    LinkUnavailable,
+    /// The asset is not part of the visitor's link.
+    #[error("not part of the share link")]
+    NotInLink,
+    /// The link's scope does not allow it (a PREVIEW link and a download).
+    #[error("the share link does not allow {}", action.as_str())]
+    ScopeLacksAction { action: Action },
+    /// The link's downloads are used up.
+    #[error("the share link has no downloads left")]
+    DownloadsExhausted,
+    /// The link's creator may no longer do this with the asset.
+    #[error("the share link's creator may no longer {}", action.as_str())]
+    CreatorLacksAction { action: Action },
 }
 
 fn level_name(level: GrantLevel) -> &'static str {
@@ -343,10 +460,15 @@ impl Denial {
             | Denial::NoGrant
             | Denial::NotPublished
             | Denial::ActorKindLacksAction { .. }
-            | Denial::PartnerNotAllowlisted => true,
+            | Denial::PartnerNotAllowlisted
+            | Denial::LinkUnavailable
+            | Denial::NotInLink
+            | Denial::CreatorLacksAction { .. } => true,
             Denial::Unauthenticated
             | Denial::RoleLacksAction { .. }
-            | Denial::GrantLacksAction { .. } => false,
+            | Denial::GrantLacksAction { .. }
+            | Denial::ScopeLacksAction { .. }
+            | Denial::DownloadsExhausted => false,
         }
     }
 }
@@ -370,11 +492,49 @@ pub fn authorize(
             }
             partner(action, resource, now)
         }
-        Actor::Visitor { .. } => Err(Denial::ActorKindLacksAction {
-            kind: ActorKind::Visitor,
-            action,
-        }),
+        Actor::Visitor { .. } => visitor(action, resource, now),
     }
+}
+
+/// Visitors: only through their link, only what it includes, only what is
+/// published, only what its scope allows and its creator still may.
+fn visitor(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<(), Denial> {
+    let lacks = Denial::ActorKindLacksAction {
+        kind: ActorKind::Visitor,
+        action,
+    };
+    let Resource::Asset(a) = resource else {
+        return Err(lacks);
+    };
+    let Some(link) = &a.link else {
+        return Err(Denial::NotInLink);
+    };
+    if link.state(now) != LinkState::Active {
+        return Err(Denial::LinkUnavailable);
+    }
+    if !link.includes {
+        return Err(Denial::NotInLink);
+    }
+    if a.deleted {
+        return Err(Denial::InTrash);
+    }
+    if !a.published(now) {
+        return Err(Denial::NotPublished);
+    }
+    if !link.creator.permits(action) {
+        return Err(if scope_permits(ShareScope::Download, action) {
+            Denial::CreatorLacksAction { action }
+        } else {
+            lacks
+        });
+    }
+    if !scope_permits(link.scope, action) {
+        return Err(Denial::ScopeLacksAction { action });
+    }
+    if matches!(action, Action::DownloadLowres | Action::DownloadOriginal) && !link.downloads_left {
+        return Err(Denial::DownloadsExhausted);
+    }
+    Ok(())
 }
 
 /// Members: their role, widened by the grants they hold; restricted folders
@@ -907,7 +1067,7 @@ mod tests {
     }
 
     #[test]
-    fn visitors_have_nothing_here_yet_and_the_system_has_everything() {
+    fn visitors_without_a_link_have_nothing_and_the_system_has_everything() {
         let visitor = Actor::Visitor {
             share_link_id: Uuid::nil(),
         };
@@ -933,6 +1093,250 @@ mod tests {
                 Ok(())
             );
         }
+    }
+
+    fn link(scope: ShareScope) -> LinkFacts {
+        LinkFacts {
+            scope,
+            revoked: false,
+            starts_at: None,
+            expires_at: now() + chrono::Duration::days(7),
+            views_left: true,
+            downloads_left: true,
+            includes: true,
+            creator: CreatorRights {
+                share: true,
+                preview: true,
+                lowres: true,
+                original: true,
+            },
+        }
+    }
+
+    fn through(link: LinkFacts) -> Resource {
+        Resource::Asset(AssetFacts {
+            link: Some(link),
+            ..published()
+        })
+    }
+
+    const VISITOR: Actor = Actor::Visitor {
+        share_link_id: Uuid::nil(),
+    };
+
+    #[test]
+    fn a_link_gives_exactly_its_scope() {
+        for scope in ShareScope::iter() {
+            for action in Action::ALL {
+                let expected = match action {
+                    Action::ViewMetadata | Action::ViewPreview => true,
+                    Action::DownloadLowres => scope != ShareScope::Preview,
+                    Action::DownloadOriginal => scope == ShareScope::Download,
+                    _ => false,
+                };
+                let got = authorize(&VISITOR, action, &through(link(scope)), now());
+                assert_eq!(got.is_ok(), expected, "{scope:?} {action:?}: {got:?}");
+                assert_eq!(scope_permits(scope, action), expected);
+            }
+            // Never the instance nor a folder.
+            for action in Action::ALL {
+                assert!(authorize(&VISITOR, action, &Resource::Instance, now()).is_err());
+                assert!(
+                    authorize(
+                        &VISITOR,
+                        action,
+                        &Resource::Folder(FolderFacts::default()),
+                        now()
+                    )
+                    .is_err()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_unusable_link_opens_nothing_and_admits_nothing() {
+        let t = now();
+        let cases: [(LinkFacts, LinkState); 5] = [
+            (link(ShareScope::Download), LinkState::Active),
+            (
+                LinkFacts {
+                    revoked: true,
+                    ..link(ShareScope::Download)
+                },
+                LinkState::Revoked,
+            ),
+            (
+                LinkFacts {
+                    expires_at: t,
+                    ..link(ShareScope::Download)
+                },
+                LinkState::Expired,
+            ),
+            (
+                LinkFacts {
+                    starts_at: Some(t + chrono::Duration::seconds(1)),
+                    ..link(ShareScope::Download)
+                },
+                LinkState::NotStarted,
+            ),
+            (
+                LinkFacts {
+                    views_left: false,
+                    ..link(ShareScope::Download)
+                },
+                LinkState::Exhausted,
+            ),
+        ];
+        for (facts, state) in cases {
+            assert_eq!(facts.state(t), state);
+            for action in Action::ALL {
+                let got = authorize(&VISITOR, action, &through(facts.clone()), t);
+                if state == LinkState::Active {
+                    continue;
+                }
+                assert_eq!(got, Err(Denial::LinkUnavailable), "{state:?} {action:?}");
+                assert!(Denial::LinkUnavailable.hides_existence());
+            }
+        }
+        // One microsecond before the expiry it still works; at it, not.
+        let ends = link(ShareScope::Preview).expires_at;
+        let r = through(link(ShareScope::Preview));
+        assert!(
+            authorize(
+                &VISITOR,
+                Action::ViewPreview,
+                &r,
+                ends - chrono::Duration::microseconds(1)
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            authorize(&VISITOR, Action::ViewPreview, &r, ends),
+            Err(Denial::LinkUnavailable)
+        );
+    }
+
+    #[test]
+    fn a_link_never_gives_more_than_its_creator_has_now() {
+        let rights = [
+            (
+                Action::ViewPreview,
+                CreatorRights {
+                    share: true,
+                    preview: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                Action::DownloadLowres,
+                CreatorRights {
+                    share: true,
+                    preview: true,
+                    lowres: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                Action::DownloadOriginal,
+                CreatorRights {
+                    share: true,
+                    preview: true,
+                    lowres: true,
+                    original: true,
+                },
+            ),
+        ];
+        for (action, enough) in rights {
+            let ok = LinkFacts {
+                creator: enough,
+                ..link(ShareScope::Download)
+            };
+            assert_eq!(authorize(&VISITOR, action, &through(ok), now()), Ok(()));
+            // Lose the right, or the right to share at all: refused.
+            for lesser in [
+                CreatorRights {
+                    share: false,
+                    ..enough
+                },
+                CreatorRights::default(),
+            ] {
+                let facts = LinkFacts {
+                    creator: lesser,
+                    ..link(ShareScope::Download)
+                };
+                let got = authorize(&VISITOR, action, &through(facts), now());
+                assert_eq!(got, Err(Denial::CreatorLacksAction { action }));
+                assert!(got.unwrap_err().hides_existence());
+            }
+        }
+    }
+
+    #[test]
+    fn visitors_get_only_included_published_live_assets_and_capped_downloads() {
+        let base = link(ShareScope::Download);
+        let outside = LinkFacts {
+            includes: false,
+            ..base.clone()
+        };
+        assert_eq!(
+            authorize(&VISITOR, Action::ViewPreview, &through(outside), now()),
+            Err(Denial::NotInLink)
+        );
+        for facts in [
+            AssetFacts {
+                deleted: true,
+                link: Some(base.clone()),
+                ..published()
+            },
+            AssetFacts {
+                access: AccessMode::Restricted,
+                link: Some(base.clone()),
+                ..published()
+            },
+            AssetFacts {
+                ends_at: Some(now()),
+                link: Some(base.clone()),
+                ..published()
+            },
+        ] {
+            let got = authorize(
+                &VISITOR,
+                Action::ViewMetadata,
+                &Resource::Asset(facts),
+                now(),
+            );
+            assert!(got.unwrap_err().hides_existence());
+        }
+        let used_up = LinkFacts {
+            downloads_left: false,
+            ..base
+        };
+        assert_eq!(
+            authorize(
+                &VISITOR,
+                Action::ViewPreview,
+                &through(used_up.clone()),
+                now()
+            ),
+            Ok(())
+        );
+        for action in [Action::DownloadLowres, Action::DownloadOriginal] {
+            assert_eq!(
+                authorize(&VISITOR, action, &through(used_up.clone()), now()),
+                Err(Denial::DownloadsExhausted)
+            );
+        }
+        // A link is no key for anything else: no link facts, no access.
+        assert_eq!(
+            authorize(
+                &VISITOR,
+                Action::ViewPreview,
+                &Resource::Asset(published()),
+                now()
+            ),
+            Err(Denial::NotInLink)
+        );
     }
 
     #[test]

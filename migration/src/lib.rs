@@ -9,6 +9,7 @@ mod m20261125_000001_identity_and_audit;
 mod m20261126_000002_assets;
 mod m20261126_000003_processing;
 mod m20261127_000004_access;
+mod m20261128_000005_share_links;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_assets::Migration),
             Box::new(m20261126_000003_processing::Migration),
             Box::new(m20261127_000004_access::Migration),
+            Box::new(m20261128_000005_share_links::Migration),
         ]
     }
 }

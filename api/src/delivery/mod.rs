@@ -378,6 +378,37 @@ pub fn issue(
     ))
 }
 
+/// Issues a delivery URL to a share-link visitor (its page's images and
+/// download buttons). The URL never outlives the visit.
+pub fn issue_for_visit(
+    state: &AppState,
+    visit: &vitrine_entity::entities::share_visit::Model,
+    asset: &asset::Model,
+    kind: DeliveryKind,
+) -> ApiResult<String> {
+    let version_id = asset
+        .current_version_id
+        .ok_or_else(|| ApiError::NotFound("no such asset".into()))?;
+    let config = &state.config.delivery;
+    let now = state.clock.now().timestamp();
+    let ttl = i64::try_from(config.default_ttl.as_secs()).unwrap_or(900);
+    let expires_at = ((now + ttl + 59).div_euclid(60) * 60).min(visit.expires_at.timestamp());
+    let token = state.delivery.keys.sign(&Claims {
+        asset_id: asset.id,
+        version_id,
+        kind,
+        holder: Holder::Visitor {
+            share_link_id: visit.link_id,
+            visit_id: visit.id,
+        },
+        expires_at,
+    });
+    Ok(format!(
+        "{}/r/{token}",
+        config.public_url.as_deref().unwrap_or_default()
+    ))
+}
+
 /// The holder's actor as it stands now: a user whose session was revoked or
 /// expired, who was disabled, or whose organisation left the allowlist, is
 /// anonymous (and refused).
@@ -390,7 +421,23 @@ async fn current_actor(state: &AppState, holder: Holder) -> ApiResult<Actor> {
             Some(actor) if actor.user_id() == Some(user_id) => actor,
             _ => Actor::Anonymous,
         },
-        Holder::Visitor { share_link_id, .. } => Actor::Visitor { share_link_id },
+        Holder::Visitor {
+            share_link_id,
+            visit_id,
+        } => {
+            let live = crate::services::share_links::visit_is_live(
+                &state.db,
+                share_link_id,
+                visit_id,
+                state.clock.now(),
+            )
+            .await?;
+            if live {
+                Actor::Visitor { share_link_id }
+            } else {
+                Actor::Anonymous
+            }
+        }
     })
 }
 
@@ -440,7 +487,7 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
             served: Served::Superseded,
         });
     };
-    let facts = access::asset_facts(db, &actor, &asset).await?;
+    let facts = access::asset_facts(db, &actor, &asset, state.clock.now()).await?;
     let served = if asset.current_version_id != Some(claims.version_id) {
         Served::Superseded
     } else {

@@ -37,7 +37,7 @@ impl From<user::Model> for UserSummary {
 
 /// Who did something, for those who may see internal details (members);
 /// null for partners and visitors.
-async fn internal_user(
+pub(crate) async fn internal_user(
     ctx: &Context<'_>,
     id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Option<UserSummary>> {

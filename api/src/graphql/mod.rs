@@ -7,6 +7,7 @@ mod codes;
 mod loaders;
 mod mutation;
 mod query;
+mod share;
 mod subscription;
 pub mod types;
 
@@ -23,12 +24,12 @@ use query::IdentityQuery;
 /// The query root: identity and audit, then the asset library.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(IdentityQuery, AssetQuery);
+pub struct QueryRoot(IdentityQuery, AssetQuery, share::ShareQuery);
 
 /// The mutation root.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(IdentityMutation, AssetMutation);
+pub struct MutationRoot(IdentityMutation, AssetMutation, share::ShareMutation);
 pub use subscription::SubscriptionRoot;
 
 use crate::config::Limits;

@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use vitrine_entity::AuditAction;
 use vitrine_entity::audit::NewEvent;
+use vitrine_entity::policy::Denial;
 use vitrine_worker::storage::original_key;
 use vitrine_worker::tagging::{Camera, Stamp, tag_original};
 
@@ -21,6 +22,7 @@ use super::{App, request_meta};
 use crate::delivery::batcher::Verdict;
 use crate::delivery::signing::{Claims, Holder};
 use crate::delivery::{Refusal, Resolved, Served, resolve};
+use crate::services::share_links;
 use crate::state::{AppState, RequestMeta};
 
 /// Decisions re-read after a stale verdict before giving up for now.
@@ -105,6 +107,13 @@ pub(crate) fn parse_range(value: Option<&str>, len: u64) -> Range {
     Range::Part { start, end }
 }
 
+fn decision_etag(decision: &Result<Served, Refusal>) -> &str {
+    match decision {
+        Ok(Served::Rendition { etag, .. } | Served::Original { etag, .. }) => etag,
+        _ => "",
+    }
+}
+
 fn etag_matches(header: Option<&str>, etag: &str) -> bool {
     header.is_some_and(|h| {
         h.split(',')
@@ -148,6 +157,15 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
     let range_header = req.header(header::RANGE);
     let if_range = req.header(header::IF_RANGE);
 
+    // A visitor's download counts against its link's cap once, before the
+    // bytes go out (the count is atomic: N parallel requests against a cap
+    // of M get exactly M files).
+    let visitor_link = match claims.holder {
+        Holder::Visitor { share_link_id, .. } => Some(share_link_id),
+        Holder::User { .. } => None,
+    };
+    let whole_file = range_header.is_none_or(|r| r.trim().starts_with("bytes=0-"));
+    let mut counted = false;
     for attempt in 0..ATTEMPTS {
         let resolved = match delivery.cached(&claims).filter(|_| attempt == 0) {
             Some(r) => r,
@@ -164,11 +182,38 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
             },
         };
         let now = state.clock.now();
-        let decision = if now.timestamp() >= claims.expires_at {
+        let mut decision = if now.timestamp() >= claims.expires_at {
             Err(Refusal::Expired)
         } else {
             resolved.decide(claims.kind, now).cloned()
         };
+        if let (Ok(_), Some(link_id)) = (&decision, visitor_link)
+            && !head
+            && !counted
+            && !etag_matches(if_none_match, decision_etag(&decision))
+        {
+            let counting = if claims.kind.is_download() {
+                if whole_file {
+                    share_links::count_download(&state.db, link_id, now).await
+                } else {
+                    Ok(true)
+                }
+            } else {
+                share_links::count_view(&state.db, link_id, now)
+                    .await
+                    .map(|()| true)
+            };
+            match counting {
+                Ok(true) => counted = true,
+                Ok(false) => {
+                    decision = Err(Refusal::Denied(Some(Denial::DownloadsExhausted)));
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "could not count a share-link delivery");
+                    return unavailable();
+                }
+            }
+        }
         let (event, outcome) = match decision {
             Err(refusal) => {
                 let event = delivery.should_record_refusal(&claims, now).then(|| {

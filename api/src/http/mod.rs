@@ -4,6 +4,7 @@
 mod delivery;
 mod graphql;
 mod health;
+mod share;
 pub mod upload;
 mod ws;
 
@@ -37,6 +38,7 @@ pub fn routes(app: App) -> impl Endpoint {
         )
         .at("/graphql/ws", get(ws::handler))
         .at("/r/:token", get(delivery::deliver).head(delivery::deliver))
+        .at("/s/:token", get(share::show).post(share::unlock))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .data(app)
@@ -69,9 +71,12 @@ async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respo
 
 /// A path fit for logs: a delivery token is replaced by `…`.
 pub(crate) fn redact_path(path: &str) -> String {
-    match path.strip_prefix("/r/") {
-        Some(_) => "/r/…".to_owned(),
-        None => path.to_owned(),
+    if path.starts_with("/r/") {
+        "/r/…".to_owned()
+    } else if path.starts_with("/s/") {
+        "/s/…".to_owned()
+    } else {
+        path.to_owned()
     }
 }
 

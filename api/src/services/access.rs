@@ -75,14 +75,27 @@ pub async fn folder_ancestry<C: ConnectionTrait>(
 }
 
 /// The policy facts about `asset` for `actor`.
+/// For a visitor, the facts include its share link's (see the policy).
 pub async fn asset_facts<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     asset: &asset::Model,
+    now: DateTime<Utc>,
 ) -> ApiResult<AssetFacts> {
     let map = load_map(conn, actor).await?;
     let ancestry = folder_ancestry(conn, asset.folder_id).await?;
-    Ok(map.asset_facts(ancestry.as_deref(), asset))
+    let mut facts = map.asset_facts(ancestry.as_deref(), asset);
+    if let Actor::Visitor { share_link_id } = actor {
+        facts.link = crate::services::share_links::link_facts(
+            conn,
+            *share_link_id,
+            asset,
+            ancestry.as_deref(),
+            now,
+        )
+        .await?;
+    }
+    Ok(facts)
 }
 
 /// The policy facts about a folder (`None`: the root) for `actor`.
@@ -104,7 +117,7 @@ pub fn denied(d: vitrine_entity::policy::Denial, not_found: impl FnOnce() -> Api
     }
 }
 
-fn like_prefix(prefix: &str) -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn like_prefix(prefix: &str) -> sea_orm::sea_query::SimpleExpr {
     // Ancestries hold only hex digits, '-' and '/': no LIKE wildcard to escape.
     Expr::col((folder::Entity, folder::Column::Ancestry)).like(format!("{prefix}%"))
 }

@@ -130,8 +130,8 @@ pub(crate) async fn authorize_asset<C: ConnectionTrait>(
     action: Action,
     asset: &asset::Model,
 ) -> ApiResult<()> {
-    let facts = Resource::Asset(access::asset_facts(conn, actor, asset).await?);
     let now = state.clock.now();
+    let facts = Resource::Asset(access::asset_facts(conn, actor, asset, now).await?);
     // Whoever may not see it learns nothing else about it.
     authorize(actor, Action::ViewMetadata, &facts, now)
         .map_err(|d| access::denied(d, not_found))?;

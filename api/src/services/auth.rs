@@ -236,30 +236,43 @@ async fn resolve(
     if user.disabled {
         return Ok(Auth::rejected("account disabled"));
     }
-    let actor = match (user.kind, user.role, user.partner_org_id) {
-        (UserKind::Member, Some(role), _) => Actor::Member {
-            user_id: user.id,
-            role,
-        },
-        (UserKind::Partner, _, Some(org_id)) => {
-            let org = partner_org::Entity::find_by_id(org_id)
-                .one(&state.db)
-                .await?;
-            match org {
-                Some(org) if org.allowlisted => Actor::Partner {
-                    user_id: user.id,
-                    org_id,
-                    org_allowlisted: true,
-                },
-                _ => return Ok(Auth::rejected("partner organisation not allowlisted")),
-            }
-        }
-        _ => return Ok(Auth::rejected("account is not usable")),
+    let actor = match actor_of_user(&state.db, &user).await? {
+        Ok(actor) => actor,
+        Err(reason) => return Ok(Auth::rejected(reason)),
     };
     Ok(Auth {
         actor,
         session_id: Some(session.id),
         rejected: None,
+    })
+}
+
+/// The actor a user is now, or why it is none: disabled, not usable, or of
+/// an organisation off the allowlist.
+pub async fn actor_of_user<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user: &user::Model,
+) -> ApiResult<Result<Actor, &'static str>> {
+    if user.disabled {
+        return Ok(Err("account disabled"));
+    }
+    Ok(match (user.kind, user.role, user.partner_org_id) {
+        (UserKind::Member, Some(role), _) => Ok(Actor::Member {
+            user_id: user.id,
+            role,
+        }),
+        (UserKind::Partner, _, Some(org_id)) => {
+            let org = partner_org::Entity::find_by_id(org_id).one(conn).await?;
+            match org {
+                Some(org) if org.allowlisted => Ok(Actor::Partner {
+                    user_id: user.id,
+                    org_id,
+                    org_allowlisted: true,
+                }),
+                _ => Err("partner organisation not allowlisted"),
+            }
+        }
+        _ => Err("account is not usable"),
     })
 }
 

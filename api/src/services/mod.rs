@@ -11,6 +11,7 @@ pub mod auth;
 pub mod folders;
 pub mod ownership;
 pub mod partners;
+pub mod share_links;
 pub mod users;
 
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select};

@@ -13,4 +13,7 @@ pub mod ownership_profile;
 pub mod partner_org;
 pub mod rendition;
 pub mod session;
+pub mod share_link;
+pub mod share_link_asset;
+pub mod share_visit;
 pub mod user;
