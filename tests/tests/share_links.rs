@@ -527,6 +527,8 @@ async fn password_guessing_is_throttled_per_link_and_audited() {
     assert_eq!(locked.status(), 429);
     let retry: u64 = header(&locked, "retry-after").parse().unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
+    // Five failures and one lockout; refused attempts add nothing.
+    assert_eq!(unlock(&client, &url, "guess again").await.status(), 429);
     let actions = audit_actions(&app, &admin, &link_id).await;
     assert_eq!(
         actions
@@ -535,8 +537,9 @@ async fn password_guessing_is_throttled_per_link_and_audited() {
             .count(),
         5
     );
-    assert!(
-        actions.iter().any(|a| a == "SHARE_LOCKED_OUT"),
+    assert_eq!(
+        actions.iter().filter(|a| *a == "SHARE_LOCKED_OUT").count(),
+        1,
         "{actions:?}"
     );
     app.clock.advance(chrono::Duration::minutes(16));
@@ -631,5 +634,89 @@ async fn only_those_who_may_share_create_links_and_they_see_only_their_own() {
         )
         .await;
     assert_eq!(active["data"]["shareLinks"], json!([]));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn changing_a_links_password_or_caps_takes_effect_at_once() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let (_, ids) = published(&app, &admin, 1).await;
+    let (url, link_id) = link_url(
+        &app,
+        &admin,
+        json!({ "assetIds": ids, "password": LINK_PASSWORD, "maxViews": 2 }),
+    )
+    .await;
+    let client = visitor();
+    let cookie = visit_cookie(&unlock(&client, &url, LINK_PASSWORD).await);
+    let shows = |html: String| html.contains("secret-title");
+    assert!(shows(
+        open_with(&client, &url, &cookie)
+            .await
+            .text()
+            .await
+            .unwrap()
+    ));
+
+    // A new password ends the visits admitted with the old one.
+    let changed = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { updateShareLink(id: $id, input: { password: \"a brand new password\", label: \"Press\" }) { label hasPassword } }",
+            json!({ "id": link_id }),
+        )
+        .await;
+    assert_eq!(
+        changed["data"]["updateShareLink"]["label"], "Press",
+        "{changed}"
+    );
+    let html = open_with(&client, &url, &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("type=\"password\"") && !html.contains("secret-title"));
+    assert_eq!(unlock(&client, &url, LINK_PASSWORD).await.status(), 401);
+    // The second visit is the last maxViews allows; a third is refused.
+    let second = visit_cookie(&unlock(&client, &url, "a brand new password").await);
+    assert!(shows(
+        open_with(&client, &url, &second)
+            .await
+            .text()
+            .await
+            .unwrap()
+    ));
+    assert_eq!(
+        unlock(&client, &url, "a brand new password").await.status(),
+        410
+    );
+    // A running visit goes on; lifting the cap admits new ones.
+    assert!(shows(
+        open_with(&client, &url, &second)
+            .await
+            .text()
+            .await
+            .unwrap()
+    ));
+    let state = app
+        .gql(
+            Some(&admin),
+            "query($id: ID!) { shareLink(id: $id) { state opens } }",
+            json!({ "id": link_id }),
+        )
+        .await;
+    assert_eq!(state["data"]["shareLink"]["state"], "EXHAUSTED", "{state}");
+    app.gql(
+        Some(&admin),
+        "mutation($id: ID!) { updateShareLink(id: $id, input: { maxViews: null }) { id } }",
+        json!({ "id": link_id }),
+    )
+    .await;
+    assert_eq!(
+        unlock(&client, &url, "a brand new password").await.status(),
+        303
+    );
     app.finish().await;
 }

@@ -589,18 +589,13 @@ pub async fn try_password(
     let cfg = &state.config.share;
     let link_key = format!("share-link:{}", link.id);
     let ip_key = format!("share-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
+    // Locked out: refused unchecked (the lockout itself was audited when
+    // the failure that caused it was).
     for key in [&link_key, &ip_key] {
-        if let Err(e) = state
+        state
             .throttle
             .check(key, cfg.max_password_failures, cfg.password_window, now)
-            .await
-        {
-            let mut tx = begin(state).await?;
-            tx.audit(visitor_event(AuditAction::ShareLockedOut, link.id, meta))
-                .await?;
-            tx.commit().await?;
-            return Err(e);
-        }
+            .await?;
     }
     let typed = password.to_owned();
     let ok = security::blocking(move || security::verify_password(&typed, &stored)).await?;
@@ -626,6 +621,24 @@ pub async fn try_password(
         meta,
     ))
     .await?;
+    let mut locked = Vec::new();
+    for (key, what) in [(&link_key, "link"), (&ip_key, "ip")] {
+        if state
+            .throttle
+            .check(key, cfg.max_password_failures, cfg.password_window, now)
+            .await
+            .is_err()
+        {
+            locked.push(what);
+        }
+    }
+    if !locked.is_empty() {
+        tx.audit(
+            visitor_event(AuditAction::ShareLockedOut, link.id, meta)
+                .details(json!({ "by": locked, "for": cfg.password_window.as_secs() })),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(false)
 }
