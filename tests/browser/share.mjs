@@ -45,16 +45,30 @@ try {
   expect(await page.locator("#message").count() === 1, "no message after a wrong password");
   expect(await page.locator("img").count() === 0, "images after a wrong password");
 
-  // 3. The right password: the previews, loaded.
+  // 3. The right password: the previews, loaded (the page's "load" event
+  // waits for its images; each must have been answered 200).
+  const imageStatuses = [];
+  const isDelivery = (url) => new URL(url).pathname.startsWith("/r/");
+  page.on("response", (r) => {
+    if (isDelivery(r.url())) imageStatuses.push(r.status());
+  });
+  page.on("requestfailed", (r) => {
+    if (isDelivery(r.url())) imageStatuses.push(`failed: ${r.failure()?.errorText}`);
+  });
   await page.fill("input[type=password]", env("VT_PASSWORD"));
-  await Promise.all([page.waitForURL(env("VT_PROTECTED_URL")), page.click("button[type=submit]")]);
-  const images = page.locator("li.asset img");
-  const count = await images.count();
+  await Promise.all([
+    page.waitForURL(env("VT_PROTECTED_URL"), { waitUntil: "load", timeout: 60000 }),
+    page.click("button[type=submit]"),
+  ]);
+  const count = await page.locator("li.asset img").count();
   expect(count === 2, `expected 2 previews, saw ${count}`);
-  await page.waitForFunction(
-    () => [...document.images].every((i) => i.complete && i.naturalWidth > 0),
-    null,
-    { timeout: 15000 },
+  // Events arrive after the load state on a busy machine: wait for both.
+  for (let i = 0; i < 300 && imageStatuses.length < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(
+    imageStatuses.length === 2 && imageStatuses.every((s) => s === 200),
+    `preview responses: ${JSON.stringify(imageStatuses)}`,
   );
 
   // 4. A download where the scope allows it.

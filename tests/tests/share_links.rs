@@ -197,7 +197,7 @@ async fn a_password_protected_link_opens_only_with_its_password_and_for_its_own_
     let html = page.text().await.unwrap();
     assert!(html.contains("Look 0 secret-title") && html.contains("Look 1 secret-title"));
     let images = delivery_urls(&app, &html, "src");
-    let downloads = delivery_urls(&app, &html, "href");
+    let downloads = delivery_urls(&app, &html, "class=\"download\" href");
     assert_eq!((images.len(), downloads.len()), (2, 2), "{html}");
     let image = client.get(&images[0]).send().await.unwrap();
     assert_eq!(image.status(), 200);
@@ -277,7 +277,7 @@ async fn a_preview_link_never_yields_a_download_byte() {
     let _cookie = visit_cookie(&page);
     let html = page.text().await.unwrap();
     assert!(
-        delivery_urls(&app, &html, "href").is_empty(),
+        delivery_urls(&app, &html, "class=\"download\" href").is_empty(),
         "a download button: {html}"
     );
     assert!(!html.contains("class=\"download\""), "{html}");
@@ -331,7 +331,7 @@ async fn twenty_parallel_downloads_against_a_cap_of_five_yield_exactly_five_file
     .await;
     let client = visitor();
     let html = client.get(&url).send().await.unwrap().text().await.unwrap();
-    let downloads = delivery_urls(&app, &html, "href");
+    let downloads = delivery_urls(&app, &html, "class=\"download\" href");
     assert_eq!(downloads.len(), 1, "{html}");
     let original = downloads[0].clone();
     let tasks: Vec<_> = (0..20)
@@ -369,7 +369,7 @@ async fn twenty_parallel_downloads_against_a_cap_of_five_yield_exactly_five_file
     assert_eq!(link["data"]["shareLink"]["downloads"], 5, "{link}");
     // Used up: the page shows no download button any more.
     let html = client.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(delivery_urls(&app, &html, "href").is_empty());
+    assert!(delivery_urls(&app, &html, "class=\"download\" href").is_empty());
     app.finish().await;
 }
 
@@ -390,7 +390,7 @@ async fn revoking_a_link_kills_its_page_and_outstanding_image_urls() {
     let cookie = visit_cookie(&page);
     let html = page.text().await.unwrap();
     let image = delivery_urls(&app, &html, "src").remove(0);
-    let original = delivery_urls(&app, &html, "href").remove(0);
+    let original = delivery_urls(&app, &html, "class=\"download\" href").remove(0);
     assert_eq!(client.get(&image).send().await.unwrap().status(), 200);
 
     let revoked = app

@@ -315,7 +315,10 @@ async fn render(
     .filter(|_| link.downloads_left());
     let mut items = String::new();
     for a in &assets {
-        let Ok(preview) = issue_for_visit(state, visit, a, DeliveryKind::Preview) else {
+        let (Ok(thumbnail), Ok(preview)) = (
+            issue_for_visit(state, visit, a, DeliveryKind::Thumbnail),
+            issue_for_visit(state, visit, a, DeliveryKind::Preview),
+        ) else {
             continue;
         };
         let button = match download {
@@ -329,8 +332,9 @@ async fn render(
             None => String::new(),
         };
         items.push_str(&format!(
-            "<li class=\"asset\"><img src=\"{}\" alt=\"{}\" loading=\"lazy\"><p>{}</p>{button}</li>",
+            "<li class=\"asset\"><a class=\"preview\" href=\"{}\"><img src=\"{}\" alt=\"{}\"></a><p>{}</p>{button}</li>",
             esc(&preview),
+            esc(&thumbnail),
             esc(&a.title),
             esc(&a.title),
         ));
