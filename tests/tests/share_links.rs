@@ -720,3 +720,51 @@ async fn changing_a_links_password_or_caps_takes_effect_at_once() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_folder_page_costs_the_same_queries_for_two_assets_or_eight() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let (folder, _) = published(&app, &admin, 2).await;
+    let (url, _) = link_url(&app, &admin, json!({ "folderId": folder })).await;
+    let client = visitor();
+    let cookie = visit_cookie(&client.get(&url).send().await.unwrap());
+    let cost = |app: &TestApp| {
+        let (client, url, cookie) = (client.clone(), url.clone(), cookie.clone());
+        let before = app.statements();
+        async move {
+            let html = open_with(&client, &url, &cookie)
+                .await
+                .text()
+                .await
+                .unwrap();
+            (html.matches("class=\"asset\"").count(), before)
+        }
+    };
+    let (shown, before) = cost(&app).await;
+    let two = app.statements() - before;
+    assert_eq!(shown, 2);
+    for i in 0..6 {
+        let a = app
+            .upload_asset(
+                &admin,
+                &UploadFile::fixture("garden.jpg"),
+                json!({ "folderId": folder, "title": format!("More {i}") }),
+            )
+            .await;
+        app.set_access(&admin, &[a["id"].as_str().unwrap()], "PUBLIC", None, None)
+            .await;
+    }
+    assert!(app.wait_until_processed(Duration::from_secs(60)).await);
+    let (shown, before) = cost(&app).await;
+    let eight = app.statements() - before;
+    assert_eq!(shown, 8);
+    // Equal but for a background job's statement landing in the window
+    // (six more assets would add at least six queries if each cost one).
+    assert!(
+        eight < two + 3,
+        "{two} statements for 2 assets, {eight} for 8"
+    );
+    app.finish().await;
+}

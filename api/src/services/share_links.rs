@@ -747,29 +747,80 @@ pub async fn visit_is_live<C: ConnectionTrait>(
         .is_some_and(|v| v.link_id == link_id && now < v.expires_at))
 }
 
-/// What the link's creator may do with `asset` now.
-async fn creator_rights<C: ConnectionTrait>(
-    conn: &C,
-    creator_id: Uuid,
-    asset: &asset::Model,
-    ancestry: Option<&str>,
-    now: DateTime<Utc>,
-) -> ApiResult<CreatorRights> {
-    let Some(creator) = user::Entity::find_by_id(creator_id).one(conn).await? else {
-        return Ok(CreatorRights::default());
-    };
-    let Ok(actor) = crate::services::auth::actor_of_user(conn, &creator).await? else {
-        return Ok(CreatorRights::default());
-    };
-    let map = access::load_map(conn, &actor).await?;
-    let resource = Resource::Asset(map.asset_facts(ancestry, asset));
-    let may = |action| authorize(&actor, action, &resource, now).is_ok();
-    Ok(CreatorRights {
-        share: may(Action::Share),
-        preview: may(Action::ViewPreview),
-        lowres: may(Action::DownloadLowres),
-        original: may(Action::DownloadOriginal),
-    })
+/// What is needed to decide many assets for one link's visitors: the link,
+/// its folder's ancestry, and its creator as an actor with its grants (read
+/// once, then every asset is decided in memory).
+struct LinkContext {
+    link: share_link::Model,
+    folder_ancestry: Option<String>,
+    creator: Option<(Actor, vitrine_entity::access::AccessMap)>,
+}
+
+impl LinkContext {
+    async fn load<C: ConnectionTrait>(conn: &C, link: share_link::Model) -> ApiResult<Self> {
+        let folder_ancestry = match link.folder_id {
+            Some(id) => folder::Entity::find_by_id(id)
+                .one(conn)
+                .await?
+                .map(|f| f.ancestry),
+            None => None,
+        };
+        let creator = match user::Entity::find_by_id(link.created_by).one(conn).await? {
+            Some(u) => match crate::services::auth::actor_of_user(conn, &u).await? {
+                Ok(actor) => {
+                    let map = access::load_map(conn, &actor).await?;
+                    Some((actor, map))
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        Ok(Self {
+            link,
+            folder_ancestry,
+            creator,
+        })
+    }
+
+    /// The link facts of `asset` (filed under `ancestry`); `listed`: whether
+    /// the link lists it (for a link of assets).
+    fn facts(
+        &self,
+        asset: &asset::Model,
+        ancestry: Option<&str>,
+        listed: bool,
+        now: DateTime<Utc>,
+    ) -> LinkFacts {
+        let includes = match (&self.link.folder_id, &self.folder_ancestry) {
+            (Some(_), Some(prefix)) => ancestry.is_some_and(|a| a.starts_with(prefix.as_str())),
+            (Some(_), None) => false,
+            (None, _) => listed,
+        };
+        let creator = match &self.creator {
+            Some((actor, map)) => {
+                let resource = Resource::Asset(map.asset_facts(ancestry, asset));
+                let may = |action| authorize(actor, action, &resource, now).is_ok();
+                CreatorRights {
+                    share: may(Action::Share),
+                    preview: may(Action::ViewPreview),
+                    lowres: may(Action::DownloadLowres),
+                    original: may(Action::DownloadOriginal),
+                }
+            }
+            None => CreatorRights::default(),
+        };
+        LinkFacts {
+            scope: self.link.scope,
+            revoked: self.link.revoked_at.is_some(),
+            starts_at: self.link.starts_at,
+            expires_at: self.link.expires_at,
+            // A visit already admitted was counted when it opened.
+            views_left: true,
+            downloads_left: self.link.downloads_left(),
+            includes,
+            creator,
+        }
+    }
 }
 
 /// The link facts of `asset` for a visitor of `link_id` (see the policy).
@@ -783,58 +834,41 @@ pub async fn link_facts<C: ConnectionTrait>(
     let Some(link) = share_link::Entity::find_by_id(link_id).one(conn).await? else {
         return Ok(None);
     };
-    let includes = match link.folder_id {
-        Some(folder_id) => match folder::Entity::find_by_id(folder_id).one(conn).await? {
-            Some(f) => ancestry.is_some_and(|a| a.starts_with(&f.ancestry)),
-            None => false,
-        },
-        None => share_link_asset::Entity::find_by_id((link.id, asset.id))
+    let listed = link.folder_id.is_none()
+        && share_link_asset::Entity::find_by_id((link.id, asset.id))
             .one(conn)
             .await?
-            .is_some(),
-    };
-    let creator = creator_rights(conn, link.created_by, asset, ancestry, now).await?;
-    Ok(Some(LinkFacts {
-        scope: link.scope,
-        revoked: link.revoked_at.is_some(),
-        starts_at: link.starts_at,
-        expires_at: link.expires_at,
-        // A visit already admitted was counted when it opened.
-        views_left: true,
-        downloads_left: link.downloads_left(),
-        includes,
-        creator,
-    }))
+            .is_some();
+    let context = LinkContext::load(conn, link).await?;
+    Ok(Some(context.facts(asset, ancestry, listed, now)))
 }
 
 /// The assets a visitor of `link` may see now, newest first (at most
 /// [`MAX_PAGE_ASSETS`]): listed or in the folder, not trashed, published,
-/// and still within what the creator may share.
+/// and still within what the creator may share. A fixed number of queries,
+/// whatever the number of assets.
 pub async fn deliverable(
     state: &AppState,
     link: &share_link::Model,
 ) -> ApiResult<Vec<asset::Model>> {
     let db = &state.db;
     let now = state.clock.now();
+    let context = LinkContext::load(db, link.clone()).await?;
     let mut query = asset::Entity::find()
         .filter(asset::Column::DeletedAt.is_null())
         .filter(access::published_at(now));
-    query = match link.folder_id {
-        Some(folder_id) => {
-            let Some(f) = folder::Entity::find_by_id(folder_id).one(db).await? else {
-                return Ok(Vec::new());
-            };
-            query.filter(
-                asset::Column::FolderId.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(folder::Column::Id)
-                        .from(folder::Entity)
-                        .and_where(access::like_prefix(&f.ancestry))
-                        .to_owned(),
-                ),
-            )
-        }
-        None => query.filter(
+    query = match (&link.folder_id, &context.folder_ancestry) {
+        (Some(_), None) => return Ok(Vec::new()),
+        (Some(_), Some(prefix)) => query.filter(
+            asset::Column::FolderId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(folder::Column::Id)
+                    .from(folder::Entity)
+                    .and_where(access::like_prefix(prefix))
+                    .to_owned(),
+            ),
+        ),
+        (None, _) => query.filter(
             asset::Column::Id.in_subquery(
                 sea_orm::sea_query::Query::select()
                     .column(share_link_asset::Column::AssetId)
@@ -850,17 +884,34 @@ pub async fn deliverable(
         .limit(MAX_PAGE_ASSETS)
         .all(db)
         .await?;
+    let folder_ids: Vec<Uuid> = candidates.iter().filter_map(|a| a.folder_id).collect();
+    let ancestries: std::collections::HashMap<Uuid, String> = folder::Entity::find()
+        .select_only()
+        .column(folder::Column::Id)
+        .column(folder::Column::Ancestry)
+        .filter(folder::Column::Id.is_in(folder_ids))
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     let visitor = Actor::Visitor {
         share_link_id: link.id,
     };
-    let mut out = Vec::with_capacity(candidates.len());
-    for a in candidates {
-        let facts = access::asset_facts(db, &visitor, &a, now).await?;
-        if authorize(&visitor, Action::ViewPreview, &Resource::Asset(facts), now).is_ok() {
-            out.push(a);
-        }
-    }
-    Ok(out)
+    let visitor_map = access::load_map(db, &visitor).await?;
+    Ok(candidates
+        .into_iter()
+        .filter(|a| {
+            let ancestry = a
+                .folder_id
+                .and_then(|f| ancestries.get(&f))
+                .map(String::as_str);
+            let mut facts = visitor_map.asset_facts(ancestry, a);
+            // Candidates of a link of assets are the listed ones.
+            facts.link = Some(context.facts(a, ancestry, true, now));
+            authorize(&visitor, Action::ViewPreview, &Resource::Asset(facts), now).is_ok()
+        })
+        .collect())
 }
 
 /// Counts a download against `maxDownloads`, atomically: `false` when the
