@@ -9,6 +9,7 @@ pub mod clock;
 pub mod domain;
 pub mod entities;
 pub mod identity;
+pub mod license;
 pub mod policy;
 pub mod store;
 
