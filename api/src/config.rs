@@ -145,6 +145,8 @@ pub struct Config {
     pub login: LoginThrottle,
     pub delivery: DeliveryConfig,
     pub share: ShareConfig,
+    /// How long before its end a license counts as expiring.
+    pub license_notice: Duration,
     pub limits: Limits,
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
@@ -200,6 +202,7 @@ pub const KEYS: &[&str] = &[
     "share_visit_ttl",
     "share_max_password_failures",
     "share_password_window",
+    "license_notice",
     "session_ttl",
     "login_max_failures_per_email",
     "login_max_failures_per_ip",
@@ -397,6 +400,11 @@ impl Config {
             previous_secrets,
             delivery,
             share,
+            license_notice: parse_duration_key(
+                &get,
+                "license_notice",
+                Duration::from_secs(14 * 86_400),
+            )?,
             session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
             login: LoginThrottle {
                 max_failures_per_email: parse_num(

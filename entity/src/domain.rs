@@ -427,6 +427,14 @@ audit_actions! {
     SharePasswordFailed = "SHARE_PASSWORD_FAILED",
     /// Too many wrong passwords: the link refuses attempts for a while.
     ShareLockedOut = "SHARE_LOCKED_OUT",
+    /// A license was created.
+    LicenseCreated = "LICENSE_CREATED",
+    /// A license's terms changed.
+    LicenseUpdated = "LICENSE_UPDATED",
+    /// A license was attached to assets.
+    LicenseAttached = "LICENSE_ATTACHED",
+    /// A license was detached from assets.
+    LicenseDetached = "LICENSE_DETACHED",
 }
 
 impl std::fmt::Display for AuditAction {

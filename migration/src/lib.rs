@@ -10,6 +10,7 @@ mod m20261126_000002_assets;
 mod m20261126_000003_processing;
 mod m20261127_000004_access;
 mod m20261128_000005_share_links;
+mod m20261129_000006_licenses;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_processing::Migration),
             Box::new(m20261127_000004_access::Migration),
             Box::new(m20261128_000005_share_links::Migration),
+            Box::new(m20261129_000006_licenses::Migration),
         ]
     }
 }

@@ -501,6 +501,41 @@ impl Asset {
             .into())
     }
 
+    /// The licenses attached to it (members only; others get an empty list).
+    async fn licenses(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::licenses::License>> {
+        if !internal(ctx)? {
+            return Ok(Vec::new());
+        }
+        let state = super::state(ctx)?;
+        let mut found = crate::services::licenses::of_assets(&state.db, &[self.model.id]).await?;
+        let mut list = found.remove(&self.model.id).unwrap_or_default();
+        list.sort_by_key(|l| (l.ends_at, l.id));
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// Its license state now, from every license attached to it.
+    async fn license_state(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<vitrine_entity::license::LicenseState> {
+        let state = super::state(ctx)?;
+        let mut found = crate::services::licenses::of_assets(&state.db, &[self.model.id]).await?;
+        let terms: Vec<_> = found
+            .remove(&self.model.id)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| l.terms())
+            .collect();
+        Ok(vitrine_entity::license::state(
+            &terms,
+            state.clock.now(),
+            crate::services::licenses::notice(state),
+        ))
+    }
+
     /// This asset's own override, if it has one.
     async fn ownership_override(
         &self,

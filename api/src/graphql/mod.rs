@@ -4,6 +4,7 @@
 mod asset_resolvers;
 pub mod asset_types;
 mod codes;
+mod licenses;
 mod loaders;
 mod mutation;
 mod query;
@@ -24,12 +25,22 @@ use query::IdentityQuery;
 /// The query root: identity and audit, then the asset library.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(IdentityQuery, AssetQuery, share::ShareQuery);
+pub struct QueryRoot(
+    IdentityQuery,
+    AssetQuery,
+    share::ShareQuery,
+    licenses::LicenseQuery,
+);
 
 /// The mutation root.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(IdentityMutation, AssetMutation, share::ShareMutation);
+pub struct MutationRoot(
+    IdentityMutation,
+    AssetMutation,
+    share::ShareMutation,
+    licenses::LicenseMutation,
+);
 pub use subscription::SubscriptionRoot;
 
 use crate::config::Limits;

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod folders;
+pub mod licenses;
 pub mod ownership;
 pub mod partners;
 pub mod share_links;

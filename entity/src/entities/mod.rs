@@ -3,12 +3,14 @@
 
 pub mod access_grant;
 pub mod asset;
+pub mod asset_license;
 pub mod asset_tag;
 pub mod asset_version;
 pub mod audit_chain_head;
 pub mod audit_event;
 pub mod blob;
 pub mod folder;
+pub mod license;
 pub mod ownership_profile;
 pub mod partner_org;
 pub mod rendition;
