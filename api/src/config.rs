@@ -147,6 +147,8 @@ pub struct Config {
     pub share: ShareConfig,
     /// How long before its end a license counts as expiring.
     pub license_notice: Duration,
+    /// Whether assets without any license may go to partners and visitors.
+    pub license_unlicensed_deliverable: bool,
     pub limits: Limits,
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
@@ -203,6 +205,7 @@ pub const KEYS: &[&str] = &[
     "share_max_password_failures",
     "share_password_window",
     "license_notice",
+    "license_unlicensed_deliverable",
     "session_ttl",
     "login_max_failures_per_email",
     "login_max_failures_per_ip",
@@ -404,6 +407,11 @@ impl Config {
                 &get,
                 "license_notice",
                 Duration::from_secs(14 * 86_400),
+            )?,
+            license_unlicensed_deliverable: parse_bool(
+                &get,
+                "license_unlicensed_deliverable",
+                false,
             )?,
             session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
             login: LoginThrottle {

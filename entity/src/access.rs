@@ -94,6 +94,7 @@ impl AccessMap {
             starts_at: asset.access_starts_at,
             ends_at: asset.access_ends_at,
             link: None,
+            licensing: None,
         }
     }
 

@@ -146,7 +146,7 @@ pub fn state(licenses: &[Terms], now: DateTime<Utc>, notice: Duration) -> Licens
 
 /// The end of the uninterrupted coverage that contains `now` (licenses that
 /// overlap or touch extend each other).
-fn covered_until(licenses: &[Terms], now: DateTime<Utc>) -> DateTime<Utc> {
+pub fn covered_until(licenses: &[Terms], now: DateTime<Utc>) -> DateTime<Utc> {
     let mut until = now;
     loop {
         let next = licenses

@@ -158,6 +158,35 @@ pub struct AssetFacts {
     /// For a visitor: the share link it came through, as it stands now
     /// relative to this asset. `None` for every other actor.
     pub link: Option<LinkFacts>,
+    /// For partners and visitors: the licenses attached to the asset (what
+    /// leaves the organisation must be licensed at that instant). `None`:
+    /// not known, which denies them.
+    pub licensing: Option<Licensing>,
+}
+
+/// The licenses of an asset, for deciding what may leave the organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Licensing {
+    pub licenses: Vec<crate::license::Terms>,
+    /// Whether an asset without any license may go to partners and visitors
+    /// (a setting; default no).
+    pub unlicensed_allowed: bool,
+}
+
+impl Licensing {
+    /// Whether the asset may leave the organisation at `now`.
+    pub fn permits(&self, now: DateTime<Utc>) -> bool {
+        if self.licenses.is_empty() {
+            self.unlicensed_allowed
+        } else {
+            crate::license::covered(&self.licenses, now, None, None)
+        }
+    }
+
+    /// When the current coverage ends (for cache lifetimes), if licensed.
+    pub fn covered_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        (!self.licenses.is_empty()).then(|| crate::license::covered_until(&self.licenses, now))
+    }
 }
 
 /// What a visitor's share link says about one asset.
@@ -268,6 +297,7 @@ impl Default for AssetFacts {
             starts_at: None,
             ends_at: None,
             link: None,
+            licensing: None,
         }
     }
 }
@@ -436,6 +466,9 @@ pub enum Denial {
     /// The link's downloads are used up.
     #[error("the share link has no downloads left")]
     DownloadsExhausted,
+    /// No license in force covers the asset now (it may not leave).
+    #[error("not licensed now")]
+    NotLicensed,
     /// The link's creator may no longer do this with the asset.
     #[error("the share link's creator may no longer {}", action.as_str())]
     CreatorLacksAction { action: Action },
@@ -463,7 +496,8 @@ impl Denial {
             | Denial::PartnerNotAllowlisted
             | Denial::LinkUnavailable
             | Denial::NotInLink
-            | Denial::CreatorLacksAction { .. } => true,
+            | Denial::CreatorLacksAction { .. }
+            | Denial::NotLicensed => true,
             Denial::Unauthenticated
             | Denial::RoleLacksAction { .. }
             | Denial::GrantLacksAction { .. }
@@ -520,6 +554,9 @@ fn visitor(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<()
     }
     if !a.published(now) {
         return Err(Denial::NotPublished);
+    }
+    if !a.licensing.as_ref().is_some_and(|l| l.permits(now)) {
+        return Err(Denial::NotLicensed);
     }
     if !link.creator.permits(action) {
         return Err(if scope_permits(ShareScope::Download, action) {
@@ -591,6 +628,9 @@ fn partner(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<()
             };
             if !a.published(now) {
                 return Err(Denial::NotPublished);
+            }
+            if !a.licensing.as_ref().is_some_and(|l| l.permits(now)) {
+                return Err(Denial::NotLicensed);
             }
             if grant_permits(level, action) {
                 Ok(())
@@ -768,8 +808,95 @@ mod tests {
     fn published() -> AssetFacts {
         AssetFacts {
             access: AccessMode::Public,
+            licensing: Some(Licensing {
+                licenses: Vec::new(),
+                unlicensed_allowed: true,
+            }),
             ..AssetFacts::default()
         }
+    }
+
+    #[test]
+    fn nothing_unlicensed_leaves_and_a_license_ends_at_its_instant() {
+        use crate::license::{Channel, Terms};
+        let ends = now() + chrono::Duration::days(1);
+        let licensed = |licenses: Vec<Terms>, unlicensed_allowed: bool| AssetFacts {
+            grant: Some(GrantLevel::Download),
+            licensing: Some(Licensing {
+                licenses,
+                unlicensed_allowed,
+            }),
+            ..published()
+        };
+        let terms = Terms {
+            channels: [Channel::Ecommerce].into(),
+            territories: ["FR".to_owned()].into(),
+            starts_at: now() - chrono::Duration::days(30),
+            ends_at: ends,
+        };
+        let partner = partner(true);
+        for action in [
+            Action::ViewMetadata,
+            Action::ViewPreview,
+            Action::DownloadOriginal,
+        ] {
+            let with = Resource::Asset(licensed(vec![terms.clone()], false));
+            assert_eq!(
+                authorize(&partner, action, &with, ends - chrono::Duration::seconds(1)),
+                Ok(())
+            );
+            assert_eq!(
+                authorize(
+                    &partner,
+                    action,
+                    &with,
+                    ends + chrono::Duration::milliseconds(1)
+                ),
+                Err(Denial::NotLicensed)
+            );
+            let via_link = Resource::Asset(AssetFacts {
+                link: Some(link(ShareScope::Download)),
+                ..licensed(vec![terms.clone()], false)
+            });
+            assert_eq!(
+                authorize(
+                    &VISITOR,
+                    action,
+                    &via_link,
+                    ends - chrono::Duration::seconds(1)
+                ),
+                Ok(())
+            );
+            assert_eq!(
+                authorize(&VISITOR, action, &via_link, ends),
+                Err(Denial::NotLicensed)
+            );
+            // Unlicensed: only where the setting allows it; unknown: never.
+            for (allowed, expected) in [(false, Err(Denial::NotLicensed)), (true, Ok(()))] {
+                let r = Resource::Asset(licensed(Vec::new(), allowed));
+                assert_eq!(authorize(&partner, action, &r, now()), expected);
+            }
+            let unknown = Resource::Asset(AssetFacts {
+                licensing: None,
+                ..licensed(Vec::new(), true)
+            });
+            assert_eq!(
+                authorize(&partner, action, &unknown, now()),
+                Err(Denial::NotLicensed)
+            );
+            // Members work with unlicensed and expired images alike.
+            let expired = Resource::Asset(licensed(vec![terms.clone()], false));
+            assert_eq!(
+                authorize(
+                    &member(Role::Editor),
+                    action,
+                    &expired,
+                    ends + chrono::Duration::days(1)
+                ),
+                Ok(())
+            );
+        }
+        assert!(Denial::NotLicensed.hides_existence());
     }
 
     #[test]
@@ -968,7 +1095,7 @@ mod tests {
                                 } else {
                                     AccessMode::Restricted
                                 },
-                                ..AssetFacts::default()
+                                ..published()
                             };
                             let decision = authorize(
                                 &partner(allowlisted),
@@ -1027,7 +1154,7 @@ mod tests {
             access: AccessMode::Public,
             starts_at: Some(start),
             ends_at: Some(end),
-            ..AssetFacts::default()
+            ..published()
         };
         let at = |t: DateTime<Utc>, actor: &Actor| {
             authorize(

@@ -115,6 +115,12 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Tes
     env.insert("VITRINE_DATA_DIR".into(), data_dir.display().to_string());
     env.insert("VITRINE_LOG".into(), "warn".into());
     env.insert("VITRINE_SHUTDOWN_TIMEOUT".into(), "5s".into());
+    // Tests of other features deliver unlicensed assets to partners and
+    // visitors; the license tests turn this back to the default (false).
+    env.insert(
+        "VITRINE_LICENSE_UNLICENSED_DELIVERABLE".into(),
+        "true".into(),
+    );
     let mut pg = None;
     if let Ok(base) = std::env::var("VITRINE_TEST_DATABASE_URL") {
         let name = format!("vt_{id}");

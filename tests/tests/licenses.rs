@@ -240,3 +240,198 @@ async fn an_assets_license_state_follows_its_licenses_and_the_clock() {
     }
     app.finish().await;
 }
+
+/// A partner with a DOWNLOAD grant on a folder holding one published asset,
+/// on a server with the default (unlicensed assets stay inside).
+async fn partner_setup(app: &TestApp, admin: &str) -> (String, String, String) {
+    let folder = app.create_folder(admin, None, "Retail").await;
+    let a = app
+        .upload_asset(
+            admin,
+            &UploadFile::fixture("garden.jpg"),
+            json!({ "folderId": folder }),
+        )
+        .await;
+    let asset = a["id"].as_str().unwrap().to_owned();
+    assert!(
+        app.wait_until_processed(std::time::Duration::from_secs(60))
+            .await
+    );
+    app.set_access(admin, &[&asset], "PUBLIC", None, None).await;
+    let partner = app
+        .create_partner(admin, "Retailer", "buyer@retailer.example")
+        .await;
+    app.grant(admin, &folder, "PARTNER_ORG", &partner.org_id, "DOWNLOAD")
+        .await;
+    (asset, partner.token, folder)
+}
+
+#[tokio::test]
+async fn a_license_ending_closes_every_path_at_that_instant_without_any_job() {
+    let app = vitrine_tests::spawn_with(|env| {
+        env.insert(
+            "VITRINE_LICENSE_UNLICENSED_DELIVERABLE".into(),
+            "false".into(),
+        );
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let (asset, partner, _) = partner_setup(&app, &admin).await;
+    let list = "{ assets { edges { node { id } } } }";
+    let count = |b: &Value| b["data"]["assets"]["edges"].as_array().map(Vec::len);
+
+    // Unlicensed: members see it; nothing of it leaves.
+    assert_eq!(
+        count(&app.gql(Some(&partner), list, Value::Null).await),
+        Some(0)
+    );
+    let refused = app
+        .delivery_url(&partner, &asset, "PREVIEW", None)
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&refused), Some("NOT_FOUND"), "{refused}");
+    let share = app
+        .gql(
+            Some(&admin),
+            "mutation($a: [ID!]!) { createShareLink(input: { assetIds: $a, scope: DOWNLOAD }) { url } }",
+            json!({ "a": [asset] }),
+        )
+        .await;
+    let page_url = format!(
+        "{}{}",
+        app.base,
+        share["data"]["createShareLink"]["url"].as_str().unwrap()
+    );
+    let client = reqwest::Client::new();
+    let page = client
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"empty\""), "{page}");
+
+    // Licensed until T (whole seconds from now).
+    let now = app.clock.now();
+    let ends = now + chrono::Duration::hours(2);
+    let body = app
+        .gql(
+            Some(&admin),
+            CREATE,
+            json!({ "i": {
+                "name": "SS27 e-commerce", "licensor": "Studio Lumière",
+                "channels": ["ECOMMERCE"], "territories": ["WORLD"],
+                "startsAt": (now - chrono::Duration::days(1)).to_rfc3339(),
+                "endsAt": ends.to_rfc3339(),
+            } }),
+        )
+        .await;
+    let license = body["data"]["createLicense"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql(
+        Some(&admin),
+        "mutation($l: ID!, $a: [ID!]!) { attachLicense(licenseId: $l, assetIds: $a) }",
+        json!({ "l": license, "a": [asset] }),
+    )
+    .await;
+    assert_eq!(
+        count(&app.gql(Some(&partner), list, Value::Null).await),
+        Some(1)
+    );
+    let preview = app
+        .delivery_url(&partner, &asset, "PREVIEW", Some(86_400))
+        .await
+        .unwrap();
+    let original = app
+        .delivery_url(&partner, &asset, "ORIGINAL", Some(86_400))
+        .await
+        .unwrap();
+    let served = app.fetch(&preview).await;
+    assert_eq!(served.status(), 200);
+    let cc = served.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let age: i64 = cc.rsplit('=').next().unwrap().parse().unwrap();
+    assert!(age <= 7200, "cached beyond the license: {cc}");
+    let page = client.get(&page_url).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let link_image = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(|u| format!("{}{u}", app.base))
+        .unwrap_or_else(|| panic!("no image: {html}"));
+    assert_eq!(client.get(&link_image).send().await.unwrap().status(), 200);
+
+    // One second before T everything is served; one millisecond after, no path.
+    app.clock.set(ends - chrono::Duration::seconds(1));
+    let partner = app
+        .login("buyer@retailer.example", vitrine_tests::PASSWORD)
+        .await;
+    assert_eq!(app.fetch(&preview).await.status(), 200);
+    // The page's image URLs live minutes: take fresh ones from the page.
+    let html = client
+        .get(&page_url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let link_image = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(|u| format!("{}{u}", app.base))
+        .unwrap_or_else(|| panic!("no image: {html}"));
+    assert_eq!(client.get(&link_image).send().await.unwrap().status(), 200);
+    app.clock.set(ends + chrono::Duration::milliseconds(1));
+    assert_eq!(app.fetch(&preview).await.status(), 403);
+    assert_eq!(app.fetch(&original).await.status(), 403);
+    assert_eq!(client.get(&link_image).send().await.unwrap().status(), 403);
+    let html = client
+        .get(&page_url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"empty\""), "{html}");
+    assert_eq!(
+        count(&app.gql(Some(&partner), list, Value::Null).await),
+        Some(0)
+    );
+    let by_id = app
+        .gql(
+            Some(&partner),
+            "query($id: ID!) { asset(id: $id) { id } }",
+            json!({ "id": asset }),
+        )
+        .await;
+    assert_eq!(error_code(&by_id), Some("NOT_FOUND"), "{by_id}");
+    // Members still work with it.
+    let admin = app.login("admin@vitrine.test", PASSWORD).await;
+    assert_eq!(asset_state(&app, &admin, &asset).await, "EXPIRED");
+    assert!(
+        app.delivery_url(&admin, &asset, "ORIGINAL", None)
+            .await
+            .is_ok()
+    );
+    app.finish().await;
+}

@@ -190,6 +190,15 @@ impl Resolved {
         if let Some(end) = self.facts.as_ref().and_then(|f| f.ends_at) {
             until = until.min(end.timestamp());
         }
+        // Partners and visitors: never past the end of the license coverage.
+        if let Some(end) = self
+            .facts
+            .as_ref()
+            .and_then(|f| f.licensing.as_ref())
+            .and_then(|l| l.covered_until(now))
+        {
+            until = until.min(end.timestamp());
+        }
         (until - now.timestamp()).max(0)
     }
 }
@@ -487,7 +496,14 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
             served: Served::Superseded,
         });
     };
-    let facts = access::asset_facts(db, &actor, &asset, state.clock.now()).await?;
+    let facts = access::asset_facts(
+        db,
+        &actor,
+        &asset,
+        state.clock.now(),
+        state.config.license_unlicensed_deliverable,
+    )
+    .await?;
     let served = if asset.current_version_id != Some(claims.version_id) {
         Served::Superseded
     } else {

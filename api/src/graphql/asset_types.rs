@@ -481,7 +481,21 @@ impl Asset {
             Some(id) => load(ctx, FolderId(id)).await?.map(|f| f.ancestry),
             None => None,
         };
-        let facts = map.asset_facts(ancestry.as_deref(), &self.model);
+        let mut facts = map.asset_facts(ancestry.as_deref(), &self.model);
+        if matches!(
+            auth.actor,
+            vitrine_entity::policy::Actor::Partner { .. }
+                | vitrine_entity::policy::Actor::Visitor { .. }
+        ) {
+            facts.licensing = Some(
+                crate::services::access::licensing(
+                    &state.db,
+                    self.model.id,
+                    state.config.license_unlicensed_deliverable,
+                )
+                .await?,
+            );
+        }
         Ok(crate::delivery::issue(
             state,
             auth,

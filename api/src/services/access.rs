@@ -13,8 +13,8 @@ use uuid::Uuid;
 use vitrine_entity::access::{AccessMap, Region};
 use vitrine_entity::entities::{access_grant, asset, folder, partner_org, user};
 use vitrine_entity::policy::{
-    Action, Actor, AssetFacts, AssetScope, FolderFacts, Resource, Subject, authorize, subjects,
-    visible_scope,
+    Action, Actor, AssetFacts, AssetScope, FolderFacts, Licensing, Resource, Subject, authorize,
+    subjects, visible_scope,
 };
 use vitrine_entity::{AccessMode, AuditAction, GrantLevel, SubjectKind};
 
@@ -75,16 +75,21 @@ pub async fn folder_ancestry<C: ConnectionTrait>(
 }
 
 /// The policy facts about `asset` for `actor`.
-/// For a visitor, the facts include its share link's (see the policy).
+/// For a visitor, the facts include its share link's (see the policy); for
+/// partners and visitors, the asset's licenses.
 pub async fn asset_facts<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     asset: &asset::Model,
     now: DateTime<Utc>,
+    unlicensed_allowed: bool,
 ) -> ApiResult<AssetFacts> {
     let map = load_map(conn, actor).await?;
     let ancestry = folder_ancestry(conn, asset.folder_id).await?;
     let mut facts = map.asset_facts(ancestry.as_deref(), asset);
+    if matches!(actor, Actor::Partner { .. } | Actor::Visitor { .. }) {
+        facts.licensing = Some(licensing(conn, asset.id, unlicensed_allowed).await?);
+    }
     if let Actor::Visitor { share_link_id } = actor {
         facts.link = crate::services::share_links::link_facts(
             conn,
@@ -96,6 +101,53 @@ pub async fn asset_facts<C: ConnectionTrait>(
         .await?;
     }
     Ok(facts)
+}
+
+/// The licenses of an asset, as the policy needs them.
+pub async fn licensing<C: ConnectionTrait>(
+    conn: &C,
+    asset_id: Uuid,
+    unlicensed_allowed: bool,
+) -> ApiResult<Licensing> {
+    let mut found = crate::services::licenses::of_assets(conn, &[asset_id]).await?;
+    Ok(Licensing {
+        licenses: found
+            .remove(&asset_id)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| l.terms())
+            .collect(),
+        unlicensed_allowed,
+    })
+}
+
+/// Licensed (some license in force) at `at`, or without any license when
+/// that is allowed, as a condition on `assets`.
+pub fn licensed_at(at: DateTime<Utc>, unlicensed_allowed: bool) -> Condition {
+    use vitrine_entity::entities::{asset_license, license};
+    let in_force = Query::select()
+        .column((asset_license::Entity, asset_license::Column::AssetId))
+        .from(asset_license::Entity)
+        .inner_join(
+            license::Entity,
+            Expr::col((license::Entity, license::Column::Id))
+                .equals((asset_license::Entity, asset_license::Column::LicenseId)),
+        )
+        .and_where(Expr::col((license::Entity, license::Column::StartsAt)).lte(at))
+        .and_where(Expr::col((license::Entity, license::Column::EndsAt)).gt(at))
+        .to_owned();
+    let mut cond = Condition::any().add(asset::Column::Id.in_subquery(in_force));
+    if unlicensed_allowed {
+        cond = cond.add(
+            asset::Column::Id.not_in_subquery(
+                Query::select()
+                    .column(asset_license::Column::AssetId)
+                    .from(asset_license::Entity)
+                    .to_owned(),
+            ),
+        );
+    }
+    cond
 }
 
 /// The policy facts about a folder (`None`: the root) for `actor`.
@@ -201,6 +253,7 @@ pub async fn asset_scope<C: ConnectionTrait>(
     actor: &Actor,
     now: DateTime<Utc>,
     shelf: Shelf,
+    unlicensed_allowed: bool,
 ) -> ApiResult<Option<Condition>> {
     let scope = visible_scope(actor, now);
     let live = Condition::all().add(match shelf {
@@ -224,7 +277,8 @@ pub async fn asset_scope<C: ConnectionTrait>(
         ),
         AssetScope::Granted { at, .. } => live
             .add(asset::Column::FolderId.in_subquery(folders_where(folders)))
-            .add(published_at(at)),
+            .add(published_at(at))
+            .add(licensed_at(at, unlicensed_allowed)),
         AssetScope::All | AssetScope::Nothing => return Ok(None),
     }))
 }

@@ -108,14 +108,21 @@ pub async fn for_subscriber(
     };
     let now = state.clock.now();
     let map = access::load_map(&state.db, actor).await?;
+    let licensing = match actor {
+        Actor::Partner { .. } | Actor::Visitor { .. } => Some(
+            access::licensing(
+                &state.db,
+                asset_id,
+                state.config.license_unlicensed_deliverable,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let sees = |a: &asset::Model, ancestry: Option<&str>| {
-        authorize(
-            actor,
-            Action::ViewMetadata,
-            &Resource::Asset(map.asset_facts(ancestry, a)),
-            now,
-        )
-        .is_ok()
+        let mut facts = map.asset_facts(ancestry, a);
+        facts.licensing = licensing.clone();
+        authorize(actor, Action::ViewMetadata, &Resource::Asset(facts), now).is_ok()
     };
     let ancestry = access::folder_ancestry(&state.db, current.folder_id).await?;
     if current.deleted_at.is_none() && sees(&current, ancestry.as_deref()) {

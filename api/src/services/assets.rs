@@ -131,7 +131,16 @@ pub(crate) async fn authorize_asset<C: ConnectionTrait>(
     asset: &asset::Model,
 ) -> ApiResult<()> {
     let now = state.clock.now();
-    let facts = Resource::Asset(access::asset_facts(conn, actor, asset, now).await?);
+    let facts = Resource::Asset(
+        access::asset_facts(
+            conn,
+            actor,
+            asset,
+            now,
+            state.config.license_unlicensed_deliverable,
+        )
+        .await?,
+    );
     // Whoever may not see it learns nothing else about it.
     authorize(actor, Action::ViewMetadata, &facts, now)
         .map_err(|d| access::denied(d, not_found))?;
@@ -1078,7 +1087,15 @@ pub async fn list(
         return Err(ApiError::Unauthenticated("authentication required".into()));
     }
     let now = state.clock.now();
-    let Some(scope) = access::asset_scope(&state.db, actor, now, Shelf::Live).await? else {
+    let Some(scope) = access::asset_scope(
+        &state.db,
+        actor,
+        now,
+        Shelf::Live,
+        state.config.license_unlicensed_deliverable,
+    )
+    .await?
+    else {
         return Ok(Page {
             rows: Vec::new(),
             has_next: false,
@@ -1106,7 +1123,15 @@ pub async fn trash(state: &AppState, actor: &Actor, request: PageRequest<'_>) ->
         field: OrderField::DeletedAt,
         descending: true,
     };
-    let Some(cond) = access::asset_scope(&state.db, actor, now, Shelf::Trash).await? else {
+    let Some(cond) = access::asset_scope(
+        &state.db,
+        actor,
+        now,
+        Shelf::Trash,
+        state.config.license_unlicensed_deliverable,
+    )
+    .await?
+    else {
         return Ok(Page {
             rows: Vec::new(),
             has_next: false,

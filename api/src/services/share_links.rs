@@ -798,7 +798,14 @@ impl LinkContext {
         };
         let creator = match &self.creator {
             Some((actor, map)) => {
-                let resource = Resource::Asset(map.asset_facts(ancestry, asset));
+                // The visitor's own decision checks the licenses; the
+                // creator's rights are about access alone.
+                let mut facts = map.asset_facts(ancestry, asset);
+                facts.licensing = Some(vitrine_entity::policy::Licensing {
+                    licenses: Vec::new(),
+                    unlicensed_allowed: true,
+                });
+                let resource = Resource::Asset(facts);
                 let may = |action| authorize(actor, action, &resource, now).is_ok();
                 CreatorRights {
                     share: may(Action::Share),
@@ -854,9 +861,11 @@ pub async fn deliverable(
     let db = &state.db;
     let now = state.clock.now();
     let context = LinkContext::load(db, link.clone()).await?;
+    let unlicensed_allowed = state.config.license_unlicensed_deliverable;
     let mut query = asset::Entity::find()
         .filter(asset::Column::DeletedAt.is_null())
-        .filter(access::published_at(now));
+        .filter(access::published_at(now))
+        .filter(access::licensed_at(now, unlicensed_allowed));
     query = match (&link.folder_id, &context.folder_ancestry) {
         (Some(_), None) => return Ok(Vec::new()),
         (Some(_), Some(prefix)) => query.filter(
@@ -899,6 +908,8 @@ pub async fn deliverable(
         share_link_id: link.id,
     };
     let visitor_map = access::load_map(db, &visitor).await?;
+    let ids: Vec<Uuid> = candidates.iter().map(|a| a.id).collect();
+    let mut licenses = crate::services::licenses::of_assets(db, &ids).await?;
     Ok(candidates
         .into_iter()
         .filter(|a| {
@@ -907,6 +918,15 @@ pub async fn deliverable(
                 .and_then(|f| ancestries.get(&f))
                 .map(String::as_str);
             let mut facts = visitor_map.asset_facts(ancestry, a);
+            facts.licensing = Some(vitrine_entity::policy::Licensing {
+                licenses: licenses
+                    .remove(&a.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|l| l.terms())
+                    .collect(),
+                unlicensed_allowed,
+            });
             // Candidates of a link of assets are the listed ones.
             facts.link = Some(context.facts(a, ancestry, true, now));
             authorize(&visitor, Action::ViewPreview, &Resource::Asset(facts), now).is_ok()
