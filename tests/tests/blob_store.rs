@@ -169,13 +169,17 @@ async fn the_cleanup_job_collects_unreferenced_originals_only() {
     assert!(collected, "left: {:?}", app.stored_originals().await);
     assert!(app.stored_originals().await[0].ends_with(&sha256_hex(&kept.bytes)));
     assert_eq!(app.count_rows("blobs").await, 1);
-    let events = app
-        .gql(
-            Some(&admin),
-            "{ auditEvents(filter: { action: BLOBS_COLLECTED }) { edges { node { actorKind details } } } }",
-            serde_json::Value::Null,
-        )
-        .await;
+    // The job records its event once its work is done: wait for it too.
+    let query = "{ auditEvents(filter: { action: BLOBS_COLLECTED }) { edges { node { actorKind details } } } }";
+    let recorded = eventually(Duration::from_secs(20), || async {
+        let events = app.gql(Some(&admin), query, serde_json::Value::Null).await;
+        events["data"]["auditEvents"]["edges"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    })
+    .await;
+    assert!(recorded, "no BLOBS_COLLECTED event");
+    let events = app.gql(Some(&admin), query, serde_json::Value::Null).await;
     let event = &events["data"]["auditEvents"]["edges"][0]["node"];
     assert_eq!(event["actorKind"], "SYSTEM", "{events}");
     assert_eq!(event["details"]["blobs"], 2);
