@@ -482,20 +482,14 @@ impl Asset {
             None => None,
         };
         let mut facts = map.asset_facts(ancestry.as_deref(), &self.model);
-        if matches!(
-            auth.actor,
-            vitrine_entity::policy::Actor::Partner { .. }
-                | vitrine_entity::policy::Actor::Visitor { .. }
-        ) {
-            facts.licensing = Some(
-                crate::services::access::licensing(
-                    &state.db,
-                    self.model.id,
-                    state.config.license_unlicensed_deliverable,
-                )
-                .await?,
-            );
-        }
+        crate::services::access::add_licensing(
+            &state.db,
+            &auth.actor,
+            &mut facts,
+            self.model.id,
+            state.config.license_unlicensed_deliverable,
+        )
+        .await?;
         Ok(crate::delivery::issue(
             state,
             auth,
@@ -536,15 +530,9 @@ impl Asset {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<vitrine_entity::license::LicenseState> {
         let state = super::state(ctx)?;
-        let mut found = crate::services::licenses::of_assets(&state.db, &[self.model.id]).await?;
-        let terms: Vec<_> = found
-            .remove(&self.model.id)
-            .unwrap_or_default()
-            .iter()
-            .map(|l| l.terms())
-            .collect();
+        let licensing = crate::services::access::licensing(&state.db, self.model.id, false).await?;
         Ok(vitrine_entity::license::state(
-            &terms,
+            &licensing.licenses,
             state.clock.now(),
             crate::services::licenses::notice(state),
         ))

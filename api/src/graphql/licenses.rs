@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use vitrine_entity::entities::license;
 use vitrine_entity::license::{Channel, LicenseState};
 
-use super::{auth, meta, parse_id, state};
+use super::{auth, maybe, meta, parse_id, state};
 use crate::error::ApiError;
 use crate::services::licenses::{self, LicenseFilter, LicenseInput};
 
@@ -118,14 +118,6 @@ pub struct LicenseFilterInput {
     pub expiring_within_days: Option<i32>,
     pub licensor: Option<String>,
     pub channel: Option<Channel>,
-}
-
-fn maybe<T>(m: MaybeUndefined<T>) -> Option<Option<T>> {
-    match m {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
 }
 
 fn ids(raw: &[ID], what: &str) -> Result<Vec<uuid::Uuid>, ApiError> {

@@ -176,6 +176,15 @@ pub(crate) fn meta<'c>(ctx: &Context<'c>) -> RequestMeta {
     ctx.data::<RequestMeta>().cloned().unwrap_or_default()
 }
 
+/// A patch field: absent (unchanged), null (cleared) or a value.
+pub(crate) fn maybe<T>(m: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
+    match m {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
 pub(crate) fn parse_id(raw: &async_graphql::ID, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw.as_str())
         .map_err(|_| ApiError::BadUserInput(format!("{what} is not a valid id")))

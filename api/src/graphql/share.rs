@@ -10,7 +10,7 @@ use vitrine_entity::entities::share_link;
 use vitrine_entity::policy::LinkState;
 
 use super::asset_types::{UserSummary, internal_user};
-use super::{auth, meta, parse_id, state};
+use super::{auth, maybe, meta, parse_id, state};
 use crate::error::ApiError;
 use crate::services::share_links::{self, LinkFilter, NewShareLink, ShareLinkPatch};
 
@@ -167,14 +167,6 @@ pub struct ShareLinkFilter {
     /// Only links neither revoked nor expired.
     #[graphql(default)]
     pub active_only: bool,
-}
-
-fn maybe<T>(m: MaybeUndefined<T>) -> Option<Option<T>> {
-    match m {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
 }
 
 #[derive(Default)]

@@ -175,14 +175,10 @@ fn admits_running_visits(state: LinkState) -> bool {
     matches!(state, LinkState::Active | LinkState::Exhausted)
 }
 
-async fn the_link(state: &AppState, token: &str) -> Result<Option<share_link::Model>, ApiError> {
-    share_links::find_by_token(state, token).await
-}
-
 #[handler]
 pub async fn show(req: &Request, Path(token): Path<String>, Data(app): Data<&App>) -> Response {
     let state = &app.state;
-    let link = match the_link(state, &token).await {
+    let link = match share_links::find_by_token(state, &token).await {
         Ok(Some(link)) => link,
         Ok(None) => return unavailable(state, false),
         Err(e) => return failed(state, &e),
@@ -233,7 +229,7 @@ pub async fn unlock(
     Data(app): Data<&App>,
 ) -> Response {
     let state = &app.state;
-    let link = match the_link(state, &token).await {
+    let link = match share_links::find_by_token(state, &token).await {
         Ok(Some(link)) => link,
         Ok(None) => return unavailable(state, false),
         Err(e) => return failed(state, &e),

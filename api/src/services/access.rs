@@ -87,9 +87,7 @@ pub async fn asset_facts<C: ConnectionTrait>(
     let map = load_map(conn, actor).await?;
     let ancestry = folder_ancestry(conn, asset.folder_id).await?;
     let mut facts = map.asset_facts(ancestry.as_deref(), asset);
-    if matches!(actor, Actor::Partner { .. } | Actor::Visitor { .. }) {
-        facts.licensing = Some(licensing(conn, asset.id, unlicensed_allowed).await?);
-    }
+    add_licensing(conn, actor, &mut facts, asset.id, unlicensed_allowed).await?;
     if let Actor::Visitor { share_link_id } = actor {
         facts.link = crate::services::share_links::link_facts(
             conn,
@@ -101,6 +99,21 @@ pub async fn asset_facts<C: ConnectionTrait>(
         .await?;
     }
     Ok(facts)
+}
+
+/// Adds the asset's licenses to `facts` for the actors they bind: only what
+/// leaves the organisation (partners, visitors) must be licensed.
+pub async fn add_licensing<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    facts: &mut AssetFacts,
+    asset_id: Uuid,
+    unlicensed_allowed: bool,
+) -> ApiResult<()> {
+    if matches!(actor, Actor::Partner { .. } | Actor::Visitor { .. }) {
+        facts.licensing = Some(licensing(conn, asset_id, unlicensed_allowed).await?);
+    }
+    Ok(())
 }
 
 /// The licenses of an asset, as the policy needs them.

@@ -108,17 +108,16 @@ pub async fn for_subscriber(
     };
     let now = state.clock.now();
     let map = access::load_map(&state.db, actor).await?;
-    let licensing = match actor {
-        Actor::Partner { .. } | Actor::Visitor { .. } => Some(
-            access::licensing(
-                &state.db,
-                asset_id,
-                state.config.license_unlicensed_deliverable,
-            )
-            .await?,
-        ),
-        _ => None,
-    };
+    let mut licensed = vitrine_entity::policy::AssetFacts::default();
+    access::add_licensing(
+        &state.db,
+        actor,
+        &mut licensed,
+        asset_id,
+        state.config.license_unlicensed_deliverable,
+    )
+    .await?;
+    let licensing = licensed.licensing;
     let sees = |a: &asset::Model, ancestry: Option<&str>| {
         let mut facts = map.asset_facts(ancestry, a);
         facts.licensing = licensing.clone();

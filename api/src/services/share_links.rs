@@ -430,7 +430,7 @@ pub async fn update(
     }
     active.updated_at = Set(now);
     let link = active.update(tx.conn()).await?;
-    if patch_changes_password(&changed) {
+    if changed.contains(&"password") {
         // A new password ends every visit admitted with the old one.
         share_visit::Entity::delete_many()
             .filter(share_visit::Column::LinkId.eq(id))
@@ -444,10 +444,6 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     Ok(link)
-}
-
-fn patch_changes_password(changed: &[&str]) -> bool {
-    changed.contains(&"password")
 }
 
 /// Revokes a link: its page and every image URL issued under it stop at
@@ -706,31 +702,22 @@ pub async fn visit_of_cookie(
     link_id: Uuid,
     cookie: &str,
 ) -> ApiResult<Option<share_visit::Model>> {
+    // Looked up by the hash of its secret, as sessions are by their token's.
     let Some((id, secret)) = cookie.split_once('.') else {
         return Ok(None);
     };
-    let Ok(id) = Uuid::parse_str(id) else {
+    let Some(visit) = share_visit::Entity::find()
+        .filter(share_visit::Column::SecretHash.eq(security::hash_token(secret)))
+        .one(&state.db)
+        .await?
+    else {
         return Ok(None);
     };
-    let Some(visit) = share_visit::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    let presented = security::hash_token(secret);
-    let matches: bool = subtle_eq(presented.as_bytes(), visit.secret_hash.as_bytes());
-    if !matches || visit.link_id != link_id || state.clock.now() >= visit.expires_at {
+    let same_visit = Uuid::parse_str(id).is_ok_and(|id| id == visit.id);
+    if !same_visit || visit.link_id != link_id || state.clock.now() >= visit.expires_at {
         return Ok(None);
     }
     Ok(Some(visit))
-}
-
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    use sha2::Digest;
-    // Compare digests of both: equal length, and no early exit on content.
-    let (x, y) = (sha2::Sha256::digest(a), sha2::Sha256::digest(b));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
 }
 
 /// Whether a visit is still live for its link (delivery asks this at every
