@@ -144,11 +144,18 @@ async fn a_page_costs_the_same_number_of_statements_at_10_and_at_50() {
             "{{ assets(first: {n}) {{ totalCount edges {{ node {{ id title tags createdBy {{ email }} folder {{ name path }} currentVersion {{ number width height uploadedBy {{ email }} }} }} }} }} }}"
         )
     };
+    // The counter is shared with background work (scheduled jobs, the audit
+    // batcher), which can only add statements to a window: the cost of a page
+    // is the least of three measurements.
     let mut costs = Vec::new();
     for n in [10, 50] {
-        let before = app.statements();
-        let body = app.gql(Some(&admin), &query(n), Value::Null).await;
-        let cost = app.statements() - before;
+        let mut cost = u64::MAX;
+        let mut body = Value::Null;
+        for _ in 0..3 {
+            let before = app.statements();
+            body = app.gql(Some(&admin), &query(n), Value::Null).await;
+            cost = cost.min(app.statements() - before);
+        }
         let edges = body["data"]["assets"]["edges"].as_array().unwrap();
         assert_eq!(edges.len(), n, "{body}");
         assert_eq!(
