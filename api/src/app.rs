@@ -137,6 +137,12 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
         shutdown_timeout: config.shutdown_timeout,
         processing,
+        takedown: vitrine_worker::takedown::TakedownSettings {
+            notice: chrono::Duration::from_std(config.license_notice)
+                .unwrap_or(defaults.takedown.notice),
+            unlicensed_deliverable: config.license_unlicensed_deliverable,
+            schedule: config.license_takedown_schedule.clone(),
+        },
         processing_concurrency: config
             .renditions
             .processing_concurrency

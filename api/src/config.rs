@@ -149,6 +149,8 @@ pub struct Config {
     pub license_notice: Duration,
     /// Whether assets without any license may go to partners and visitors.
     pub license_unlicensed_deliverable: bool,
+    /// When the license takedown sweep runs (cron with seconds); `None`: never.
+    pub license_takedown_schedule: Option<String>,
     pub limits: Limits,
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
@@ -206,6 +208,7 @@ pub const KEYS: &[&str] = &[
     "share_password_window",
     "license_notice",
     "license_unlicensed_deliverable",
+    "license_takedown_schedule",
     "session_ttl",
     "login_max_failures_per_email",
     "login_max_failures_per_ip",
@@ -413,6 +416,16 @@ impl Config {
                 "license_unlicensed_deliverable",
                 false,
             )?,
+            license_takedown_schedule: match get("license_takedown_schedule").as_deref() {
+                None => Some("0 * * * * *".to_owned()),
+                Some("off") => None,
+                Some(spec) => {
+                    vitrine_worker::runner::check_schedule(spec).map_err(|e| {
+                        invalid("license_takedown_schedule", format!("{spec:?}: {e}"))
+                    })?;
+                    Some(spec.to_owned())
+                }
+            },
             session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
             login: LoginThrottle {
                 max_failures_per_email: parse_num(

@@ -435,6 +435,14 @@ audit_actions! {
     LicenseAttached = "LICENSE_ATTACHED",
     /// A license was detached from assets.
     LicenseDetached = "LICENSE_DETACHED",
+    /// A license's end passed; recorded by the takedown sweep (SYSTEM).
+    LicenseExpired = "LICENSE_EXPIRED",
+    /// A license entered its notice period ("expiring soon"), once per end date.
+    LicenseExpiring = "LICENSE_EXPIRING",
+    /// An asset was left with no license in force and taken down (SYSTEM).
+    AssetTakenDown = "ASSET_TAKEN_DOWN",
+    /// A taken-down asset is licensed again (SYSTEM).
+    AssetReinstated = "ASSET_REINSTATED",
 }
 
 impl std::fmt::Display for AuditAction {

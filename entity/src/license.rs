@@ -161,6 +161,48 @@ pub fn covered_until(licenses: &[Terms], now: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
+/// The use a delivery is for: a share link's or an issued URL's declared
+/// channel and territory. Declared, it must be covered by a license in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Usage {
+    pub channel: Option<Channel>,
+    /// ISO 3166-1 alpha-2, or WORLD (covered only by worldwide licenses).
+    pub territory: Option<String>,
+}
+
+impl Usage {
+    /// Whether a channel or a territory is declared.
+    pub fn is_declared(&self) -> bool {
+        self.channel.is_some() || self.territory.is_some()
+    }
+}
+
+/// What a version's approval recorded of its licenses: the authorization an
+/// audit shows for each version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    pub approved_by: Option<uuid::Uuid>,
+    pub approved_at: DateTime<Utc>,
+    pub license_state: LicenseState,
+    /// The licenses attached at that moment, as they read then.
+    pub licenses: Vec<LicenseSnapshot>,
+}
+
+/// A license as it read when a version was approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseSnapshot {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub licensor: String,
+    pub reference: Option<String>,
+    pub channels: Vec<Channel>,
+    pub territories: Vec<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
 /// Whether some license in force at `now` covers the use.
 pub fn covered(
     licenses: &[Terms],

@@ -165,21 +165,29 @@ pub struct AssetFacts {
 }
 
 /// The licenses of an asset, for deciding what may leave the organisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Licensing {
     pub licenses: Vec<crate::license::Terms>,
     /// Whether an asset without any license may go to partners and visitors
     /// (a setting; default no).
     pub unlicensed_allowed: bool,
+    /// The declared use (of a share link, of an issued URL), if any.
+    pub usage: crate::license::Usage,
 }
 
 impl Licensing {
-    /// Whether the asset may leave the organisation at `now`.
+    /// Whether the asset may leave the organisation at `now` (for the
+    /// declared use, if any).
     pub fn permits(&self, now: DateTime<Utc>) -> bool {
         if self.licenses.is_empty() {
             self.unlicensed_allowed
         } else {
-            crate::license::covered(&self.licenses, now, None, None)
+            crate::license::covered(
+                &self.licenses,
+                now,
+                self.usage.channel,
+                self.usage.territory.as_deref(),
+            )
         }
     }
 
@@ -472,6 +480,10 @@ pub enum Denial {
     /// The link's creator may no longer do this with the asset.
     #[error("the share link's creator may no longer {}", action.as_str())]
     CreatorLacksAction { action: Action },
+    /// A member's URL declares a use (channel, territory) that no license in
+    /// force covers.
+    #[error("no license in force covers the declared use")]
+    UseNotLicensed,
 }
 
 fn level_name(level: GrantLevel) -> &'static str {
@@ -502,7 +514,8 @@ impl Denial {
             | Denial::RoleLacksAction { .. }
             | Denial::GrantLacksAction { .. }
             | Denial::ScopeLacksAction { .. }
-            | Denial::DownloadsExhausted => false,
+            | Denial::DownloadsExhausted
+            | Denial::UseNotLicensed => false,
         }
     }
 }
@@ -517,7 +530,7 @@ pub fn authorize(
     match actor {
         Actor::Anonymous => Err(Denial::Unauthenticated),
         Actor::System => Ok(()),
-        Actor::Member { role, .. } => member(*role, action, resource),
+        Actor::Member { role, .. } => member(*role, action, resource, now),
         Actor::Partner {
             org_allowlisted, ..
         } => {
@@ -575,8 +588,15 @@ fn visitor(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<()
 }
 
 /// Members: their role, widened by the grants they hold; restricted folders
-/// only for administrators and the explicitly granted.
-fn member(role: Role, action: Action, resource: &Resource) -> Result<(), Denial> {
+/// only for administrators and the explicitly granted. Members work with
+/// unlicensed and expired images, but a delivery for a declared use
+/// (channel, territory) needs a license in force covering it.
+fn member(
+    role: Role,
+    action: Action,
+    resource: &Resource,
+    now: DateTime<Utc>,
+) -> Result<(), Denial> {
     let allows = |grant: Option<GrantLevel>, action: Action| {
         if role_permits(role, action) || grant.is_some_and(|g| grant_permits(g, action)) {
             Ok(())
@@ -602,7 +622,17 @@ fn member(role: Role, action: Action, resource: &Resource) -> Result<(), Denial>
             if a.deleted {
                 return trashed(action, |act| allows(a.grant, act));
             }
-            allows(a.grant, action)
+            allows(a.grant, action)?;
+            let delivers = matches!(
+                action,
+                Action::ViewPreview | Action::DownloadLowres | Action::DownloadOriginal
+            );
+            match &a.licensing {
+                Some(l) if delivers && l.usage.is_declared() && !l.permits(now) => {
+                    Err(Denial::UseNotLicensed)
+                }
+                _ => Ok(()),
+            }
         }
     }
 }
@@ -809,8 +839,8 @@ mod tests {
         AssetFacts {
             access: AccessMode::Public,
             licensing: Some(Licensing {
-                licenses: Vec::new(),
                 unlicensed_allowed: true,
+                ..Licensing::default()
             }),
             ..AssetFacts::default()
         }
@@ -825,6 +855,7 @@ mod tests {
             licensing: Some(Licensing {
                 licenses,
                 unlicensed_allowed,
+                ..Licensing::default()
             }),
             ..published()
         };
@@ -897,6 +928,72 @@ mod tests {
             );
         }
         assert!(Denial::NotLicensed.hides_existence());
+    }
+
+    #[test]
+    fn a_declared_use_needs_a_license_covering_its_channel_and_territory() {
+        use crate::license::{Channel, Terms, Usage};
+        let ecommerce_fr = Terms {
+            channels: [Channel::Ecommerce, Channel::Marketplace].into(),
+            territories: ["FR".to_owned(), "BE".to_owned()].into(),
+            starts_at: now() - chrono::Duration::days(1),
+            ends_at: now() + chrono::Duration::days(1),
+        };
+        let world_press = Terms {
+            channels: [Channel::Press].into(),
+            territories: ["WORLD".to_owned()].into(),
+            ..ecommerce_fr.clone()
+        };
+        let facts = |usage: Usage| AssetFacts {
+            grant: Some(GrantLevel::Download),
+            link: Some(link(ShareScope::Download)),
+            licensing: Some(Licensing {
+                licenses: vec![ecommerce_fr.clone(), world_press.clone()],
+                unlicensed_allowed: false,
+                usage,
+            }),
+            ..published()
+        };
+        let usage = |channel: Option<Channel>, territory: Option<&str>| Usage {
+            channel,
+            territory: territory.map(str::to_owned),
+        };
+        let cases = [
+            (usage(None, None), true),
+            (usage(Some(Channel::Marketplace), None), true),
+            (usage(Some(Channel::Marketplace), Some("FR")), true),
+            (usage(Some(Channel::Marketplace), Some("DE")), false),
+            (usage(Some(Channel::Social), Some("FR")), false),
+            (usage(Some(Channel::Social), None), false),
+            (usage(None, Some("US")), true), // the worldwide PRESS license
+            (usage(Some(Channel::Press), Some("US")), true),
+            (usage(Some(Channel::Press), Some("WORLD")), true),
+            (usage(Some(Channel::Marketplace), Some("WORLD")), false),
+        ];
+        for (usage, covered) in cases {
+            let r = Resource::Asset(facts(usage.clone()));
+            for action in [Action::ViewPreview, Action::DownloadOriginal] {
+                let outside = if covered {
+                    Ok(())
+                } else {
+                    Err(Denial::NotLicensed)
+                };
+                assert_eq!(authorize(&partner(true), action, &r, now()), outside, "{usage:?}");
+                assert_eq!(authorize(&VISITOR, action, &r, now()), outside, "{usage:?}");
+                let inside = if covered {
+                    Ok(())
+                } else {
+                    Err(Denial::UseNotLicensed)
+                };
+                assert_eq!(authorize(&member(Role::Editor), action, &r, now()), inside);
+            }
+            // Members still see and manage what they cannot send out.
+            assert_eq!(
+                authorize(&member(Role::Editor), Action::ViewMetadata, &r, now()),
+                Ok(())
+            );
+        }
+        assert!(!Denial::UseNotLicensed.hides_existence());
     }
 
     #[test]

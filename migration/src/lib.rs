@@ -11,6 +11,7 @@ mod m20261126_000003_processing;
 mod m20261127_000004_access;
 mod m20261128_000005_share_links;
 mod m20261129_000006_licenses;
+mod m20261130_000007_license_enforcement;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_access::Migration),
             Box::new(m20261128_000005_share_links::Migration),
             Box::new(m20261129_000006_licenses::Migration),
+            Box::new(m20261130_000007_license_enforcement::Migration),
         ]
     }
 }

@@ -14,7 +14,7 @@ use vitrine_entity::audit_chain::format_instant;
 use vitrine_entity::entities::session;
 
 use crate::jobs::{
-    CollectGarbageBlobs, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing, RetagRenditions,
+    CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing, RetagRenditions,
 };
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;
@@ -102,6 +102,19 @@ pub(crate) async fn collect_garbage_blobs(
         }
         tracing::info!(tick = job.tick, deleted, "collected unreferenced blobs");
         Ok(deleted)
+    })
+    .await
+}
+
+/// Sweeps license ends: takedowns, revoked links, reinstatements, notices.
+pub(crate) async fn license_takedown(
+    job: LicenseTakedown,
+    deps: Data<WorkerDeps>,
+) -> Result<String, BoxDynError> {
+    guarded("license-takedown", async move {
+        let report = crate::takedown::sweep(&deps).await?;
+        tracing::debug!(tick = job.tick, ?report, "license takedown");
+        Ok(serde_json::to_string(&report)?)
     })
     .await
 }

@@ -63,6 +63,20 @@ impl Job for ReconcileProcessing {
     const MAX_ATTEMPTS: usize = 1;
 }
 
+/// Handles license ends (takedown), reinstatements and expiry notices.
+/// Enqueued every minute by the scheduler; one sweep runs at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseTakedown {
+    /// The scheduler tick (Unix seconds) that enqueued it.
+    pub tick: u64,
+}
+
+impl Job for LicenseTakedown {
+    const QUEUE: &'static str = "v1:license-takedown";
+    // The next tick retries: a sweep resumes where one stopped.
+    const MAX_ATTEMPTS: usize = 1;
+}
+
 /// Deletes stored originals that nothing references (purged assets, uploads
 /// that crashed before their commit). Enqueued hourly by the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

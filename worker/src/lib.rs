@@ -8,6 +8,7 @@
 pub mod blobs;
 pub mod events;
 pub mod jobs;
+pub mod lease;
 pub mod media;
 pub mod ownership;
 pub mod processing;
@@ -16,6 +17,7 @@ pub mod render;
 pub mod runner;
 pub mod storage;
 pub mod tagging;
+pub mod takedown;
 pub mod tx;
 
 mod handlers;

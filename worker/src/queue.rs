@@ -10,7 +10,7 @@ use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteS
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
 use crate::jobs::{
-    CollectGarbageBlobs, Job, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing,
+    CollectGarbageBlobs, Job, LicenseTakedown, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing,
     RetagRenditions,
 };
 
@@ -202,6 +202,15 @@ impl Queue {
         self.push(
             CollectGarbageBlobs { tick },
             Some(format!("collect-garbage-blobs:{tick}")),
+        )
+        .await
+    }
+
+    /// Enqueues a license takedown sweep for a scheduler tick (once per tick).
+    pub async fn enqueue_license_takedown(&self, tick: u64) -> Result<(), QueueError> {
+        self.push(
+            LicenseTakedown { tick },
+            Some(format!("license-takedown:{tick}")),
         )
         .await
     }

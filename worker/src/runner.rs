@@ -15,7 +15,8 @@ use vitrine_entity::Clock;
 use crate::events::EventBus;
 use crate::handlers;
 use crate::jobs::{
-    CollectGarbageBlobs, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing, RetagRenditions,
+    CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
+    ReconcileProcessing, RetagRenditions,
 };
 use crate::queue::Queue;
 use crate::storage::BlobStore;
@@ -37,6 +38,8 @@ pub struct WorkerSettings {
     /// How long shutdown waits for running jobs before it gives up on them
     /// (they are then picked up again by another worker).
     pub shutdown_timeout: Duration,
+    /// The license takedown sweep.
+    pub takedown: crate::takedown::TakedownSettings,
 }
 
 impl Default for WorkerSettings {
@@ -50,6 +53,7 @@ impl Default for WorkerSettings {
             blob_grace: chrono::Duration::hours(1),
             poll_interval: Duration::from_millis(250),
             shutdown_timeout: Duration::from_secs(30),
+            takedown: crate::takedown::TakedownSettings::default(),
         }
     }
 }
@@ -69,7 +73,7 @@ pub struct WorkerDeps {
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     #[error("invalid schedule {0:?}: {1}")]
-    Schedule(&'static str, String),
+    Schedule(String, String),
     #[error("worker monitor failed: {0}")]
     Monitor(String),
 }
@@ -83,20 +87,25 @@ enum Periodic {
     CollectGarbageBlobs,
     /// Every 30 seconds.
     ReconcileProcessing,
+    /// Every minute by default (configurable; can be turned off).
+    LicenseTakedown,
 }
 
 impl Periodic {
-    const ALL: [Periodic; 3] = [
+    const ALL: [Periodic; 4] = [
         Periodic::PurgeExpiredSessions,
         Periodic::CollectGarbageBlobs,
         Periodic::ReconcileProcessing,
+        Periodic::LicenseTakedown,
     ];
 
-    fn schedule(self) -> &'static str {
+    /// The cron schedule (with seconds); `None`: not scheduled.
+    fn schedule(self, settings: &WorkerSettings) -> Option<String> {
         match self {
-            Periodic::PurgeExpiredSessions => "0 17 * * * *",
-            Periodic::CollectGarbageBlobs => "0 47 * * * *",
-            Periodic::ReconcileProcessing => "*/30 * * * * *",
+            Periodic::PurgeExpiredSessions => Some("0 17 * * * *".to_owned()),
+            Periodic::CollectGarbageBlobs => Some("0 47 * * * *".to_owned()),
+            Periodic::ReconcileProcessing => Some("*/30 * * * * *".to_owned()),
+            Periodic::LicenseTakedown => settings.takedown.schedule.clone(),
         }
     }
 
@@ -105,8 +114,16 @@ impl Periodic {
             Periodic::PurgeExpiredSessions => queue.enqueue_purge_expired_sessions(tick).await,
             Periodic::CollectGarbageBlobs => queue.enqueue_collect_garbage_blobs(tick).await,
             Periodic::ReconcileProcessing => queue.enqueue_reconcile(tick).await,
+            Periodic::LicenseTakedown => queue.enqueue_license_takedown(tick).await,
         }
     }
+}
+
+/// Checks a cron schedule (six fields, with seconds).
+pub fn check_schedule(spec: &str) -> Result<(), String> {
+    cron::Schedule::from_str(spec)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// A name unique to this process, so a restarted process never collides with
@@ -160,8 +177,11 @@ pub async fn run_workers(
 ) -> Result<(), RunnerError> {
     let mut schedulers = Vec::new();
     for periodic in Periodic::ALL {
-        let schedule = cron::Schedule::from_str(periodic.schedule())
-            .map_err(|e| RunnerError::Schedule(periodic.schedule(), e.to_string()))?;
+        let Some(spec) = periodic.schedule(&deps.settings) else {
+            continue;
+        };
+        let schedule = cron::Schedule::from_str(&spec)
+            .map_err(|e| RunnerError::Schedule(spec.clone(), e.to_string()))?;
         schedulers.push(tokio::spawn(run_scheduler(
             deps.queue.clone(),
             periodic,
@@ -211,6 +231,13 @@ pub async fn run_workers(
         deps,
         ReconcileProcessing,
         handlers::reconcile_processing,
+        1
+    );
+    let monitor = register!(
+        monitor,
+        deps,
+        LicenseTakedown,
+        handlers::license_takedown,
         1
     );
     tracing::info!("workers started");

@@ -4,7 +4,7 @@
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use vitrine_entity::Clock;
-use vitrine_entity::audit::{NewEvent, append};
+use vitrine_entity::audit::{NewEvent, append, append_many};
 use vitrine_entity::entities::audit_event;
 use vitrine_entity::store::{begin_write, bump_epoch};
 
@@ -46,6 +46,14 @@ impl<'a> Tx<'a> {
         let model = append(&self.txn, self.clock.now(), event).await?;
         self.recorded.push(model.clone());
         Ok(model)
+    }
+
+    /// Appends events in order inside this transaction, in bounded
+    /// multi-row inserts (bulk work: a sweep's thousands of events).
+    pub async fn audit_many(&mut self, events: Vec<NewEvent>) -> Result<(), DbErr> {
+        let models = append_many(&self.txn, self.clock.now(), events).await?;
+        self.recorded.extend(models);
+        Ok(())
     }
 
     /// Commits (moving the access epoch on, so that delivery caches re-read

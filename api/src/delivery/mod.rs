@@ -14,6 +14,7 @@
 pub mod batcher;
 pub mod signing;
 
+use vitrine_entity::license::Usage;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -351,6 +352,7 @@ pub fn issue(
     facts: AssetFacts,
     kind: DeliveryKind,
     ttl_seconds: Option<i64>,
+    usage: &Usage,
 ) -> ApiResult<String> {
     let now = state.clock.now();
     let not_found = || ApiError::NotFound("no such asset".into());
@@ -380,6 +382,8 @@ pub fn issue(
         kind,
         holder,
         expires_at,
+        channel: usage.channel,
+        territory: usage.territory.as_deref().and_then(Claims::territory_code),
     });
     Ok(format!(
         "{}/r/{token}",
@@ -411,6 +415,9 @@ pub fn issue_for_visit(
             visit_id: visit.id,
         },
         expires_at,
+        // The link's use is read from the link at each request.
+        channel: None,
+        territory: None,
     });
     Ok(format!(
         "{}/r/{token}",
@@ -502,6 +509,7 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
         &asset,
         state.clock.now(),
         state.config.license_unlicensed_deliverable,
+        claims.usage(),
     )
     .await?;
     let served = if asset.current_version_id != Some(claims.version_id) {

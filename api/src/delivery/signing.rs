@@ -11,8 +11,13 @@
 //! 39..55 user id / share-link id
 //! 55..71 session id / visit id
 //! 71..79 expiry, Unix seconds, big-endian
-//! 79..111 HMAC-SHA256 of bytes 0..79
+//! 79     declared channel: 0 none, 1.. the channel (format 2)
+//! 80..82 declared territory: 0 0 none, "**" WORLD, else its ISO code (format 2)
+//! 82..114 HMAC-SHA256 of bytes 0..82
 //! ```
+//!
+//! Format 1 (no declared use; the HMAC over bytes 0..79) is still accepted,
+//! so that the URLs issued before format 2 keep working until they expire.
 //!
 //! Keys are derived from the installation secret; previous secrets stay
 //! accepted for verification, so the secret can rotate without breaking the
@@ -23,13 +28,16 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use vitrine_entity::license::{Channel, Usage, WORLD};
+
 use super::DeliveryKind;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const FORMAT: u8 = 1;
-const CLAIMS_LEN: usize = 79;
+const FORMAT: u8 = 2;
+const CLAIMS_LEN: usize = 82;
 const TOKEN_LEN: usize = CLAIMS_LEN + 32;
+const V1_CLAIMS_LEN: usize = 79;
 /// The longest encoded token: longer input is refused before decoding.
 const MAX_ENCODED: usize = TOKEN_LEN.div_ceil(3) * 4;
 
@@ -51,6 +59,53 @@ pub struct Claims {
     pub holder: Holder,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The channel the URL is for: delivery then needs a license covering it.
+    pub channel: Option<Channel>,
+    /// The territory the URL is for (ISO code; `**`: WORLD).
+    pub territory: Option<[u8; 2]>,
+}
+
+impl Claims {
+    /// The use the URL declares.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            channel: self.channel,
+            territory: self.territory.map(|t| {
+                if &t == b"**" {
+                    WORLD.to_owned()
+                } else {
+                    String::from_utf8_lossy(&t).into_owned()
+                }
+            }),
+        }
+    }
+
+    /// A normalized territory (see [`vitrine_entity::license::normalize_territory`])
+    /// as carried in claims.
+    pub fn territory_code(territory: &str) -> Option<[u8; 2]> {
+        if territory == WORLD {
+            return Some(*b"**");
+        }
+        <[u8; 2]>::try_from(territory.as_bytes()).ok()
+    }
+}
+
+fn channel_code(channel: Option<Channel>) -> u8 {
+    channel
+        .and_then(|c| Channel::ALL.iter().position(|x| *x == c))
+        .and_then(|i| u8::try_from(i + 1).ok())
+        .unwrap_or(0)
+}
+
+fn channel_of(code: u8) -> Result<Option<Channel>, Invalid> {
+    match code {
+        0 => Ok(None),
+        n => Channel::ALL
+            .get(usize::from(n) - 1)
+            .copied()
+            .map(Some)
+            .ok_or(Invalid::Malformed),
+    }
 }
 
 /// Why a token was refused. Deliberately coarse: every variant is a 403.
@@ -138,6 +193,8 @@ impl Keyring {
         bytes.extend_from_slice(a.as_bytes());
         bytes.extend_from_slice(b.as_bytes());
         bytes.extend_from_slice(&claims.expires_at.to_be_bytes());
+        bytes.push(channel_code(claims.channel));
+        bytes.extend_from_slice(&claims.territory.unwrap_or([0, 0]));
         let mut mac = self.current.mac.clone();
         mac.update(&bytes);
         bytes.extend_from_slice(&mac.finalize().into_bytes());
@@ -153,10 +210,12 @@ impl Keyring {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token)
             .map_err(|_| Invalid::Malformed)?;
-        if bytes.len() != TOKEN_LEN || bytes[0] != FORMAT {
-            return Err(Invalid::Malformed);
-        }
-        let (signed, tag) = bytes.split_at(CLAIMS_LEN);
+        let claims_len = match (bytes.first(), bytes.len()) {
+            (Some(&FORMAT), TOKEN_LEN) => CLAIMS_LEN,
+            (Some(1), len) if len == V1_CLAIMS_LEN + 32 => V1_CLAIMS_LEN,
+            _ => return Err(Invalid::Malformed),
+        };
+        let (signed, tag) = bytes.split_at(claims_len);
         let key = std::iter::once(&self.current)
             .chain(&self.previous)
             .find(|k| k.id == signed[1..5])
@@ -186,12 +245,24 @@ impl Keyring {
         };
         let mut exp = [0u8; 8];
         exp.copy_from_slice(&signed[71..79]);
+        let (channel, territory) = if claims_len == CLAIMS_LEN {
+            let territory = match [signed[80], signed[81]] {
+                [0, 0] => None,
+                t if &t == b"**" || t.iter().all(u8::is_ascii_uppercase) => Some(t),
+                _ => return Err(Invalid::Malformed),
+            };
+            (channel_of(signed[79])?, territory)
+        } else {
+            (None, None)
+        };
         Ok(Claims {
             asset_id: uuid_at(5)?,
             version_id: uuid_at(21)?,
             kind,
             holder,
             expires_at: i64::from_be_bytes(exp),
+            channel,
+            territory,
         })
     }
 }
@@ -213,6 +284,8 @@ mod tests {
                 session_id: Uuid::now_v7(),
             },
             expires_at: 1_900_000_000,
+            channel: None,
+            territory: None,
         }
     }
 
@@ -232,6 +305,37 @@ mod tests {
             ..c
         };
         assert_eq!(ring.verify(&ring.sign(&v)), Ok(v));
+        for (channel, territory) in [
+            (Some(Channel::Marketplace), Some("FR")),
+            (Some(Channel::Advertising), None),
+            (None, Some(WORLD)),
+        ] {
+            let used = Claims {
+                channel,
+                territory: territory.and_then(Claims::territory_code),
+                ..c
+            };
+            let back = ring.verify(&ring.sign(&used)).unwrap();
+            assert_eq!(back, used);
+            assert_eq!(back.usage().channel, channel);
+            assert_eq!(back.usage().territory.as_deref(), territory);
+        }
+    }
+
+    #[test]
+    fn format_1_urls_still_verify_without_a_declared_use() {
+        let ring = Keyring::new(SECRET, []).unwrap();
+        let c = claims();
+        let v2 = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(ring.sign(&c))
+            .unwrap();
+        let mut v1 = v2[..V1_CLAIMS_LEN].to_vec();
+        v1[0] = 1;
+        let mut mac = ring.current.mac.clone();
+        mac.update(&v1);
+        v1.extend_from_slice(&mac.finalize().into_bytes());
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v1);
+        assert_eq!(ring.verify(&token), Ok(c));
     }
 
     #[test]

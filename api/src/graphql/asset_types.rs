@@ -11,7 +11,9 @@ use vitrine_worker::tagging::Ownership;
 
 use async_graphql::dataloader::DataLoader;
 
-use super::loaders::{FolderId, Loaders, RenditionsOf, TagsOf, UserId, VersionId, VersionsOf};
+use super::loaders::{
+    AssetLicenses, FolderId, Loaders, RenditionsOf, TagsOf, UserId, VersionId, VersionsOf,
+};
 use super::types::load;
 use crate::error::ApiError;
 use crate::services::assets::{self as asset_service, Order, OrderField, Page, PageRequest};
@@ -467,13 +469,29 @@ impl Asset {
     /// the minute) and only for the caller. Every request to it asks the
     /// access policy again. THUMBNAIL and PREVIEW need VIEW_PREVIEW, LOWRES
     /// DOWNLOAD_LOWRES, ORIGINAL DOWNLOAD_ORIGINAL (served stamped with the
-    /// ownership statement).
+    /// ownership statement). With a `channel` and/or a `territory` (the use
+    /// the URL is for: a marketplace feed is MARKETPLACE), every request
+    /// also needs a license in force covering that use, for members too.
     async fn url(
         &self,
         ctx: &Context<'_>,
         kind: DeliveryKind,
         ttl_seconds: Option<i64>,
+        channel: Option<vitrine_entity::license::Channel>,
+        territory: Option<String>,
     ) -> async_graphql::Result<String> {
+        let usage = vitrine_entity::license::Usage {
+            channel,
+            territory: territory
+                .map(|t| {
+                    vitrine_entity::license::normalize_territory(&t).ok_or_else(|| {
+                        crate::error::ApiError::BadUserInput(format!(
+                            "territory {t:?} is not an ISO 3166-1 alpha-2 code or WORLD"
+                        ))
+                    })
+                })
+                .transpose()?,
+        };
         let state = super::state(ctx)?;
         let auth = super::auth(ctx)?;
         let map = super::access_map(ctx).await?;
@@ -488,6 +506,7 @@ impl Asset {
             &mut facts,
             self.model.id,
             state.config.license_unlicensed_deliverable,
+            usage.clone(),
         )
         .await?;
         Ok(crate::delivery::issue(
@@ -497,6 +516,7 @@ impl Asset {
             facts,
             kind,
             ttl_seconds,
+            &usage,
         )?)
     }
 
@@ -517,9 +537,9 @@ impl Asset {
         if !internal(ctx)? {
             return Ok(Vec::new());
         }
-        let state = super::state(ctx)?;
-        let mut found = crate::services::licenses::of_assets(&state.db, &[self.model.id]).await?;
-        let mut list = found.remove(&self.model.id).unwrap_or_default();
+        let mut list = load(ctx, AssetLicenses(self.model.id))
+            .await?
+            .unwrap_or_default();
         list.sort_by_key(|l| (l.ends_at, l.id));
         Ok(list.into_iter().map(Into::into).collect())
     }
@@ -530,9 +550,12 @@ impl Asset {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<vitrine_entity::license::LicenseState> {
         let state = super::state(ctx)?;
-        let licensing = crate::services::access::licensing(&state.db, self.model.id, false).await?;
+        let licenses = load(ctx, AssetLicenses(self.model.id))
+            .await?
+            .unwrap_or_default();
+        let terms: Vec<_> = licenses.iter().map(|l| l.terms()).collect();
         Ok(vitrine_entity::license::state(
-            &licensing.licenses,
+            &terms,
             state.clock.now(),
             crate::services::licenses::notice(state),
         ))

@@ -35,6 +35,10 @@ pub struct TagsOf(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RenditionsOf(pub Uuid);
 
+/// The licenses attached to an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssetLicenses(pub Uuid);
+
 /// The versions of an asset, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VersionsOf(pub Uuid);
@@ -128,6 +132,20 @@ impl Loader<RenditionsOf> for Loaders {
                 .push(row);
         }
         Ok(out)
+    }
+}
+
+impl Loader<AssetLicenses> for Loaders {
+    type Value = Vec<vitrine_entity::entities::license::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[AssetLicenses]) -> LoadResult<AssetLicenses, Self::Value> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut found = crate::services::licenses::of_assets(&self.db, &ids).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))
+            .collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Share links in the GraphQL API: creation, the inventory with counters,
 //! changes and revocation.
 
+use vitrine_entity::license::Channel;
 use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject,
 };
@@ -48,6 +49,11 @@ pub struct ShareLink {
     pub label: Option<String>,
     pub recipient_email: Option<String>,
     pub partner_org_id: Option<ID>,
+    /// The channel the link is for: visitors get only assets with a license
+    /// in force covering it (and `territory`).
+    pub channel: Option<Channel>,
+    /// The territory the link is for (ISO 3166-1 alpha-2, or WORLD).
+    pub territory: Option<String>,
     /// A folder link shows the folder's deliverable content at each visit.
     pub folder_id: Option<ID>,
     pub starts_at: Option<DateTime<Utc>>,
@@ -77,6 +83,8 @@ impl From<share_link::Model> for ShareLink {
             label: m.label.clone(),
             recipient_email: m.recipient_email.clone(),
             partner_org_id: m.partner_org_id.map(|i| ID(i.to_string())),
+            channel: m.channel.as_deref().and_then(Channel::parse),
+            territory: m.territory.clone(),
             folder_id: m.folder_id.map(|i| ID(i.to_string())),
             starts_at: m.starts_at,
             expires_at: m.expires_at,
@@ -147,6 +155,12 @@ pub struct CreateShareLinkInput {
     pub label: Option<String>,
     pub recipient_email: Option<String>,
     pub partner_org_id: Option<ID>,
+    /// The use the link is for (a marketplace link is MARKETPLACE): visitors
+    /// then get only assets with a license in force covering this channel
+    /// (and `territory`, when given) at each request.
+    pub channel: Option<Channel>,
+    /// ISO 3166-1 alpha-2 code, or WORLD.
+    pub territory: Option<String>,
 }
 
 #[derive(InputObject, Debug)]
@@ -253,6 +267,8 @@ impl ShareMutation {
                 label: input.label,
                 recipient_email: input.recipient_email,
                 partner_org_id,
+                channel: input.channel,
+                territory: input.territory,
             },
         )
         .await?;

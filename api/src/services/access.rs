@@ -16,6 +16,7 @@ use vitrine_entity::policy::{
     Action, Actor, AssetFacts, AssetScope, FolderFacts, Licensing, Resource, Subject, authorize,
     subjects, visible_scope,
 };
+use vitrine_entity::license::Usage;
 use vitrine_entity::{AccessMode, AuditAction, GrantLevel, SubjectKind};
 
 use crate::error::{ApiError, ApiResult};
@@ -74,93 +75,79 @@ pub async fn folder_ancestry<C: ConnectionTrait>(
         .await?)
 }
 
-/// The policy facts about `asset` for `actor`.
-/// For a visitor, the facts include its share link's (see the policy); for
-/// partners and visitors, the asset's licenses.
+/// The policy facts about `asset` for `actor`, for a delivery declaring
+/// `usage` (a URL's channel and territory; none for everything else).
+/// For a visitor, the facts include its share link's (see the policy) and
+/// the use is the link's; for partners, visitors and declared uses, the
+/// asset's licenses.
 pub async fn asset_facts<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     asset: &asset::Model,
     now: DateTime<Utc>,
     unlicensed_allowed: bool,
+    usage: Usage,
 ) -> ApiResult<AssetFacts> {
     let map = load_map(conn, actor).await?;
     let ancestry = folder_ancestry(conn, asset.folder_id).await?;
     let mut facts = map.asset_facts(ancestry.as_deref(), asset);
-    add_licensing(conn, actor, &mut facts, asset.id, unlicensed_allowed).await?;
+    let mut usage = usage;
     if let Actor::Visitor { share_link_id } = actor {
-        facts.link = crate::services::share_links::link_facts(
+        if let Some((link, link_usage)) = crate::services::share_links::link_facts(
             conn,
             *share_link_id,
             asset,
             ancestry.as_deref(),
             now,
         )
-        .await?;
+        .await?
+        {
+            facts.link = Some(link);
+            usage = link_usage;
+        }
     }
+    add_licensing(conn, actor, &mut facts, asset.id, unlicensed_allowed, usage).await?;
     Ok(facts)
 }
 
-/// Adds the asset's licenses to `facts` for the actors they bind: only what
-/// leaves the organisation (partners, visitors) must be licensed.
+/// Adds the asset's licenses to `facts` where they bind: what leaves the
+/// organisation (to partners, visitors) and deliveries for a declared use.
 pub async fn add_licensing<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     facts: &mut AssetFacts,
     asset_id: Uuid,
     unlicensed_allowed: bool,
+    usage: Usage,
 ) -> ApiResult<()> {
-    if matches!(actor, Actor::Partner { .. } | Actor::Visitor { .. }) {
-        facts.licensing = Some(licensing(conn, asset_id, unlicensed_allowed).await?);
+    if matches!(actor, Actor::Partner { .. } | Actor::Visitor { .. }) || usage.is_declared() {
+        let mut found = crate::services::licenses::of_assets(conn, &[asset_id]).await?;
+        facts.licensing = Some(licensing_of(
+            found.remove(&asset_id).unwrap_or_default(),
+            unlicensed_allowed,
+            usage,
+        ));
     }
     Ok(())
 }
 
-/// The licenses of an asset, as the policy needs them.
-pub async fn licensing<C: ConnectionTrait>(
-    conn: &C,
-    asset_id: Uuid,
+/// The policy's view of an asset's licenses.
+pub fn licensing_of(
+    licenses: Vec<vitrine_entity::entities::license::Model>,
     unlicensed_allowed: bool,
-) -> ApiResult<Licensing> {
-    let mut found = crate::services::licenses::of_assets(conn, &[asset_id]).await?;
-    Ok(Licensing {
-        licenses: found
-            .remove(&asset_id)
-            .unwrap_or_default()
-            .iter()
-            .map(|l| l.terms())
-            .collect(),
+    usage: Usage,
+) -> Licensing {
+    Licensing {
+        licenses: licenses.iter().map(|l| l.terms()).collect(),
         unlicensed_allowed,
-    })
+        usage,
+    }
 }
 
 /// Licensed (some license in force) at `at`, or without any license when
 /// that is allowed, as a condition on `assets`.
 pub fn licensed_at(at: DateTime<Utc>, unlicensed_allowed: bool) -> Condition {
-    use vitrine_entity::entities::{asset_license, license};
-    let in_force = Query::select()
-        .column((asset_license::Entity, asset_license::Column::AssetId))
-        .from(asset_license::Entity)
-        .inner_join(
-            license::Entity,
-            Expr::col((license::Entity, license::Column::Id))
-                .equals((asset_license::Entity, asset_license::Column::LicenseId)),
-        )
-        .and_where(Expr::col((license::Entity, license::Column::StartsAt)).lte(at))
-        .and_where(Expr::col((license::Entity, license::Column::EndsAt)).gt(at))
-        .to_owned();
-    let mut cond = Condition::any().add(asset::Column::Id.in_subquery(in_force));
-    if unlicensed_allowed {
-        cond = cond.add(
-            asset::Column::Id.not_in_subquery(
-                Query::select()
-                    .column(asset_license::Column::AssetId)
-                    .from(asset_license::Entity)
-                    .to_owned(),
-            ),
-        );
-    }
-    cond
+    vitrine_entity::entities::license::licensed_at(at, &Usage::default(), unlicensed_allowed)
 }
 
 /// The policy facts about a folder (`None`: the root) for `actor`.

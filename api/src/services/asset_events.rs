@@ -115,6 +115,7 @@ pub async fn for_subscriber(
         &mut licensed,
         asset_id,
         state.config.license_unlicensed_deliverable,
+        Default::default(),
     )
     .await?;
     let licensing = licensed.licensing;

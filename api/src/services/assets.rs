@@ -138,6 +138,7 @@ pub(crate) async fn authorize_asset<C: ConnectionTrait>(
             asset,
             now,
             state.config.license_unlicensed_deliverable,
+            Default::default(),
         )
         .await?,
     );
@@ -429,6 +430,7 @@ pub async fn upload_asset(
         access_mode: Set(vitrine_entity::AccessMode::Restricted),
         access_starts_at: Set(None),
         access_ends_at: Set(None),
+        taken_down_at: Set(None),
     }
     .insert(tx.conn())
     .await?;

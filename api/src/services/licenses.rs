@@ -162,6 +162,8 @@ pub async fn create(
         created_by: Set(actor.user_id()),
         created_at: Set(now),
         updated_at: Set(now),
+        expiry_processed_at: Set(None),
+        expiring_notice_for: Set(None),
     }
     .insert(tx.conn())
     .await?;
@@ -205,6 +207,7 @@ pub async fn update(
     });
     let starts_at = input.starts_at.unwrap_or(current.starts_at);
     let ends_at = input.ends_at.unwrap_or(current.ends_at);
+    let end_moved = ends_at != current.ends_at;
     check_window(starts_at, ends_at)?;
     let mut active: license::ActiveModel = current.into();
     if input.name.is_some() {
@@ -224,6 +227,11 @@ pub async fn update(
     }
     if let Some(t) = input.territories {
         active.territories = Set(territories_text(&t)?);
+    }
+    if end_moved {
+        // The takedown sweep handles the new end (and gives back what an
+        // extension covers again).
+        active.expiry_processed_at = Set(None);
     }
     active.starts_at = Set(starts_at);
     active.ends_at = Set(ends_at);
@@ -497,7 +505,7 @@ pub async fn get(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<license
 pub async fn of_assets<C: ConnectionTrait>(
     conn: &C,
     asset_ids: &[Uuid],
-) -> ApiResult<HashMap<Uuid, Vec<license::Model>>> {
+) -> Result<HashMap<Uuid, Vec<license::Model>>, sea_orm::DbErr> {
     let links = asset_license::Entity::find()
         .filter(asset_license::Column::AssetId.is_in(asset_ids.to_vec()))
         .all(conn)

@@ -20,6 +20,7 @@ use vitrine_entity::entities::{
 use vitrine_entity::policy::{
     Action, Actor, CreatorRights, LinkFacts, LinkState, Resource, authorize,
 };
+use vitrine_entity::license::{Channel, Usage, normalize_territory};
 use vitrine_entity::{AuditAction, ShareScope};
 
 use crate::error::{ApiError, ApiResult};
@@ -52,6 +53,10 @@ pub struct NewShareLink {
     pub label: Option<String>,
     pub recipient_email: Option<String>,
     pub partner_org_id: Option<Uuid>,
+    /// The use the link is for: visitors then get only assets with a
+    /// license in force covering this channel and territory.
+    pub channel: Option<Channel>,
+    pub territory: Option<String>,
 }
 
 /// What `updateShareLink` changes (absent: unchanged). `password:
@@ -192,6 +197,14 @@ pub async fn create(
     if let Some(p) = &input.password {
         check_password(p)?;
     }
+    let territory = match input.territory.as_deref() {
+        None => None,
+        Some(t) => Some(normalize_territory(t).ok_or_else(|| {
+            ApiError::BadUserInput(format!(
+                "territory {t:?} is not an ISO 3166-1 alpha-2 code or WORLD"
+            ))
+        })?),
+    };
     let label = clean_text(input.label, "label", 200)?;
     let recipient = clean_text(input.recipient_email, "recipientEmail", 320)?;
     if recipient
@@ -246,6 +259,8 @@ pub async fn create(
         label: Set(label),
         recipient_email: Set(recipient),
         partner_org_id: Set(input.partner_org_id),
+        channel: Set(input.channel.map(|c| c.as_str().to_owned())),
+        territory: Set(territory),
         opens: Set(0),
         views: Set(0),
         downloads: Set(0),
@@ -277,6 +292,8 @@ pub async fn create(
             "maxViews": link.max_views,
             "maxDownloads": link.max_downloads,
             "partnerOrgId": link.partner_org_id,
+            "channel": link.channel,
+            "territory": link.territory,
         })),
     )
     .await?;
@@ -789,8 +806,8 @@ impl LinkContext {
                 // creator's rights are about access alone.
                 let mut facts = map.asset_facts(ancestry, asset);
                 facts.licensing = Some(vitrine_entity::policy::Licensing {
-                    licenses: Vec::new(),
                     unlicensed_allowed: true,
+                    ..Default::default()
                 });
                 let resource = Resource::Asset(facts);
                 let may = |action| authorize(actor, action, &resource, now).is_ok();
@@ -817,14 +834,15 @@ impl LinkContext {
     }
 }
 
-/// The link facts of `asset` for a visitor of `link_id` (see the policy).
+/// The link facts of `asset` for a visitor of `link_id` (see the policy),
+/// and the use the link is for.
 pub async fn link_facts<C: ConnectionTrait>(
     conn: &C,
     link_id: Uuid,
     asset: &asset::Model,
     ancestry: Option<&str>,
     now: DateTime<Utc>,
-) -> ApiResult<Option<LinkFacts>> {
+) -> ApiResult<Option<(LinkFacts, Usage)>> {
     let Some(link) = share_link::Entity::find_by_id(link_id).one(conn).await? else {
         return Ok(None);
     };
@@ -833,8 +851,9 @@ pub async fn link_facts<C: ConnectionTrait>(
             .one(conn)
             .await?
             .is_some();
+    let usage = link.usage();
     let context = LinkContext::load(conn, link).await?;
-    Ok(Some(context.facts(asset, ancestry, listed, now)))
+    Ok(Some((context.facts(asset, ancestry, listed, now), usage)))
 }
 
 /// The assets a visitor of `link` may see now, newest first (at most
@@ -852,7 +871,11 @@ pub async fn deliverable(
     let mut query = asset::Entity::find()
         .filter(asset::Column::DeletedAt.is_null())
         .filter(access::published_at(now))
-        .filter(access::licensed_at(now, unlicensed_allowed));
+        .filter(vitrine_entity::entities::license::licensed_at(
+            now,
+            &link.usage(),
+            unlicensed_allowed,
+        ));
     query = match (&link.folder_id, &context.folder_ancestry) {
         (Some(_), None) => return Ok(Vec::new()),
         (Some(_), Some(prefix)) => query.filter(
@@ -905,15 +928,11 @@ pub async fn deliverable(
                 .and_then(|f| ancestries.get(&f))
                 .map(String::as_str);
             let mut facts = visitor_map.asset_facts(ancestry, a);
-            facts.licensing = Some(vitrine_entity::policy::Licensing {
-                licenses: licenses
-                    .remove(&a.id)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|l| l.terms())
-                    .collect(),
+            facts.licensing = Some(access::licensing_of(
+                licenses.remove(&a.id).unwrap_or_default(),
                 unlicensed_allowed,
-            });
+                link.usage(),
+            ));
             // Candidates of a link of assets are the listed ones.
             facts.link = Some(context.facts(a, ancestry, true, now));
             authorize(&visitor, Action::ViewPreview, &Resource::Asset(facts), now).is_ok()

@@ -25,6 +25,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub approved_by: Option<Uuid>,
     pub approved_at: Option<DateTimeUtc>,
+    /// JSON ([`crate::license::Authorization`]): the license state and the
+    /// licenses in force when the version was approved.
+    pub authorization: Option<String>,
     /// For a restore: the number of the version it brought back.
     pub restored_from: Option<i32>,
     pub processing_state: ProcessingState,

@@ -2,7 +2,12 @@ use std::collections::BTreeSet;
 
 use sea_orm::entity::prelude::*;
 
-use crate::license::{Channel, Terms};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::Condition;
+
+use crate::entities::{asset, asset_license};
+use crate::license::{Channel, Terms, Usage, WORLD};
 
 /// A license: who granted which uses of the images, where and when.
 /// Channels and territories are stored comma-separated and sorted.
@@ -22,6 +27,11 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the takedown sweep handled this license's end (null: not yet,
+    /// or the end moved since).
+    pub expiry_processed_at: Option<DateTimeUtc>,
+    /// The end an "expiring soon" notice was raised for.
+    pub expiring_notice_for: Option<DateTimeUtc>,
 }
 
 impl Model {
@@ -54,3 +64,58 @@ impl Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The assets with a license in force at `at` covering `usage`, as a
+/// subquery of asset ids.
+pub fn in_force_at(at: DateTime<Utc>, usage: &Usage) -> SelectStatement {
+    let mut query = Query::select()
+        .column((asset_license::Entity, asset_license::Column::AssetId))
+        .from(asset_license::Entity)
+        .inner_join(
+            Entity,
+            Expr::col((Entity, Column::Id))
+                .equals((asset_license::Entity, asset_license::Column::LicenseId)),
+        )
+        .and_where(Expr::col((Entity, Column::StartsAt)).lte(at))
+        .and_where(Expr::col((Entity, Column::EndsAt)).gt(at))
+        .to_owned();
+    // Lists are stored comma-separated: match whole items.
+    let item = |column: Column, value: &str| {
+        Expr::cust_with_exprs(
+            "(',' || $1 || ',') LIKE $2",
+            [
+                Expr::col((Entity, column)),
+                Expr::val(format!("%,{value},%")).into(),
+            ],
+        )
+    };
+    if let Some(channel) = usage.channel {
+        query.and_where(item(Column::Channels, channel.as_str()));
+    }
+    if let Some(territory) = &usage.territory {
+        query.and_where(
+            Expr::col((Entity, Column::Territories))
+                .eq(WORLD)
+                .or(item(Column::Territories, territory)),
+        );
+    }
+    query
+}
+
+/// Assets that may leave the organisation at `at` for `usage`: with a
+/// license in force covering it, or without any license when that is
+/// allowed — the SQL twin of [`crate::policy::Licensing::permits`].
+pub fn licensed_at(at: DateTime<Utc>, usage: &Usage, unlicensed_allowed: bool) -> Condition {
+    let mut cond = Condition::any().add(asset::Column::Id.in_subquery(in_force_at(at, usage)));
+    if unlicensed_allowed {
+        cond = cond.add(
+            asset::Column::Id.not_in_subquery(
+                Query::select()
+                    .column(asset_license::Column::AssetId)
+                    .from(asset_license::Entity)
+                    .to_owned(),
+            ),
+        );
+    }
+    cond
+}

@@ -10,6 +10,7 @@ pub mod audit_chain_head;
 pub mod audit_event;
 pub mod blob;
 pub mod folder;
+pub mod job_lease;
 pub mod license;
 pub mod ownership_profile;
 pub mod partner_org;

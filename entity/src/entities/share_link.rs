@@ -23,6 +23,11 @@ pub struct Model {
     pub label: Option<String>,
     pub recipient_email: Option<String>,
     pub partner_org_id: Option<Uuid>,
+    /// The use the link is for (a channel, e.g. MARKETPLACE): visitors then
+    /// get only assets with a license in force covering it.
+    pub channel: Option<String>,
+    /// The territory the link is for (ISO 3166-1 alpha-2 or WORLD).
+    pub territory: Option<String>,
     /// Visits started (page shown after the password, if any).
     pub opens: i32,
     /// Previews delivered.
@@ -38,6 +43,14 @@ pub struct Model {
 }
 
 impl Model {
+    /// The use the link is for.
+    pub fn usage(&self) -> crate::license::Usage {
+        crate::license::Usage {
+            channel: self.channel.as_deref().and_then(crate::license::Channel::parse),
+            territory: self.territory.clone(),
+        }
+    }
+
     /// Whether `maxViews` still allows a new visit.
     pub fn views_left(&self) -> bool {
         self.max_views.is_none_or(|m| self.opens < m)

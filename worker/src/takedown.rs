@@ -1,0 +1,494 @@
+//! The license takedown sweep. Read-time enforcement already refuses an
+//! asset the instant its last license ends; the sweep makes the takedown a
+//! recorded fact, without anyone watching a calendar:
+//!
+//! - every license whose end has passed and that the sweep has not handled
+//!   (`expiry_processed_at` null: a new end, or one moved by an edit) is
+//!   handled once: its assets left without any license in force are marked
+//!   TAKEN_DOWN, share links left with nothing deliverable are revoked, and
+//!   LICENSE_EXPIRED, ASSET_TAKEN_DOWN and SHARE_LINK_REVOKED are audited as
+//!   SYSTEM (the asset events reach `assetEvents` subscribers);
+//! - taken-down assets licensed again (an extension, a new license) are
+//!   reinstated;
+//! - a license entering its notice period raises LICENSE_EXPIRING once per
+//!   end date.
+//!
+//! Each batch of licenses is handled in one transaction with its marks, so a
+//! sweep killed midway resumes where it stopped, and a sweep that did not run
+//! for an hour handles the hour's ends at its next run. One sweep runs at a
+//! time (a lease), whichever worker process picked up the tick.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+use vitrine_entity::AuditAction;
+use vitrine_entity::audit::{NewEvent, SYSTEM};
+use vitrine_entity::entities::{asset, asset_license, folder, license, share_link, share_link_asset};
+use vitrine_entity::license::Usage;
+
+use crate::lease::Lease;
+use crate::runner::WorkerDeps;
+use crate::tx::Tx;
+
+/// The lease's name.
+const LEASE: &str = "license-takedown";
+/// How long a sweep holds the lease between renewals.
+const LEASE_TTL: i64 = 300;
+/// Licenses per transaction.
+const LICENSE_BATCH: u64 = 500;
+/// Ids per `IN (...)` list (SQLite allows 32,766 parameters).
+const CHUNK: usize = 1000;
+
+/// The settings the sweep needs.
+#[derive(Debug, Clone)]
+pub struct TakedownSettings {
+    /// The "expiring soon" period.
+    pub notice: Duration,
+    /// Whether assets without any license may go to partners and visitors
+    /// (a share link with only such assets keeps something deliverable).
+    pub unlicensed_deliverable: bool,
+    /// The sweep's cron schedule (with seconds); `None`: not scheduled.
+    pub schedule: Option<String>,
+}
+
+impl Default for TakedownSettings {
+    fn default() -> Self {
+        Self {
+            notice: Duration::days(14),
+            unlicensed_deliverable: false,
+            schedule: Some("0 * * * * *".to_owned()),
+        }
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// `false`: another runner held the lease; nothing was done.
+    pub ran: bool,
+    pub licenses_expired: u64,
+    pub assets_taken_down: u64,
+    pub assets_reinstated: u64,
+    pub links_revoked: u64,
+    pub expiring_notices: u64,
+}
+
+/// Runs one sweep at the injected clock's current instant, unless another
+/// runner is sweeping.
+pub async fn sweep(deps: &WorkerDeps) -> Result<SweepReport, DbErr> {
+    let Some(lease) = Lease::acquire(&deps.db, LEASE, Duration::seconds(LEASE_TTL)).await? else {
+        tracing::info!("license takedown: another runner is sweeping");
+        return Ok(SweepReport::default());
+    };
+    let result = run(deps, &lease).await;
+    if let Err(e) = lease.release(&deps.db).await {
+        tracing::warn!(error = %e, "license takedown: could not release the lease");
+    }
+    result
+}
+
+async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
+    let now = deps.clock.now();
+    let mut report = SweepReport {
+        ran: true,
+        ..SweepReport::default()
+    };
+    loop {
+        let batch = license::Entity::find()
+            .filter(license::Column::ExpiryProcessedAt.is_null())
+            .filter(license::Column::EndsAt.lte(now))
+            .order_by_asc(license::Column::EndsAt)
+            .order_by_asc(license::Column::Id)
+            .limit(LICENSE_BATCH)
+            .all(&deps.db)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        expire(deps, &batch, now, &mut report).await?;
+        if !lease.renew(&deps.db).await? {
+            return Err(DbErr::Custom(
+                "license takedown: the lease was lost; stopping".into(),
+            ));
+        }
+    }
+    reinstate(deps, now, &mut report).await?;
+    notify_expiring(deps, now, &mut report).await?;
+    if report != (SweepReport {
+        ran: true,
+        ..SweepReport::default()
+    }) {
+        tracing::info!(?report, "license takedown sweep");
+    }
+    Ok(report)
+}
+
+/// Handles the end of a batch of licenses, in one transaction.
+async fn expire(
+    deps: &WorkerDeps,
+    batch: &[license::Model],
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> Result<(), DbErr> {
+    let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
+    let license_ids: Vec<Uuid> = batch.iter().map(|l| l.id).collect();
+    let pairs: Vec<(Uuid, Uuid)> = asset_license::Entity::find()
+        .select_only()
+        .column(asset_license::Column::AssetId)
+        .column(asset_license::Column::LicenseId)
+        .filter(asset_license::Column::LicenseId.is_in(license_ids.clone()))
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    let mut licenses_of: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for (asset_id, license_id) in &pairs {
+        licenses_of.entry(*asset_id).or_default().push(*license_id);
+    }
+    let candidates: Vec<Uuid> = licenses_of.keys().copied().collect();
+
+    // Left with no license in force (and not already down).
+    let mut down: Vec<(Uuid, Option<Uuid>)> = Vec::new();
+    for chunk in candidates.chunks(CHUNK) {
+        let found: Vec<(Uuid, Option<Uuid>)> = asset::Entity::find()
+            .select_only()
+            .column(asset::Column::Id)
+            .column(asset::Column::FolderId)
+            .filter(asset::Column::Id.is_in(chunk.to_vec()))
+            .filter(asset::Column::TakenDownAt.is_null())
+            .filter(asset::Column::Id.not_in_subquery(license::in_force_at(
+                now,
+                &Usage::default(),
+            )))
+            .into_tuple()
+            .all(tx.conn())
+            .await?;
+        let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
+        if !ids.is_empty() {
+            asset::Entity::update_many()
+                .col_expr(asset::Column::TakenDownAt, Expr::value(now))
+                .filter(asset::Column::Id.is_in(ids))
+                .exec(tx.conn())
+                .await?;
+        }
+        down.extend(found);
+    }
+
+    let mut events = Vec::with_capacity(batch.len() + down.len());
+    let mut down_per_license: HashMap<Uuid, u64> = HashMap::new();
+    for (asset_id, _) in &down {
+        let ids = licenses_of.get(asset_id).cloned().unwrap_or_default();
+        for id in &ids {
+            *down_per_license.entry(*id).or_default() += 1;
+        }
+        events.push(
+            NewEvent::new(AuditAction::AssetTakenDown, SYSTEM)
+                .target("asset", asset_id)
+                .details(json!({ "expiredLicenseIds": ids, "at": now })),
+        );
+    }
+    let mut attached: HashMap<Uuid, u64> = HashMap::new();
+    for (_, license_id) in &pairs {
+        *attached.entry(*license_id).or_default() += 1;
+    }
+    for l in batch {
+        events.push(
+            NewEvent::new(AuditAction::LicenseExpired, SYSTEM)
+                .target("license", l.id)
+                .details(json!({
+                    "name": l.name,
+                    "licensor": l.licensor,
+                    "endsAt": l.ends_at,
+                    "assets": attached.get(&l.id).copied().unwrap_or(0),
+                    "takenDown": down_per_license.get(&l.id).copied().unwrap_or(0),
+                })),
+        );
+    }
+
+    let revoked = revoke_emptied_links(
+        tx.conn(),
+        &down,
+        now,
+        deps.settings.takedown.unlicensed_deliverable,
+    )
+    .await?;
+    for link_id in &revoked {
+        let mut event = NewEvent::new(AuditAction::ShareLinkRevoked, SYSTEM)
+            .target("share_link", link_id)
+            .details(json!({ "reason": "LICENSE_EXPIRED", "expiredLicenseIds": license_ids }));
+        event.share_link_id = Some(*link_id);
+        events.push(event);
+    }
+
+    license::Entity::update_many()
+        .col_expr(license::Column::ExpiryProcessedAt, Expr::value(now))
+        .filter(license::Column::Id.is_in(license_ids))
+        .exec(tx.conn())
+        .await?;
+    tx.audit_many(events).await?;
+    tx.commit().await?;
+    report.licenses_expired += batch.len() as u64;
+    report.assets_taken_down += down.len() as u64;
+    report.links_revoked += revoked.len() as u64;
+    Ok(())
+}
+
+/// Revokes the live share links that could show one of the `down` assets
+/// (listing it, or sharing a folder above it) and have nothing deliverable
+/// left: no asset outside the trash with a license in force covering the
+/// link's use. Returns the revoked links.
+async fn revoke_emptied_links<C: ConnectionTrait>(
+    conn: &C,
+    down: &[(Uuid, Option<Uuid>)],
+    now: DateTime<Utc>,
+    unlicensed_deliverable: bool,
+) -> Result<Vec<Uuid>, DbErr> {
+    if down.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = || {
+        sea_orm::Condition::all()
+            .add(share_link::Column::RevokedAt.is_null())
+            .add(share_link::Column::ExpiresAt.gt(now))
+    };
+    let mut candidates: BTreeSet<Uuid> = BTreeSet::new();
+    let asset_ids: Vec<Uuid> = down.iter().map(|(id, _)| *id).collect();
+    for chunk in asset_ids.chunks(CHUNK) {
+        let listing: Vec<Uuid> = share_link_asset::Entity::find()
+            .select_only()
+            .column(share_link_asset::Column::LinkId)
+            .distinct()
+            .filter(share_link_asset::Column::AssetId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        candidates.extend(listing);
+    }
+    // Folder links: those above the folder of an asset taken down.
+    let folder_links = live_folder_links(conn, live()).await?;
+    if !folder_links.is_empty() {
+        let folder_ids: BTreeSet<Uuid> = down.iter().filter_map(|(_, f)| *f).collect();
+        let folder_ids: Vec<Uuid> = folder_ids.into_iter().collect();
+        let mut ancestries: Vec<String> = Vec::new();
+        for chunk in folder_ids.chunks(CHUNK) {
+            let found: Vec<String> = folder::Entity::find()
+                .select_only()
+                .column(folder::Column::Ancestry)
+                .filter(folder::Column::Id.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(conn)
+                .await?;
+            ancestries.extend(found);
+        }
+        for (link_id, prefix) in folder_links {
+            if ancestries.iter().any(|a| a.starts_with(prefix.as_str())) {
+                candidates.insert(link_id);
+            }
+        }
+    }
+
+    let mut revoked = Vec::new();
+    for link_id in candidates {
+        let Some(link) = share_link::Entity::find_by_id(link_id)
+            .filter(live())
+            .one(conn)
+            .await?
+        else {
+            continue;
+        };
+        let mut left = asset::Entity::find()
+            .select_only()
+            .column(asset::Column::Id)
+            .filter(asset::Column::DeletedAt.is_null())
+            .filter(license::licensed_at(now, &link.usage(), unlicensed_deliverable));
+        left = match link.folder_id {
+            None => left.filter(
+                asset::Column::Id.in_subquery(
+                    Query::select()
+                        .column(share_link_asset::Column::AssetId)
+                        .from(share_link_asset::Entity)
+                        .and_where(Expr::col(share_link_asset::Column::LinkId).eq(link.id))
+                        .to_owned(),
+                ),
+            ),
+            Some(folder_id) => {
+                let Some(prefix) = folder::Entity::find_by_id(folder_id)
+                    .one(conn)
+                    .await?
+                    .map(|f| f.ancestry)
+                else {
+                    continue;
+                };
+                left.filter(
+                    asset::Column::FolderId.in_subquery(
+                        Query::select()
+                            .column(folder::Column::Id)
+                            .from(folder::Entity)
+                            .and_where(
+                                Expr::col(folder::Column::Ancestry).like(format!("{prefix}%")),
+                            )
+                            .to_owned(),
+                    ),
+                )
+            }
+        };
+        let any_left: Option<Uuid> = left.limit(1).into_tuple().one(conn).await?;
+        if any_left.is_none() {
+            share_link::Entity::update_many()
+                .col_expr(share_link::Column::RevokedAt, Expr::value(now))
+                .col_expr(share_link::Column::UpdatedAt, Expr::value(now))
+                .filter(share_link::Column::Id.eq(link.id))
+                .filter(share_link::Column::RevokedAt.is_null())
+                .exec(conn)
+                .await?;
+            revoked.push(link.id);
+        }
+    }
+    Ok(revoked)
+}
+
+/// The live folder links and their folders' ancestries.
+async fn live_folder_links<C: ConnectionTrait>(
+    conn: &C,
+    live: sea_orm::Condition,
+) -> Result<Vec<(Uuid, String)>, DbErr> {
+    let links: Vec<(Uuid, Option<Uuid>)> = share_link::Entity::find()
+        .select_only()
+        .column(share_link::Column::Id)
+        .column(share_link::Column::FolderId)
+        .filter(live)
+        .filter(share_link::Column::FolderId.is_not_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let folder_ids: Vec<Uuid> = links.iter().filter_map(|(_, f)| *f).collect();
+    let ancestry: HashMap<Uuid, String> = folder::Entity::find()
+        .select_only()
+        .column(folder::Column::Id)
+        .column(folder::Column::Ancestry)
+        .filter(folder::Column::Id.is_in(folder_ids))
+        .into_tuple::<(Uuid, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(links
+        .into_iter()
+        .filter_map(|(id, f)| Some((id, ancestry.get(&f?)?.clone())))
+        .collect())
+}
+
+/// Gives back the taken-down assets that a license in force covers again.
+async fn reinstate(
+    deps: &WorkerDeps,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> Result<(), DbErr> {
+    loop {
+        let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
+        let ids: Vec<Uuid> = asset::Entity::find()
+            .select_only()
+            .column(asset::Column::Id)
+            .filter(asset::Column::TakenDownAt.is_not_null())
+            .filter(asset::Column::Id.in_subquery(license::in_force_at(now, &Usage::default())))
+            .limit(CHUNK as u64)
+            .into_tuple()
+            .all(tx.conn())
+            .await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        asset::Entity::update_many()
+            .col_expr(asset::Column::TakenDownAt, Expr::value(None::<DateTime<Utc>>))
+            .filter(asset::Column::Id.is_in(ids.clone()))
+            .exec(tx.conn())
+            .await?;
+        let n = ids.len() as u64;
+        tx.audit_many(
+            ids.into_iter()
+                .map(|id| {
+                    NewEvent::new(AuditAction::AssetReinstated, SYSTEM)
+                        .target("asset", id)
+                        .details(json!({ "at": now }))
+                })
+                .collect(),
+        )
+        .await?;
+        tx.commit().await?;
+        report.assets_reinstated += n;
+    }
+}
+
+/// Raises LICENSE_EXPIRING for the licenses in force whose end falls within
+/// the notice period, once per end date.
+async fn notify_expiring(
+    deps: &WorkerDeps,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> Result<(), DbErr> {
+    let horizon = now + deps.settings.takedown.notice;
+    loop {
+        let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
+        let batch = license::Entity::find()
+            .filter(license::Column::StartsAt.lte(now))
+            .filter(license::Column::EndsAt.gt(now))
+            .filter(license::Column::EndsAt.lte(horizon))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(license::Column::ExpiringNoticeFor.is_null())
+                    .add(
+                        Expr::col(license::Column::ExpiringNoticeFor)
+                            .ne(Expr::col(license::Column::EndsAt)),
+                    ),
+            )
+            .order_by_asc(license::Column::EndsAt)
+            .limit(LICENSE_BATCH)
+            .all(tx.conn())
+            .await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = batch.iter().map(|l| l.id).collect();
+        let counts: Vec<(Uuid, i64)> = asset_license::Entity::find()
+            .select_only()
+            .column(asset_license::Column::LicenseId)
+            .column_as(asset_license::Column::AssetId.count(), "n")
+            .filter(asset_license::Column::LicenseId.is_in(ids))
+            .group_by(asset_license::Column::LicenseId)
+            .into_tuple()
+            .all(tx.conn())
+            .await?;
+        let counts: HashMap<Uuid, i64> = counts.into_iter().collect();
+        let mut events = Vec::with_capacity(batch.len());
+        for l in &batch {
+            license::Entity::update_many()
+                .col_expr(license::Column::ExpiringNoticeFor, Expr::value(l.ends_at))
+                .filter(license::Column::Id.eq(l.id))
+                .exec(tx.conn())
+                .await?;
+            events.push(
+                NewEvent::new(AuditAction::LicenseExpiring, SYSTEM)
+                    .target("license", l.id)
+                    .details(json!({
+                        "name": l.name,
+                        "licensor": l.licensor,
+                        "endsAt": l.ends_at,
+                        "assets": counts.get(&l.id).copied().unwrap_or(0),
+                    })),
+            );
+        }
+        tx.audit_many(events).await?;
+        tx.commit().await?;
+        report.expiring_notices += batch.len() as u64;
+    }
+}
