@@ -225,6 +225,62 @@ impl From<asset_version::Model> for AssetVersion {
     }
 }
 
+/// What authorized a version when it was approved: the license state and
+/// the licenses attached at that moment, as they read then.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct VersionAuthorization {
+    pub approved_at: DateTime<Utc>,
+    pub license_state: vitrine_entity::license::LicenseState,
+    pub licenses: Vec<LicenseRecord>,
+    #[graphql(skip)]
+    pub approved_by_id: Option<uuid::Uuid>,
+}
+
+#[ComplexObject]
+impl VersionAuthorization {
+    async fn approved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
+        internal_user(ctx, self.approved_by_id).await
+    }
+}
+
+/// A license as it read at a moment in the past.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LicenseRecord {
+    pub id: ID,
+    pub name: String,
+    pub licensor: String,
+    pub reference: Option<String>,
+    pub channels: Vec<vitrine_entity::license::Channel>,
+    pub territories: Vec<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl From<vitrine_entity::license::Authorization> for VersionAuthorization {
+    fn from(a: vitrine_entity::license::Authorization) -> Self {
+        Self {
+            approved_at: a.approved_at,
+            license_state: a.license_state,
+            approved_by_id: a.approved_by,
+            licenses: a
+                .licenses
+                .into_iter()
+                .map(|l| LicenseRecord {
+                    id: ID(l.id.to_string()),
+                    name: l.name,
+                    licensor: l.licensor,
+                    reference: l.reference,
+                    channels: l.channels,
+                    territories: l.territories,
+                    starts_at: l.starts_at,
+                    ends_at: l.ends_at,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A derived image of a version.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Rendition {
@@ -357,6 +413,24 @@ impl AssetVersion {
         self.model.perceptual_hash.clone()
     }
 
+    /// What authorized it when it was approved (members only): the license
+    /// state and the licenses attached then. Null until approved (and for
+    /// versions approved before this was recorded).
+    async fn authorization(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<VersionAuthorization>> {
+        if !internal(ctx)? {
+            return Ok(None);
+        }
+        Ok(self
+            .model
+            .authorization
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<vitrine_entity::license::Authorization>(a).ok())
+            .map(Into::into))
+    }
+
     /// The uploaded file's name (members only).
     async fn filename(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(self
@@ -401,6 +475,10 @@ pub struct Asset {
     pub access_starts_at: Option<DateTime<Utc>>,
     /// After this instant the asset is RESTRICTED again.
     pub access_ends_at: Option<DateTime<Utc>>,
+    /// When the takedown sweep found it left without a license in force;
+    /// null if never, or licensed again since. (Delivery stops at the
+    /// license's end whether or not the sweep has run.)
+    pub taken_down_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     pub model: asset::Model,
 }
@@ -416,6 +494,7 @@ impl From<asset::Model> for Asset {
             access_mode: m.access_mode,
             access_starts_at: m.access_starts_at,
             access_ends_at: m.access_ends_at,
+            taken_down_at: m.taken_down_at,
             model: m,
         }
     }

@@ -30,6 +30,10 @@ pub enum AssetEventKind {
     Deleted,
     /// Back from the trash.
     Restored,
+    /// Its last license in force ended: it no longer leaves the organisation.
+    TakenDown,
+    /// Licensed again after a takedown.
+    Reinstated,
 }
 
 /// The asset event an audit event stands for, if any.
@@ -63,6 +67,8 @@ pub fn classify(event: &audit_event::Model, now: DateTime<Utc>) -> Option<(Uuid,
         }
         AuditAction::AssetDeleted => AssetEventKind::Deleted,
         AuditAction::AssetRestored => AssetEventKind::Restored,
+        AuditAction::AssetTakenDown => AssetEventKind::TakenDown,
+        AuditAction::AssetReinstated => AssetEventKind::Reinstated,
         _ => return None,
     };
     Some((asset_id, kind))
@@ -119,13 +125,22 @@ pub async fn for_subscriber(
     )
     .await?;
     let licensing = licensed.licensing;
-    let sees = |a: &asset::Model, ancestry: Option<&str>| {
+    // Before a takedown, the asset was licensed.
+    let taken_down = event.action == AuditAction::AssetTakenDown.as_str();
+    let sees_licensed = |a: &asset::Model, ancestry: Option<&str>, licensed: bool| {
         let mut facts = map.asset_facts(ancestry, a);
-        facts.licensing = licensing.clone();
+        facts.licensing = if licensed {
+            Some(vitrine_entity::policy::Licensing {
+                unlicensed_allowed: true,
+                ..Default::default()
+            })
+        } else {
+            licensing.clone()
+        };
         authorize(actor, Action::ViewMetadata, &Resource::Asset(facts), now).is_ok()
     };
     let ancestry = access::folder_ancestry(&state.db, current.folder_id).await?;
-    if current.deleted_at.is_none() && sees(&current, ancestry.as_deref()) {
+    if current.deleted_at.is_none() && sees_licensed(&current, ancestry.as_deref(), false) {
         return Ok(Delivery::With(current));
     }
     // Did the subscriber see it just before this event?
@@ -150,10 +165,13 @@ pub async fn for_subscriber(
             before.folder_id = from;
             before_ancestry = access::folder_ancestry(&state.db, from).await?;
         }
+        Some(AuditAction::AssetTakenDown) => {}
         _ => return Ok(Delivery::Nothing),
     }
     Ok(
-        if before.deleted_at.is_none() && sees(&before, before_ancestry.as_deref()) {
+        if before.deleted_at.is_none()
+            && sees_licensed(&before, before_ancestry.as_deref(), taken_down)
+        {
             Delivery::Without
         } else {
             Delivery::Nothing

@@ -559,14 +559,52 @@ pub async fn approve_version(
     if version.approved_at.is_some() {
         return Ok(version);
     }
+    // What authorized it: the licenses attached now, as they read now.
+    let now = tx.now();
+    let mut licenses = crate::services::licenses::of_assets(tx.conn(), &[asset.id])
+        .await?
+        .remove(&asset.id)
+        .unwrap_or_default();
+    licenses.sort_by_key(|l| (l.ends_at, l.id));
+    let terms: Vec<_> = licenses.iter().map(|l| l.terms()).collect();
+    let authorization = vitrine_entity::license::Authorization {
+        approved_by: actor.user_id(),
+        approved_at: now,
+        license_state: vitrine_entity::license::state(
+            &terms,
+            now,
+            crate::services::licenses::notice(state),
+        ),
+        licenses: licenses
+            .iter()
+            .map(|l| vitrine_entity::license::LicenseSnapshot {
+                id: l.id,
+                name: l.name.clone(),
+                licensor: l.licensor.clone(),
+                reference: l.reference.clone(),
+                channels: l.channel_set().into_iter().collect(),
+                territories: l.territory_set().into_iter().collect(),
+                starts_at: l.starts_at,
+                ends_at: l.ends_at,
+            })
+            .collect(),
+    };
     let mut active: asset_version::ActiveModel = version.into();
     active.approved_by = Set(actor.user_id());
-    active.approved_at = Set(Some(tx.now()));
+    active.approved_at = Set(Some(now));
+    active.authorization = Set(Some(
+        serde_json::to_string(&authorization).map_err(ApiError::internal)?,
+    ));
     let version = active.update(tx.conn()).await?;
     tx.audit(
         event(AuditAction::VersionApproved, actor, meta)
             .target("asset", asset.id)
-            .details(json!({ "versionId": version.id, "number": version.number })),
+            .details(json!({
+                "versionId": version.id,
+                "number": version.number,
+                "licenseState": authorization.license_state,
+                "licenseIds": authorization.licenses.iter().map(|l| l.id).collect::<Vec<_>>(),
+            })),
     )
     .await?;
     tx.commit().await?;
