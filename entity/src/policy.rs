@@ -978,7 +978,11 @@ mod tests {
                 } else {
                     Err(Denial::NotLicensed)
                 };
-                assert_eq!(authorize(&partner(true), action, &r, now()), outside, "{usage:?}");
+                assert_eq!(
+                    authorize(&partner(true), action, &r, now()),
+                    outside,
+                    "{usage:?}"
+                );
                 assert_eq!(authorize(&VISITOR, action, &r, now()), outside, "{usage:?}");
                 let inside = if covered {
                     Ok(())

@@ -31,6 +31,7 @@ pub mod images;
 
 pub use vitrine_api;
 pub use vitrine_entity;
+pub use vitrine_worker;
 
 /// The bucket the tests use on the S3-compatible test server.
 pub const S3_TEST_BUCKET: &str = "vitrine-test";
@@ -121,6 +122,9 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Tes
         "VITRINE_LICENSE_UNLICENSED_DELIVERABLE".into(),
         "true".into(),
     );
+    // The takedown sweep runs when a test says so (the injected clock moves
+    // far faster than a schedule's minutes).
+    env.insert("VITRINE_LICENSE_TAKEDOWN_SCHEDULE".into(), "off".into());
     let mut pg = None;
     if let Ok(base) = std::env::var("VITRINE_TEST_DATABASE_URL") {
         let name = format!("vt_{id}");
@@ -508,6 +512,14 @@ impl TestApp {
             tokio::spawn(async move { vitrine_worker::run_workers(deps, until).await });
         }
         stop
+    }
+
+    /// Runs one license takedown sweep now, at the injected clock.
+    pub async fn sweep_licenses(&self) -> vitrine_worker::takedown::SweepReport {
+        let deps = vitrine_api::app::worker_deps(&self.state);
+        vitrine_worker::takedown::sweep(&deps)
+            .await
+            .expect("the sweep runs")
     }
 
     /// The bytes of a stored object.

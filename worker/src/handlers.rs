@@ -14,7 +14,8 @@ use vitrine_entity::audit_chain::format_instant;
 use vitrine_entity::entities::session;
 
 use crate::jobs::{
-    CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing, RetagRenditions,
+    CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
+    ReconcileProcessing, RetagRenditions,
 };
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;

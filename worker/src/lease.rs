@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+};
 use uuid::Uuid;
 use vitrine_entity::entities::job_lease;
 
@@ -39,7 +41,11 @@ impl Lease {
             holder: Set(String::new()),
             expires_at: Set(now - Duration::seconds(1)),
         })
-        .on_conflict(OnConflict::column(job_lease::Column::Name).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(job_lease::Column::Name)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
         let holder = Uuid::now_v7().to_string();

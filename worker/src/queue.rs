@@ -10,8 +10,8 @@ use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteS
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
 use crate::jobs::{
-    CollectGarbageBlobs, Job, LicenseTakedown, ProcessVersion, PurgeExpiredSessions, ReconcileProcessing,
-    RetagRenditions,
+    CollectGarbageBlobs, Job, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
+    ReconcileProcessing, RetagRenditions,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,9 @@ use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::AuditAction;
 use vitrine_entity::audit::{NewEvent, SYSTEM};
-use vitrine_entity::entities::{asset, asset_license, folder, license, share_link, share_link_asset};
+use vitrine_entity::entities::{
+    asset, asset_license, folder, license, share_link, share_link_asset,
+};
 use vitrine_entity::license::Usage;
 
 use crate::lease::Lease;
@@ -122,10 +124,12 @@ async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
     }
     reinstate(deps, now, &mut report).await?;
     notify_expiring(deps, now, &mut report).await?;
-    if report != (SweepReport {
-        ran: true,
-        ..SweepReport::default()
-    }) {
+    if report
+        != (SweepReport {
+            ran: true,
+            ..SweepReport::default()
+        })
+    {
         tracing::info!(?report, "license takedown sweep");
     }
     Ok(report)
@@ -163,10 +167,7 @@ async fn expire(
             .column(asset::Column::FolderId)
             .filter(asset::Column::Id.is_in(chunk.to_vec()))
             .filter(asset::Column::TakenDownAt.is_null())
-            .filter(asset::Column::Id.not_in_subquery(license::in_force_at(
-                now,
-                &Usage::default(),
-            )))
+            .filter(asset::Column::Id.not_in_subquery(license::in_force_at(now, &Usage::default())))
             .into_tuple()
             .all(tx.conn())
             .await?;
@@ -307,7 +308,11 @@ async fn revoke_emptied_links<C: ConnectionTrait>(
             .select_only()
             .column(asset::Column::Id)
             .filter(asset::Column::DeletedAt.is_null())
-            .filter(license::licensed_at(now, &link.usage(), unlicensed_deliverable));
+            .filter(license::licensed_at(
+                now,
+                &link.usage(),
+                unlicensed_deliverable,
+            ));
         left = match link.folder_id {
             None => left.filter(
                 asset::Column::Id.in_subquery(
@@ -409,7 +414,10 @@ async fn reinstate(
             return Ok(());
         }
         asset::Entity::update_many()
-            .col_expr(asset::Column::TakenDownAt, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(
+                asset::Column::TakenDownAt,
+                Expr::value(None::<DateTime<Utc>>),
+            )
             .filter(asset::Column::Id.is_in(ids.clone()))
             .exec(tx.conn())
             .await?;

@@ -14,9 +14,9 @@
 pub mod batcher;
 pub mod signing;
 
-use vitrine_entity::license::Usage;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use vitrine_entity::license::Usage;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};

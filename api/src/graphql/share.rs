@@ -1,13 +1,13 @@
 //! Share links in the GraphQL API: creation, the inventory with counters,
 //! changes and revocation.
 
-use vitrine_entity::license::Channel;
 use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject,
 };
 use chrono::{DateTime, Utc};
 use vitrine_entity::ShareScope;
 use vitrine_entity::entities::share_link;
+use vitrine_entity::license::Channel;
 use vitrine_entity::policy::LinkState;
 
 use super::asset_types::{UserSummary, internal_user};

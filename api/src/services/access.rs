@@ -12,11 +12,11 @@ use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::access::{AccessMap, Region};
 use vitrine_entity::entities::{access_grant, asset, folder, partner_org, user};
+use vitrine_entity::license::Usage;
 use vitrine_entity::policy::{
     Action, Actor, AssetFacts, AssetScope, FolderFacts, Licensing, Resource, Subject, authorize,
     subjects, visible_scope,
 };
-use vitrine_entity::license::Usage;
 use vitrine_entity::{AccessMode, AuditAction, GrantLevel, SubjectKind};
 
 use crate::error::{ApiError, ApiResult};
@@ -92,8 +92,8 @@ pub async fn asset_facts<C: ConnectionTrait>(
     let ancestry = folder_ancestry(conn, asset.folder_id).await?;
     let mut facts = map.asset_facts(ancestry.as_deref(), asset);
     let mut usage = usage;
-    if let Actor::Visitor { share_link_id } = actor {
-        if let Some((link, link_usage)) = crate::services::share_links::link_facts(
+    if let Actor::Visitor { share_link_id } = actor
+        && let Some((link, link_usage)) = crate::services::share_links::link_facts(
             conn,
             *share_link_id,
             asset,
@@ -101,10 +101,9 @@ pub async fn asset_facts<C: ConnectionTrait>(
             now,
         )
         .await?
-        {
-            facts.link = Some(link);
-            usage = link_usage;
-        }
+    {
+        facts.link = Some(link);
+        usage = link_usage;
     }
     add_licensing(conn, actor, &mut facts, asset.id, unlicensed_allowed, usage).await?;
     Ok(facts)

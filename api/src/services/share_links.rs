@@ -17,10 +17,10 @@ use vitrine_entity::audit::NewEvent;
 use vitrine_entity::entities::{
     asset, folder, partner_org, share_link, share_link_asset, share_visit, user,
 };
+use vitrine_entity::license::{Channel, Usage, normalize_territory};
 use vitrine_entity::policy::{
     Action, Actor, CreatorRights, LinkFacts, LinkState, Resource, authorize,
 };
-use vitrine_entity::license::{Channel, Usage, normalize_territory};
 use vitrine_entity::{AuditAction, ShareScope};
 
 use crate::error::{ApiError, ApiResult};

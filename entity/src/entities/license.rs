@@ -3,8 +3,8 @@ use std::collections::BTreeSet;
 use sea_orm::entity::prelude::*;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::Condition;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
 use crate::entities::{asset, asset_license};
 use crate::license::{Channel, Terms, Usage, WORLD};
@@ -81,13 +81,12 @@ pub fn in_force_at(at: DateTime<Utc>, usage: &Usage) -> SelectStatement {
         .to_owned();
     // Lists are stored comma-separated: match whole items.
     let item = |column: Column, value: &str| {
-        Expr::cust_with_exprs(
-            "(',' || $1 || ',') LIKE $2",
-            [
-                Expr::col((Entity, column)),
-                Expr::val(format!("%,{value},%")).into(),
-            ],
-        )
+        let col = || Expr::col((Entity, column));
+        col()
+            .eq(value)
+            .or(col().like(format!("{value},%")))
+            .or(col().like(format!("%,{value}")))
+            .or(col().like(format!("%,{value},%")))
     };
     if let Some(channel) = usage.channel {
         query.and_where(item(Column::Channels, channel.as_str()));

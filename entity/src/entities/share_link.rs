@@ -46,7 +46,10 @@ impl Model {
     /// The use the link is for.
     pub fn usage(&self) -> crate::license::Usage {
         crate::license::Usage {
-            channel: self.channel.as_deref().and_then(crate::license::Channel::parse),
+            channel: self
+                .channel
+                .as_deref()
+                .and_then(crate::license::Channel::parse),
             territory: self.territory.clone(),
         }
     }
