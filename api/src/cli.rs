@@ -47,8 +47,20 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// License tools.
+    Licenses {
+        #[command(subcommand)]
+        command: LicensesCommand,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicensesCommand {
+    /// Run one takedown sweep now (what the scheduled job does every minute)
+    /// and print what it did as JSON.
+    Sweep,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,7 +125,37 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(config).await,
+        Command::Licenses {
+            command: LicensesCommand::Sweep,
+        } => licenses_sweep(config).await,
         Command::Schema => ExitCode::SUCCESS,
+    }
+}
+
+async fn licenses_sweep(config: Config) -> ExitCode {
+    let stop = CancellationToken::new();
+    let state = match crate::app::build_state(config, Arc::new(SystemClock), stop.clone()).await {
+        Ok(s) => s,
+        Err(e) => return fail("cannot start", format!("{e:#}")),
+    };
+    let deps = crate::app::worker_deps(&state);
+    let started = std::time::Instant::now();
+    let result = vitrine_worker::takedown::sweep(&deps).await;
+    let elapsed = started.elapsed();
+    stop.cancel();
+    match result {
+        Ok(report) => {
+            let mut out = serde_json::to_value(&report).unwrap_or_default();
+            out["elapsedMs"] = serde_json::json!(elapsed.as_secs_f64() * 1000.0);
+            println!("{out}");
+            if report.ran {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("vitrine: another runner is sweeping; nothing done");
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => fail("the sweep failed", e),
     }
 }
 

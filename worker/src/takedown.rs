@@ -18,12 +18,13 @@
 //! for an hour handles the hour's ends at its next run. One sweep runs at a
 //! time (a lease), whichever worker process picked up the tick.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -122,6 +123,7 @@ async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
             ));
         }
     }
+    revoke_emptied_links(deps, now, &mut report).await?;
     reinstate(deps, now, &mut report).await?;
     notify_expiring(deps, now, &mut report).await?;
     if report
@@ -213,21 +215,6 @@ async fn expire(
         );
     }
 
-    let revoked = revoke_emptied_links(
-        tx.conn(),
-        &down,
-        now,
-        deps.settings.takedown.unlicensed_deliverable,
-    )
-    .await?;
-    for link_id in &revoked {
-        let mut event = NewEvent::new(AuditAction::ShareLinkRevoked, SYSTEM)
-            .target("share_link", link_id)
-            .details(json!({ "reason": "LICENSE_EXPIRED", "expiredLicenseIds": license_ids }));
-        event.share_link_id = Some(*link_id);
-        events.push(event);
-    }
-
     license::Entity::update_many()
         .col_expr(license::Column::ExpiryProcessedAt, Expr::value(now))
         .filter(license::Column::Id.is_in(license_ids))
@@ -237,160 +224,159 @@ async fn expire(
     tx.commit().await?;
     report.licenses_expired += batch.len() as u64;
     report.assets_taken_down += down.len() as u64;
-    report.links_revoked += revoked.len() as u64;
     Ok(())
 }
 
-/// Revokes the live share links that could show one of the `down` assets
-/// (listing it, or sharing a folder above it) and have nothing deliverable
-/// left: no asset outside the trash with a license in force covering the
-/// link's use. Returns the revoked links.
-async fn revoke_emptied_links<C: ConnectionTrait>(
-    conn: &C,
-    down: &[(Uuid, Option<Uuid>)],
+/// Revokes the live share links left with nothing deliverable by a
+/// takedown: links that could show a taken-down asset (listing it, or
+/// sharing a folder above it) and have no asset outside the trash with a
+/// license in force covering the link's use. Set-based: two queries per
+/// distinct use among live links, whatever the number of links. Runs at
+/// every sweep, so a sweep stopped between its batches and this step still
+/// revokes at the next run.
+async fn revoke_emptied_links(
+    deps: &WorkerDeps,
     now: DateTime<Utc>,
-    unlicensed_deliverable: bool,
-) -> Result<Vec<Uuid>, DbErr> {
-    if down.is_empty() {
-        return Ok(Vec::new());
-    }
+    report: &mut SweepReport,
+) -> Result<(), DbErr> {
+    let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
     let live = || {
-        sea_orm::Condition::all()
-            .add(share_link::Column::RevokedAt.is_null())
-            .add(share_link::Column::ExpiresAt.gt(now))
+        Condition::all()
+            .add(Expr::col((share_link::Entity, share_link::Column::RevokedAt)).is_null())
+            .add(Expr::col((share_link::Entity, share_link::Column::ExpiresAt)).gt(now))
     };
-    let mut candidates: BTreeSet<Uuid> = BTreeSet::new();
-    let asset_ids: Vec<Uuid> = down.iter().map(|(id, _)| *id).collect();
-    for chunk in asset_ids.chunks(CHUNK) {
-        let listing: Vec<Uuid> = share_link_asset::Entity::find()
-            .select_only()
-            .column(share_link_asset::Column::LinkId)
-            .distinct()
-            .filter(share_link_asset::Column::AssetId.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        candidates.extend(listing);
-    }
-    // Folder links: those above the folder of an asset taken down.
-    let folder_links = live_folder_links(conn, live()).await?;
-    if !folder_links.is_empty() {
-        let folder_ids: BTreeSet<Uuid> = down.iter().filter_map(|(_, f)| *f).collect();
-        let folder_ids: Vec<Uuid> = folder_ids.into_iter().collect();
-        let mut ancestries: Vec<String> = Vec::new();
-        for chunk in folder_ids.chunks(CHUNK) {
-            let found: Vec<String> = folder::Entity::find()
-                .select_only()
-                .column(folder::Column::Ancestry)
-                .filter(folder::Column::Id.is_in(chunk.to_vec()))
-                .into_tuple()
-                .all(conn)
-                .await?;
-            ancestries.extend(found);
-        }
-        for (link_id, prefix) in folder_links {
-            if ancestries.iter().any(|a| a.starts_with(prefix.as_str())) {
-                candidates.insert(link_id);
-            }
-        }
-    }
-
-    let mut revoked = Vec::new();
-    for link_id in candidates {
-        let Some(link) = share_link::Entity::find_by_id(link_id)
-            .filter(live())
-            .one(conn)
-            .await?
-        else {
-            continue;
-        };
-        let mut left = asset::Entity::find()
-            .select_only()
-            .column(asset::Column::Id)
-            .filter(asset::Column::DeletedAt.is_null())
-            .filter(license::licensed_at(
-                now,
-                &link.usage(),
-                unlicensed_deliverable,
-            ));
-        left = match link.folder_id {
-            None => left.filter(
-                asset::Column::Id.in_subquery(
-                    Query::select()
-                        .column(share_link_asset::Column::AssetId)
-                        .from(share_link_asset::Entity)
-                        .and_where(Expr::col(share_link_asset::Column::LinkId).eq(link.id))
-                        .to_owned(),
-                ),
-            ),
-            Some(folder_id) => {
-                let Some(prefix) = folder::Entity::find_by_id(folder_id)
-                    .one(conn)
-                    .await?
-                    .map(|f| f.ancestry)
-                else {
-                    continue;
-                };
-                left.filter(
-                    asset::Column::FolderId.in_subquery(
-                        Query::select()
-                            .column(folder::Column::Id)
-                            .from(folder::Entity)
-                            .and_where(
-                                Expr::col(folder::Column::Ancestry).like(format!("{prefix}%")),
-                            )
-                            .to_owned(),
-                    ),
-                )
-            }
-        };
-        let any_left: Option<Uuid> = left.limit(1).into_tuple().one(conn).await?;
-        if any_left.is_none() {
-            share_link::Entity::update_many()
-                .col_expr(share_link::Column::RevokedAt, Expr::value(now))
-                .col_expr(share_link::Column::UpdatedAt, Expr::value(now))
-                .filter(share_link::Column::Id.eq(link.id))
-                .filter(share_link::Column::RevokedAt.is_null())
-                .exec(conn)
-                .await?;
-            revoked.push(link.id);
-        }
-    }
-    Ok(revoked)
-}
-
-/// The live folder links and their folders' ancestries.
-async fn live_folder_links<C: ConnectionTrait>(
-    conn: &C,
-    live: sea_orm::Condition,
-) -> Result<Vec<(Uuid, String)>, DbErr> {
-    let links: Vec<(Uuid, Option<Uuid>)> = share_link::Entity::find()
+    let uses: Vec<(Option<String>, Option<String>)> = share_link::Entity::find()
         .select_only()
-        .column(share_link::Column::Id)
-        .column(share_link::Column::FolderId)
-        .filter(live)
-        .filter(share_link::Column::FolderId.is_not_null())
+        .column(share_link::Column::Channel)
+        .column(share_link::Column::Territory)
+        .distinct()
+        .filter(live())
         .into_tuple()
-        .all(conn)
+        .all(tx.conn())
         .await?;
-    if links.is_empty() {
-        return Ok(Vec::new());
+    let mut revoked: Vec<Uuid> = Vec::new();
+    for (channel, territory) in uses {
+        let usage = Usage {
+            channel: channel
+                .as_deref()
+                .and_then(vitrine_entity::license::Channel::parse),
+            territory: territory.clone(),
+        };
+        let same_use = {
+            let col = |c: share_link::Column| Expr::col((share_link::Entity, c));
+            Condition::all()
+                .add(match &channel {
+                    Some(c) => col(share_link::Column::Channel).eq(c.as_str()),
+                    None => col(share_link::Column::Channel).is_null(),
+                })
+                .add(match &territory {
+                    Some(t) => col(share_link::Column::Territory).eq(t.as_str()),
+                    None => col(share_link::Column::Territory).is_null(),
+                })
+        };
+        let deliverable = Condition::all()
+            .add(Expr::col((asset::Entity, asset::Column::DeletedAt)).is_null())
+            .add(license::licensed_at(
+                now,
+                &usage,
+                deps.settings.takedown.unlicensed_deliverable,
+            ));
+        let taken_down = Condition::all()
+            .add(Expr::col((asset::Entity, asset::Column::TakenDownAt)).is_not_null());
+
+        // Links of listed assets.
+        let listed = |extra: Condition| {
+            Query::select()
+                .expr(Expr::val(1))
+                .from(share_link_asset::Entity)
+                .inner_join(
+                    asset::Entity,
+                    Expr::col((asset::Entity, asset::Column::Id))
+                        .equals((share_link_asset::Entity, share_link_asset::Column::AssetId)),
+                )
+                .and_where(
+                    Expr::col((share_link_asset::Entity, share_link_asset::Column::LinkId))
+                        .equals((share_link::Entity, share_link::Column::Id)),
+                )
+                .cond_where(extra)
+                .to_owned()
+        };
+        let query = Query::select()
+            .column((share_link::Entity, share_link::Column::Id))
+            .from(share_link::Entity)
+            .cond_where(live())
+            .cond_where(same_use.clone())
+            .and_where(Expr::col((share_link::Entity, share_link::Column::FolderId)).is_null())
+            .and_where(Expr::exists(listed(taken_down.clone())))
+            .and_where(Expr::exists(listed(deliverable.clone())).not())
+            .to_owned();
+        for row in tx.conn().query_all(&query).await? {
+            revoked.push(row.try_get_by_index(0)?);
+        }
+
+        // Folder links: the assets filed under the link's folder, at any depth.
+        let (lf, af) = (Alias::new("lf"), Alias::new("af"));
+        let under = |extra: Condition| {
+            Query::select()
+                .expr(Expr::val(1))
+                .from(asset::Entity)
+                .join_as(
+                    JoinType::InnerJoin,
+                    folder::Entity,
+                    af.clone(),
+                    Expr::col((af.clone(), folder::Column::Id))
+                        .equals((asset::Entity, asset::Column::FolderId)),
+                )
+                .and_where(Expr::cust(
+                    r#"substr("af"."ancestry", 1, length("lf"."ancestry")) = "lf"."ancestry""#,
+                ))
+                .cond_where(extra)
+                .to_owned()
+        };
+        let query = Query::select()
+            .column((share_link::Entity, share_link::Column::Id))
+            .from(share_link::Entity)
+            .join_as(
+                JoinType::InnerJoin,
+                folder::Entity,
+                lf.clone(),
+                Expr::col((lf.clone(), folder::Column::Id))
+                    .equals((share_link::Entity, share_link::Column::FolderId)),
+            )
+            .cond_where(live())
+            .cond_where(same_use)
+            .and_where(Expr::exists(under(taken_down)))
+            .and_where(Expr::exists(under(deliverable)).not())
+            .to_owned();
+        for row in tx.conn().query_all(&query).await? {
+            revoked.push(row.try_get_by_index(0)?);
+        }
     }
-    let folder_ids: Vec<Uuid> = links.iter().filter_map(|(_, f)| *f).collect();
-    let ancestry: HashMap<Uuid, String> = folder::Entity::find()
-        .select_only()
-        .column(folder::Column::Id)
-        .column(folder::Column::Ancestry)
-        .filter(folder::Column::Id.is_in(folder_ids))
-        .into_tuple::<(Uuid, String)>()
-        .all(conn)
-        .await?
-        .into_iter()
+    if revoked.is_empty() {
+        return Ok(());
+    }
+    for chunk in revoked.chunks(CHUNK) {
+        share_link::Entity::update_many()
+            .col_expr(share_link::Column::RevokedAt, Expr::value(now))
+            .col_expr(share_link::Column::UpdatedAt, Expr::value(now))
+            .filter(share_link::Column::Id.is_in(chunk.to_vec()))
+            .exec(tx.conn())
+            .await?;
+    }
+    let events = revoked
+        .iter()
+        .map(|id| {
+            let mut event = NewEvent::new(AuditAction::ShareLinkRevoked, SYSTEM)
+                .target("share_link", id)
+                .details(json!({ "reason": "LICENSE_EXPIRED" }));
+            event.share_link_id = Some(*id);
+            event
+        })
         .collect();
-    Ok(links
-        .into_iter()
-        .filter_map(|(id, f)| Some((id, ancestry.get(&f?)?.clone())))
-        .collect())
+    tx.audit_many(events).await?;
+    tx.commit().await?;
+    report.links_revoked += revoked.len() as u64;
+    Ok(())
 }
 
 /// Gives back the taken-down assets that a license in force covers again.

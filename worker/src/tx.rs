@@ -62,9 +62,9 @@ impl<'a> Tx<'a> {
     pub async fn commit(self) -> Result<(), DbErr> {
         bump_epoch(&self.txn).await?;
         self.txn.commit().await?;
-        for event in self.recorded {
-            self.bus.publish(BusEvent::Audit(event)).await;
-        }
+        self.bus
+            .publish_many(self.recorded.into_iter().map(BusEvent::Audit).collect())
+            .await;
         Ok(())
     }
 }
