@@ -12,7 +12,7 @@ assets/licenses assets; a fifth of the assets also hold a license that runs
 on (they must stay up); 2,000 share links list 5 assets each, 100 folder
 links share one folder each. The sweep must take down the other assets,
 revoke the links left with nothing deliverable, record LICENSE_EXPIRED and
-ASSET_TAKEN_DOWN for each, in batches of 500 licenses per transaction.
+ASSET_TAKEN_DOWN for each, in batches of 1,000 licenses per transaction.
 """
 import json
 import os
@@ -44,7 +44,7 @@ psql("postgres", f"DROP DATABASE IF EXISTS {db}")
 psql("postgres", f"CREATE DATABASE {db}")
 work = tempfile.mkdtemp(prefix="vitrine-takedown-")
 env = dict(os.environ, VITRINE_DATABASE_URL=url, VITRINE_DATA_DIR=os.path.join(work, "data"),
-           VITRINE_LOG="warn")
+           VITRINE_LOG=os.environ.get("VITRINE_LOG", "warn"))
 subprocess.run([binary, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 seed = f"""
@@ -85,14 +85,16 @@ psql(db, seed)
 print(f"seeded {assets:,} assets, {licenses:,} ended licenses ({per_license} assets each), "
       f"2,100 share links in {time.time() - started:.1f} s")
 
+if os.environ.get("SEED_ONLY"):
+    sys.exit(0)
 wall = time.time()
-out = subprocess.run([binary, "licenses", "sweep"], env=env, check=True, capture_output=True, text=True)
+out = subprocess.run([binary, "licenses", "sweep"], env=env, check=True, stdout=subprocess.PIPE, text=True)
 wall = time.time() - wall
 report = json.loads(out.stdout)
 print(json.dumps(report, indent=2))
 print(f"sweep: {report['elapsedMs'] / 1000:.2f} s (process wall time with start-up: {wall:.2f} s)")
 
-down = int(scalar("SELECT count(*) FROM assets WHERE taken_down_at IS NOT NULL"))
+down = int(scalar("SELECT count(*) FROM asset_takedowns"))
 expected_down = assets - len(range(0, assets, 5))
 revoked = int(scalar("SELECT count(*) FROM share_links WHERE revoked_at IS NOT NULL"))
 events = scalar("SELECT action, count(*) FROM audit_events GROUP BY action ORDER BY action")
@@ -103,4 +105,5 @@ again = json.loads(subprocess.run([binary, "licenses", "sweep"], env=env, check=
                                   capture_output=True, text=True).stdout)
 assert again["licensesExpired"] == 0 and again["assetsTakenDown"] == 0, again
 print(f"second sweep: nothing to do in {again['elapsedMs']:.0f} ms")
-psql("postgres", f"DROP DATABASE IF EXISTS {db}")
+if not os.environ.get("KEEP_DB"):
+    psql("postgres", f"DROP DATABASE IF EXISTS {db}")

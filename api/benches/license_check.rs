@@ -155,7 +155,6 @@ async fn seed(db: &DatabaseConnection) -> Vec<Uuid> {
             access_mode: Set(AccessMode::Public),
             access_starts_at: Set(None),
             access_ends_at: Set(None),
-            taken_down_at: Set(None),
         }))
         .exec_without_returning(db)
         .await

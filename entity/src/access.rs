@@ -239,7 +239,6 @@ mod tests {
             access_mode: AccessMode::Public,
             access_starts_at: Some(now),
             access_ends_at: None,
-            taken_down_at: None,
         };
         let facts = AccessMap::default().asset_facts(None, &asset);
         assert_eq!(facts.access, AccessMode::Public);

@@ -26,6 +26,13 @@ enum Licenses {
 #[derive(DeriveIden)]
 enum Assets {
     Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum AssetTakedowns {
+    Table,
+    AssetId,
     TakenDownAt,
 }
 
@@ -41,6 +48,7 @@ enum JobLeases {
     Name,
     Holder,
     ExpiresAt,
+    DoneUntil,
 }
 
 #[async_trait::async_trait]
@@ -92,20 +100,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The assets the takedown sweep found left with no license in force
+        // (a row while down). A narrow table of its own: a sweep writes
+        // thousands at once, which would rewrite wide, much-indexed asset rows.
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Assets::Table)
-                    .add_column(timestamp_with_time_zone_null(Assets::TakenDownAt))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_assets_taken_down_at")
-                    .table(Assets::Table)
-                    .col(Assets::TakenDownAt)
+            .create_table(
+                Table::create()
+                    .table(AssetTakedowns::Table)
+                    .col(uuid(AssetTakedowns::AssetId).primary_key())
+                    .col(timestamp_with_time_zone(AssetTakedowns::TakenDownAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_asset_takedowns_asset")
+                            .from(AssetTakedowns::Table, AssetTakedowns::AssetId)
+                            .to(Assets::Table, Assets::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -125,6 +135,9 @@ impl MigrationTrait for Migration {
                     .col(string_len(JobLeases::Name, 64).primary_key())
                     .col(string_len(JobLeases::Holder, 64))
                     .col(timestamp_with_time_zone(JobLeases::ExpiresAt))
+                    // The instant (business clock) up to which the job's
+                    // work is done: where the next run may start looking.
+                    .col(timestamp_with_time_zone_null(JobLeases::DoneUntil))
                     .to_owned(),
             )
             .await?;
@@ -144,20 +157,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_assets_taken_down_at")
-                    .table(Assets::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Assets::Table)
-                    .drop_column(Assets::TakenDownAt)
-                    .to_owned(),
-            )
+            .drop_table(Table::drop().table(AssetTakedowns::Table).to_owned())
             .await?;
         manager
             .drop_index(

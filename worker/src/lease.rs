@@ -40,6 +40,7 @@ impl Lease {
             name: Set(name.to_owned()),
             holder: Set(String::new()),
             expires_at: Set(now - Duration::seconds(1)),
+            done_until: Set(None),
         })
         .on_conflict(
             OnConflict::column(job_lease::Column::Name)
@@ -68,6 +69,31 @@ impl Lease {
             .exec(db)
             .await?;
         Ok(renewed.rows_affected == 1)
+    }
+
+    /// Where the last complete run left off (`None`: never ran to the end).
+    pub async fn done_until(
+        &self,
+        db: &DatabaseConnection,
+    ) -> Result<Option<DateTime<Utc>>, DbErr> {
+        Ok(job_lease::Entity::find_by_id(self.name)
+            .one(db)
+            .await?
+            .and_then(|l| l.done_until))
+    }
+
+    /// Records a complete run up to `at`.
+    pub async fn set_done_until(
+        &self,
+        db: &DatabaseConnection,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        job_lease::Entity::update_many()
+            .col_expr(job_lease::Column::DoneUntil, at.into())
+            .filter(self.mine())
+            .exec(db)
+            .await?;
+        Ok(())
     }
 
     /// Gives the lease back at once.

@@ -21,9 +21,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use serde::Serialize;
@@ -32,7 +32,7 @@ use uuid::Uuid;
 use vitrine_entity::AuditAction;
 use vitrine_entity::audit::{NewEvent, SYSTEM};
 use vitrine_entity::entities::{
-    asset, asset_license, folder, license, share_link, share_link_asset,
+    asset, asset_license, asset_takedown, folder, license, share_link, share_link_asset,
 };
 use vitrine_entity::license::Usage;
 
@@ -45,7 +45,7 @@ const LEASE: &str = "license-takedown";
 /// How long a sweep holds the lease between renewals.
 const LEASE_TTL: i64 = 300;
 /// Licenses per transaction.
-const LICENSE_BATCH: u64 = 500;
+const LICENSE_BATCH: u64 = 1000;
 /// Ids per `IN (...)` list (SQLite allows 32,766 parameters).
 const CHUNK: usize = 1000;
 
@@ -100,6 +100,9 @@ pub async fn sweep(deps: &WorkerDeps) -> Result<SweepReport, DbErr> {
 
 async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
     let now = deps.clock.now();
+    // Where the last complete sweep left off: later steps look only at what
+    // changed since (`None`: everything).
+    let since = lease.done_until(&deps.db).await?;
     let mut report = SweepReport {
         ran: true,
         ..SweepReport::default()
@@ -123,9 +126,10 @@ async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
             ));
         }
     }
-    revoke_emptied_links(deps, now, &mut report).await?;
-    reinstate(deps, now, &mut report).await?;
+    revoke_emptied_links(deps, now, since, &mut report).await?;
+    reinstate(deps, now, since, &mut report).await?;
     notify_expiring(deps, now, &mut report).await?;
+    lease.set_done_until(&deps.db, now).await?;
     if report
         != (SweepReport {
             ran: true,
@@ -144,6 +148,7 @@ async fn expire(
     now: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> Result<(), DbErr> {
+    let started = std::time::Instant::now();
     let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
     let license_ids: Vec<Uuid> = batch.iter().map(|l| l.id).collect();
     let pairs: Vec<(Uuid, Uuid)> = asset_license::Entity::find()
@@ -158,35 +163,68 @@ async fn expire(
     for (asset_id, license_id) in &pairs {
         licenses_of.entry(*asset_id).or_default().push(*license_id);
     }
-    let candidates: Vec<Uuid> = licenses_of.keys().copied().collect();
 
-    // Left with no license in force (and not already down).
-    let mut down: Vec<(Uuid, Option<Uuid>)> = Vec::new();
-    for chunk in candidates.chunks(CHUNK) {
-        let found: Vec<(Uuid, Option<Uuid>)> = asset::Entity::find()
-            .select_only()
-            .column(asset::Column::Id)
-            .column(asset::Column::FolderId)
-            .filter(asset::Column::Id.is_in(chunk.to_vec()))
-            .filter(asset::Column::TakenDownAt.is_null())
-            .filter(asset::Column::Id.not_in_subquery(license::in_force_at(now, &Usage::default())))
-            .into_tuple()
-            .all(tx.conn())
-            .await?;
-        let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
-        if !ids.is_empty() {
-            asset::Entity::update_many()
-                .col_expr(asset::Column::TakenDownAt, Expr::value(now))
-                .filter(asset::Column::Id.is_in(ids))
-                .exec(tx.conn())
-                .await?;
-        }
-        down.extend(found);
-    }
-
+    // Left with no license in force (and not already down): one UPDATE,
+    // driven by the batch's attachments and an index lookup per asset.
+    let still_in_force = Query::select()
+        .expr(Expr::val(1))
+        .from_as(asset_license::Entity, Alias::new("al"))
+        .inner_join(
+            license::Entity,
+            Expr::col((license::Entity, license::Column::Id))
+                .equals((Alias::new("al"), asset_license::Column::LicenseId)),
+        )
+        .and_where(
+            Expr::col((Alias::new("al"), asset_license::Column::AssetId))
+                .equals((asset::Entity, asset::Column::Id)),
+        )
+        .and_where(Expr::col((license::Entity, license::Column::StartsAt)).lte(now))
+        .and_where(Expr::col((license::Entity, license::Column::EndsAt)).gt(now))
+        .to_owned();
+    let newly_down = Query::select()
+        .column((asset::Entity, asset::Column::Id))
+        .expr(Expr::val(now))
+        .from(asset::Entity)
+        .and_where(
+            Expr::col((asset::Entity, asset::Column::Id)).in_subquery(
+                Query::select()
+                    .column(asset_license::Column::AssetId)
+                    .from(asset_license::Entity)
+                    .and_where(
+                        Expr::col(asset_license::Column::LicenseId)
+                            .is_in(license_ids.iter().copied()),
+                    )
+                    .to_owned(),
+            ),
+        )
+        .and_where(Expr::exists(still_in_force).not())
+        .to_owned();
+    let update = Query::insert()
+        .into_table(asset_takedown::Entity)
+        .columns([
+            asset_takedown::Column::AssetId,
+            asset_takedown::Column::TakenDownAt,
+        ])
+        .select_from(newly_down)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(
+            OnConflict::column(asset_takedown::Column::AssetId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(asset_takedown::Column::AssetId)
+        .to_owned();
+    let down: Vec<Uuid> = tx
+        .conn()
+        .query_all(&update)
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<Uuid>(0))
+        .collect::<Result<_, _>>()?;
+    let marked = started.elapsed();
     let mut events = Vec::with_capacity(batch.len() + down.len());
     let mut down_per_license: HashMap<Uuid, u64> = HashMap::new();
-    for (asset_id, _) in &down {
+    for asset_id in &down {
         let ids = licenses_of.get(asset_id).cloned().unwrap_or_default();
         for id in &ids {
             *down_per_license.entry(*id).or_default() += 1;
@@ -220,8 +258,19 @@ async fn expire(
         .filter(license::Column::Id.is_in(license_ids))
         .exec(tx.conn())
         .await?;
+    let built = started.elapsed();
     tx.audit_many(events).await?;
+    let audited = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        licenses = batch.len(),
+        assets = down.len(),
+        ?marked,
+        ?built,
+        ?audited,
+        committed = ?started.elapsed(),
+        "license takedown batch"
+    );
     report.licenses_expired += batch.len() as u64;
     report.assets_taken_down += down.len() as u64;
     Ok(())
@@ -233,10 +282,12 @@ async fn expire(
 /// license in force covering the link's use. Set-based: two queries per
 /// distinct use among live links, whatever the number of links. Runs at
 /// every sweep, so a sweep stopped between its batches and this step still
-/// revokes at the next run.
+/// revokes at the next run (`since`, where the last complete sweep left
+/// off, only advances after this step).
 async fn revoke_emptied_links(
     deps: &WorkerDeps,
     now: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
     report: &mut SweepReport,
 ) -> Result<(), DbErr> {
     let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
@@ -245,23 +296,45 @@ async fn revoke_emptied_links(
             .add(Expr::col((share_link::Entity, share_link::Column::RevokedAt)).is_null())
             .add(Expr::col((share_link::Entity, share_link::Column::ExpiresAt)).gt(now))
     };
+    let usage_of = |channel: &Option<String>, territory: &Option<String>| Usage {
+        channel: channel
+            .as_deref()
+            .and_then(vitrine_entity::license::Channel::parse),
+        territory: territory.clone(),
+    };
+    let deliverable = |usage: &Usage| {
+        Condition::all()
+            .add(Expr::col((asset::Entity, asset::Column::DeletedAt)).is_null())
+            .add(license::licensed_at(
+                now,
+                usage,
+                deps.settings.takedown.unlicensed_deliverable,
+            ))
+    };
+    let taken_down = {
+        let mut down = Query::select()
+            .column(asset_takedown::Column::AssetId)
+            .from(asset_takedown::Entity)
+            .to_owned();
+        if let Some(since) = since {
+            down.and_where(Expr::col(asset_takedown::Column::TakenDownAt).gte(since));
+        }
+        Condition::all().add(Expr::col((asset::Entity, asset::Column::Id)).in_subquery(down))
+    };
+    let mut revoked: Vec<Uuid> = Vec::new();
+
+    // Links of listed assets: one query per distinct use among them.
     let uses: Vec<(Option<String>, Option<String>)> = share_link::Entity::find()
         .select_only()
         .column(share_link::Column::Channel)
         .column(share_link::Column::Territory)
         .distinct()
         .filter(live())
+        .filter(share_link::Column::FolderId.is_null())
         .into_tuple()
         .all(tx.conn())
         .await?;
-    let mut revoked: Vec<Uuid> = Vec::new();
     for (channel, territory) in uses {
-        let usage = Usage {
-            channel: channel
-                .as_deref()
-                .and_then(vitrine_entity::license::Channel::parse),
-            territory: territory.clone(),
-        };
         let same_use = {
             let col = |c: share_link::Column| Expr::col((share_link::Entity, c));
             Condition::all()
@@ -274,17 +347,6 @@ async fn revoke_emptied_links(
                     None => col(share_link::Column::Territory).is_null(),
                 })
         };
-        let deliverable = Condition::all()
-            .add(Expr::col((asset::Entity, asset::Column::DeletedAt)).is_null())
-            .add(license::licensed_at(
-                now,
-                &usage,
-                deps.settings.takedown.unlicensed_deliverable,
-            ));
-        let taken_down = Condition::all()
-            .add(Expr::col((asset::Entity, asset::Column::TakenDownAt)).is_not_null());
-
-        // Links of listed assets.
         let listed = |extra: Condition| {
             Query::select()
                 .expr(Expr::val(1))
@@ -305,51 +367,83 @@ async fn revoke_emptied_links(
             .column((share_link::Entity, share_link::Column::Id))
             .from(share_link::Entity)
             .cond_where(live())
-            .cond_where(same_use.clone())
+            .cond_where(same_use)
             .and_where(Expr::col((share_link::Entity, share_link::Column::FolderId)).is_null())
             .and_where(Expr::exists(listed(taken_down.clone())))
-            .and_where(Expr::exists(listed(deliverable.clone())).not())
+            .and_where(Expr::exists(listed(deliverable(&usage_of(&channel, &territory)))).not())
             .to_owned();
         for row in tx.conn().query_all(&query).await? {
             revoked.push(row.try_get_by_index(0)?);
         }
+    }
 
-        // Folder links: the assets filed under the link's folder, at any depth.
-        let (lf, af) = (Alias::new("lf"), Alias::new("af"));
-        let under = |extra: Condition| {
-            Query::select()
-                .expr(Expr::val(1))
-                .from(asset::Entity)
-                .join_as(
-                    JoinType::InnerJoin,
-                    folder::Entity,
-                    af.clone(),
-                    Expr::col((af.clone(), folder::Column::Id))
-                        .equals((asset::Entity, asset::Column::FolderId)),
-                )
-                .and_where(Expr::cust(
-                    r#"substr("af"."ancestry", 1, length("lf"."ancestry")) = "lf"."ancestry""#,
-                ))
-                .cond_where(extra)
-                .to_owned()
-        };
+    // Folder links show their folder's subtree (an ancestry prefix): find the
+    // folders holding an asset taken down, then, per use, the folders
+    // holding something deliverable — a few DISTINCT queries over folders.
+    let folder_links = {
         let query = Query::select()
             .column((share_link::Entity, share_link::Column::Id))
+            .column((share_link::Entity, share_link::Column::Channel))
+            .column((share_link::Entity, share_link::Column::Territory))
+            .column((folder::Entity, folder::Column::Ancestry))
             .from(share_link::Entity)
-            .join_as(
-                JoinType::InnerJoin,
+            .inner_join(
                 folder::Entity,
-                lf.clone(),
-                Expr::col((lf.clone(), folder::Column::Id))
+                Expr::col((folder::Entity, folder::Column::Id))
                     .equals((share_link::Entity, share_link::Column::FolderId)),
             )
             .cond_where(live())
-            .cond_where(same_use)
-            .and_where(Expr::exists(under(taken_down)))
-            .and_where(Expr::exists(under(deliverable)).not())
             .to_owned();
+        let mut links: BTreeMap<(Option<String>, Option<String>), Vec<(Uuid, String)>> =
+            BTreeMap::new();
         for row in tx.conn().query_all(&query).await? {
-            revoked.push(row.try_get_by_index(0)?);
+            links
+                .entry((row.try_get_by_index(1)?, row.try_get_by_index(2)?))
+                .or_default()
+                .push((row.try_get_by_index(0)?, row.try_get_by_index(3)?));
+        }
+        links
+    };
+    if !folder_links.is_empty() {
+        let ancestries = |cond: Condition| {
+            Query::select()
+                .distinct()
+                .column((folder::Entity, folder::Column::Ancestry))
+                .from(asset::Entity)
+                .inner_join(
+                    folder::Entity,
+                    Expr::col((folder::Entity, folder::Column::Id))
+                        .equals((asset::Entity, asset::Column::FolderId)),
+                )
+                .cond_where(cond)
+                .to_owned()
+        };
+        let strings = |rows: Vec<sea_orm::QueryResult>| {
+            rows.iter()
+                .map(|r| r.try_get_by_index::<String>(0))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let hit = strings(tx.conn().query_all(&ancestries(taken_down.clone())).await?)?;
+        for ((channel, territory), links) in folder_links {
+            let candidates: Vec<(Uuid, String)> = links
+                .into_iter()
+                .filter(|(_, prefix)| hit.iter().any(|h| h.starts_with(prefix.as_str())))
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let usage = usage_of(&channel, &territory);
+            let alive = strings(
+                tx.conn()
+                    .query_all(&ancestries(deliverable(&usage)))
+                    .await?,
+            )?;
+            revoked.extend(
+                candidates
+                    .into_iter()
+                    .filter(|(_, prefix)| !alive.iter().any(|a| a.starts_with(prefix.as_str())))
+                    .map(|(id, _)| id),
+            );
         }
     }
     if revoked.is_empty() {
@@ -380,18 +474,32 @@ async fn revoke_emptied_links(
 }
 
 /// Gives back the taken-down assets that a license in force covers again.
+/// Only a license attached, edited or started since the last complete sweep
+/// can do that, so only those are looked at (all, the first time).
 async fn reinstate(
     deps: &WorkerDeps,
     now: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
     report: &mut SweepReport,
 ) -> Result<(), DbErr> {
     loop {
         let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
-        let ids: Vec<Uuid> = asset::Entity::find()
+        let mut in_force = license::in_force_at(now, &Usage::default());
+        if let Some(since) = since {
+            in_force.cond_where(
+                Condition::any()
+                    .add(Expr::col((license::Entity, license::Column::UpdatedAt)).gte(since))
+                    .add(Expr::col((license::Entity, license::Column::StartsAt)).gte(since))
+                    .add(
+                        Expr::col((asset_license::Entity, asset_license::Column::AttachedAt))
+                            .gte(since),
+                    ),
+            );
+        }
+        let ids: Vec<Uuid> = asset_takedown::Entity::find()
             .select_only()
-            .column(asset::Column::Id)
-            .filter(asset::Column::TakenDownAt.is_not_null())
-            .filter(asset::Column::Id.in_subquery(license::in_force_at(now, &Usage::default())))
+            .column(asset_takedown::Column::AssetId)
+            .filter(asset_takedown::Column::AssetId.in_subquery(in_force))
             .limit(CHUNK as u64)
             .into_tuple()
             .all(tx.conn())
@@ -399,12 +507,8 @@ async fn reinstate(
         if ids.is_empty() {
             return Ok(());
         }
-        asset::Entity::update_many()
-            .col_expr(
-                asset::Column::TakenDownAt,
-                Expr::value(None::<DateTime<Utc>>),
-            )
-            .filter(asset::Column::Id.is_in(ids.clone()))
+        asset_takedown::Entity::delete_many()
+            .filter(asset_takedown::Column::AssetId.is_in(ids.clone()))
             .exec(tx.conn())
             .await?;
         let n = ids.len() as u64;

@@ -12,7 +12,8 @@ use vitrine_worker::tagging::Ownership;
 use async_graphql::dataloader::DataLoader;
 
 use super::loaders::{
-    AssetLicenses, FolderId, Loaders, RenditionsOf, TagsOf, UserId, VersionId, VersionsOf,
+    AssetLicenses, FolderId, Loaders, RenditionsOf, TagsOf, TakenDown, UserId, VersionId,
+    VersionsOf,
 };
 use super::types::load;
 use crate::error::ApiError;
@@ -475,10 +476,6 @@ pub struct Asset {
     pub access_starts_at: Option<DateTime<Utc>>,
     /// After this instant the asset is RESTRICTED again.
     pub access_ends_at: Option<DateTime<Utc>>,
-    /// When the takedown sweep found it left without a license in force;
-    /// null if never, or licensed again since. (Delivery stops at the
-    /// license's end whether or not the sweep has run.)
-    pub taken_down_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     pub model: asset::Model,
 }
@@ -494,7 +491,6 @@ impl From<asset::Model> for Asset {
             access_mode: m.access_mode,
             access_starts_at: m.access_starts_at,
             access_ends_at: m.access_ends_at,
-            taken_down_at: m.taken_down_at,
             model: m,
         }
     }
@@ -621,6 +617,16 @@ impl Asset {
             .unwrap_or_default();
         list.sort_by_key(|l| (l.ends_at, l.id));
         Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// When the takedown sweep found it left without a license in force;
+    /// null if never, or licensed again since. (Delivery stops at the
+    /// license's end whether or not the sweep has run.)
+    async fn taken_down_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(load(ctx, TakenDown(self.model.id)).await?)
     }
 
     /// Its license state now, from every license attached to it.

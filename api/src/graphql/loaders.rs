@@ -39,6 +39,10 @@ pub struct RenditionsOf(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AssetLicenses(pub Uuid);
 
+/// When an asset was taken down (absent: it is not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TakenDown(pub Uuid);
+
 /// The versions of an asset, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VersionsOf(pub Uuid);
@@ -145,6 +149,23 @@ impl Loader<AssetLicenses> for Loaders {
         Ok(keys
             .iter()
             .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))
+            .collect())
+    }
+}
+
+impl Loader<TakenDown> for Loaders {
+    type Value = chrono::DateTime<chrono::Utc>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[TakenDown]) -> LoadResult<TakenDown, Self::Value> {
+        use vitrine_entity::entities::asset_takedown;
+        let rows = asset_takedown::Entity::find()
+            .filter(asset_takedown::Column::AssetId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (TakenDown(r.asset_id), r.taken_down_at))
             .collect())
     }
 }

@@ -430,7 +430,6 @@ pub async fn upload_asset(
         access_mode: Set(vitrine_entity::AccessMode::Restricted),
         access_starts_at: Set(None),
         access_ends_at: Set(None),
-        taken_down_at: Set(None),
     }
     .insert(tx.conn())
     .await?;

@@ -24,10 +24,6 @@ pub struct Model {
     pub access_starts_at: Option<DateTimeUtc>,
     /// After this instant the asset is RESTRICTED again.
     pub access_ends_at: Option<DateTimeUtc>,
-    /// When the takedown sweep found it left without a license in force
-    /// (null: never, or licensed again since). Read-time enforcement does
-    /// not wait for this mark; it records that the takedown happened.
-    pub taken_down_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

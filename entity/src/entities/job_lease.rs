@@ -10,6 +10,9 @@ pub struct Model {
     pub name: String,
     pub holder: String,
     pub expires_at: DateTimeUtc,
+    /// The instant (the injected clock's) up to which the job's work is
+    /// done, set by the holder after a complete run.
+    pub done_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,7 @@ pub mod access_grant;
 pub mod asset;
 pub mod asset_license;
 pub mod asset_tag;
+pub mod asset_takedown;
 pub mod asset_version;
 pub mod audit_chain_head;
 pub mod audit_event;
