@@ -12,6 +12,9 @@
 //!   cargo bench -p vitrine-api --bench license_check               # and PostgreSQL
 //! ```
 
+// A benchmark harness: a failed setup step should stop it loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -276,6 +276,9 @@ async fn expire(
     Ok(())
 }
 
+/// A share link's declared use, as stored: (channel, territory).
+type LinkUse = (Option<String>, Option<String>);
+
 /// Revokes the live share links left with nothing deliverable by a
 /// takedown: links that could show a taken-down asset (listing it, or
 /// sharing a folder above it) and have no asset outside the trash with a
@@ -394,8 +397,7 @@ async fn revoke_emptied_links(
             )
             .cond_where(live())
             .to_owned();
-        let mut links: BTreeMap<(Option<String>, Option<String>), Vec<(Uuid, String)>> =
-            BTreeMap::new();
+        let mut links: BTreeMap<LinkUse, Vec<(Uuid, String)>> = BTreeMap::new();
         for row in tx.conn().query_all(&query).await? {
             links
                 .entry((row.try_get_by_index(1)?, row.try_get_by_index(2)?))

@@ -626,7 +626,7 @@ impl Asset {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<DateTime<Utc>>> {
-        Ok(load(ctx, TakenDown(self.model.id)).await?)
+        load(ctx, TakenDown(self.model.id)).await
     }
 
     /// Its license state now, from every license attached to it.
