@@ -113,6 +113,55 @@ pub async fn append<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom("no event appended".into()))
 }
 
+/// PostgreSQL: rows travel as one JSON parameter per 5,000 and are unpacked
+/// by `json_to_recordset`, instead of 14 bound parameters per row — binding
+/// tens of thousands of parameters cost more than the insert itself.
+async fn insert_postgres<C: ConnectionTrait>(
+    txn: &C,
+    models: &[audit_event::Model],
+) -> Result<(), DbErr> {
+    use sea_orm::{ActiveEnum, Statement};
+    const SQL: &str = "INSERT INTO audit_events (seq, occurred_at, actor_kind, actor_id, \
+        partner_org_id, action, target_type, target_id, share_link_id, ip, user_agent, details, \
+        prev_hash, hash) SELECT seq, occurred_at, actor_kind, actor_id, partner_org_id, action, \
+        target_type, target_id, share_link_id, ip, user_agent, details, prev_hash, hash \
+        FROM json_to_recordset($1::json) AS r(seq bigint, occurred_at timestamptz, \
+        actor_kind text, actor_id uuid, partner_org_id uuid, action text, target_type text, \
+        target_id text, share_link_id uuid, ip text, user_agent text, details text, \
+        prev_hash text, hash text) ORDER BY seq";
+    for chunk in models.chunks(5000) {
+        let rows: Vec<Value> = chunk
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "seq": m.seq,
+                    "occurred_at": m.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "actor_kind": m.actor_kind.to_value(),
+                    "actor_id": m.actor_id,
+                    "partner_org_id": m.partner_org_id,
+                    "action": m.action,
+                    "target_type": m.target_type,
+                    "target_id": m.target_id,
+                    "share_link_id": m.share_link_id,
+                    "ip": m.ip,
+                    "user_agent": m.user_agent,
+                    "details": m.details,
+                    "prev_hash": m.prev_hash,
+                    "hash": m.hash,
+                })
+            })
+            .collect();
+        let payload = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            SQL,
+            [payload.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Appends events in order inside `txn`, as [`append`] does, with one read
 /// and one update of the chain head and one multi-row insert: how deliveries
 /// are group-committed.
@@ -159,11 +208,17 @@ pub async fn append_many<C: ConnectionTrait>(
         last_hash = model.hash.clone();
         models.push(model);
     }
-    // Bounded statements: SQLite allows 32766 parameters, PostgreSQL 65535.
-    for chunk in models.chunks(1000) {
-        audit_event::Entity::insert_many(chunk.iter().cloned().map(audit_event::ActiveModel::from))
+    if txn.get_database_backend() == DbBackend::Postgres {
+        insert_postgres(txn, &models).await?;
+    } else {
+        // Bounded statements: SQLite allows 32766 parameters.
+        for chunk in models.chunks(1000) {
+            audit_event::Entity::insert_many(
+                chunk.iter().cloned().map(audit_event::ActiveModel::from),
+            )
             .exec_without_returning(txn)
             .await?;
+        }
     }
     let moved = audit_chain_head::Entity::update_many()
         .col_expr(audit_chain_head::Column::LastSeq, seq.into())
