@@ -626,3 +626,46 @@ async fn a_versions_approval_records_its_authorization() {
     assert_eq!(auth(1)["licenses"][0]["territories"], json!(["WORLD"]));
     app.finish().await;
 }
+
+/// The takedown reaches `assetEvents`: members get the asset, a partner who
+/// saw it is told it is gone (without it).
+#[tokio::test]
+async fn subscribers_hear_of_the_takedown() {
+    let app = spawn().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let (assets, partner, _) = setup(&app, &admin, 1).await;
+    let asset = assets[0].as_str();
+    let ends = app.clock.now() + chrono::Duration::minutes(10);
+    license(
+        &app,
+        &admin,
+        "Short",
+        &["SOCIAL"],
+        &["WORLD"],
+        ends,
+        &[asset],
+    )
+    .await;
+    const EVENTS: &str = "subscription { assetEvents { kind assetId asset { id } } }";
+    let mut member = app.ws_connect(json!({ "token": admin })).await;
+    assert_eq!(member.message().await["type"], "connection_ack");
+    member.subscribe("events", EVENTS).await;
+    let mut outside = app.ws_connect(json!({ "token": partner.token })).await;
+    assert_eq!(outside.message().await["type"], "connection_ack");
+    outside.subscribe("events", EVENTS).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.clock.set(ends + chrono::Duration::seconds(1));
+    assert_eq!(app.sweep_licenses().await.assets_taken_down, 1);
+    let told = member.message().await;
+    let event = &told["payload"]["data"]["assetEvents"];
+    assert_eq!(event["kind"], "TAKEN_DOWN", "{told}");
+    assert_eq!(event["asset"]["id"], asset);
+    let told = outside.message().await;
+    let event = &told["payload"]["data"]["assetEvents"];
+    assert_eq!(event["kind"], "TAKEN_DOWN", "{told}");
+    assert_eq!(event["assetId"], asset);
+    assert_eq!(event["asset"], Value::Null, "{told}");
+    app.finish().await;
+}
