@@ -78,36 +78,8 @@ impl EventBus {
         })
     }
 
-    /// Publishes an event to every subscriber of every process.
-    pub async fn publish(&self, event: BusEvent) {
-        match &self.redis {
-            None => {
-                // No subscriber is not an error.
-                let _ = self.local.send(Arc::new(event));
-            }
-            Some(link) => {
-                let payload = match serde_json::to_string(&event) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot encode a bus event");
-                        return;
-                    }
-                };
-                let mut conn = link.conn.clone();
-                let sent: Result<i64, _> = redis::cmd("PUBLISH")
-                    .arg(&link.channel)
-                    .arg(payload)
-                    .query_async(&mut conn)
-                    .await;
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "cannot publish a bus event to Redis");
-                }
-            }
-        }
-    }
-
-    /// Publishes events in order; over Redis in pipelined round trips of up to
-    /// 1,000 (a sweep's thousands of events).
+    /// Publishes events, in order, to every subscriber of every process; over
+    /// Redis in pipelined round trips of up to 1,000 (a sweep's thousands).
     pub async fn publish_many(&self, events: Vec<BusEvent>) {
         let Some(link) = &self.redis else {
             for event in events {

@@ -143,12 +143,6 @@ pub fn licensing_of(
     }
 }
 
-/// Licensed (some license in force) at `at`, or without any license when
-/// that is allowed, as a condition on `assets`.
-pub fn licensed_at(at: DateTime<Utc>, unlicensed_allowed: bool) -> Condition {
-    vitrine_entity::entities::license::licensed_at(at, &Usage::default(), unlicensed_allowed)
-}
-
 /// The policy facts about a folder (`None`: the root) for `actor`.
 pub async fn folder_facts<C: ConnectionTrait>(
     conn: &C,
@@ -277,7 +271,11 @@ pub async fn asset_scope<C: ConnectionTrait>(
         AssetScope::Granted { at, .. } => live
             .add(asset::Column::FolderId.in_subquery(folders_where(folders)))
             .add(published_at(at))
-            .add(licensed_at(at, unlicensed_allowed)),
+            .add(vitrine_entity::entities::license::licensed_at(
+                at,
+                &Usage::default(),
+                unlicensed_allowed,
+            )),
         AssetScope::All | AssetScope::Nothing => return Ok(None),
     }))
 }
