@@ -143,6 +143,14 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
             unlicensed_deliverable: config.license_unlicensed_deliverable,
             schedule: config.license_takedown_schedule.clone(),
         },
+        rollup: vitrine_worker::usage::RollupSettings {
+            schedule: config.usage_rollup_schedule.clone(),
+            ..defaults.rollup.clone()
+        },
+        anomaly: vitrine_worker::anomaly::AnomalySettings {
+            interval: config.anomaly_interval,
+            thresholds: config.anomaly.thresholds(),
+        },
         processing_concurrency: config
             .renditions
             .processing_concurrency

@@ -52,8 +52,25 @@ pub enum Command {
         #[command(subcommand)]
         command: LicensesCommand,
     },
+    /// Usage statistics tools.
+    Usage {
+        #[command(subcommand)]
+        command: UsageCommand,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Roll the audit log's usage events up into the statistics now (what
+    /// the scheduled job does every 10 seconds) and print what it did as JSON.
+    Rollup {
+        /// Stop after this many batches (a partial rollup resumes at the
+        /// watermark next time).
+        #[arg(long)]
+        max_batches: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,35 +145,67 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Licenses {
             command: LicensesCommand::Sweep,
         } => licenses_sweep(config).await,
+        Command::Usage {
+            command: UsageCommand::Rollup { max_batches },
+        } => usage_rollup(config, max_batches).await,
         Command::Schema => ExitCode::SUCCESS,
     }
 }
 
-async fn licenses_sweep(config: Config) -> ExitCode {
+/// Runs one pass of a leased job now and prints its JSON report (with the
+/// time it took). Exits 1 when another runner held the job's lease.
+async fn run_once<R, E, F, Fut>(config: Config, job: &str, run: F) -> ExitCode
+where
+    R: serde::Serialize,
+    E: std::fmt::Display,
+    F: FnOnce(vitrine_worker::WorkerDeps) -> Fut,
+    Fut: std::future::Future<Output = Result<(R, bool), E>>,
+{
     let stop = CancellationToken::new();
     let state = match crate::app::build_state(config, Arc::new(SystemClock), stop.clone()).await {
         Ok(s) => s,
         Err(e) => return fail("cannot start", format!("{e:#}")),
     };
-    let deps = crate::app::worker_deps(&state);
     let started = std::time::Instant::now();
-    let result = vitrine_worker::takedown::sweep(&deps).await;
+    let result = run(crate::app::worker_deps(&state)).await;
     let elapsed = started.elapsed();
     stop.cancel();
     match result {
-        Ok(report) => {
+        Ok((report, ran)) => {
             let mut out = serde_json::to_value(&report).unwrap_or_default();
             out["elapsedMs"] = serde_json::json!(elapsed.as_secs_f64() * 1000.0);
             println!("{out}");
-            if report.ran {
+            if ran {
                 ExitCode::SUCCESS
             } else {
-                eprintln!("vitrine: another runner is sweeping; nothing done");
+                eprintln!("vitrine: another runner holds the {job}; nothing done");
                 ExitCode::from(1)
             }
         }
-        Err(e) => fail("the sweep failed", e),
+        Err(e) => fail(&format!("the {job} failed"), e),
     }
+}
+
+async fn usage_rollup(config: Config, max_batches: Option<u64>) -> ExitCode {
+    run_once(config, "usage rollup", |deps| async move {
+        vitrine_worker::usage::rollup(&deps.db, &deps.settings.rollup, max_batches)
+            .await
+            .map(|r| {
+                let ran = r.ran;
+                (r, ran)
+            })
+    })
+    .await
+}
+
+async fn licenses_sweep(config: Config) -> ExitCode {
+    run_once(config, "takedown sweep", |deps| async move {
+        vitrine_worker::takedown::sweep(&deps).await.map(|r| {
+            let ran = r.ran;
+            (r, ran)
+        })
+    })
+    .await
 }
 
 async fn serve(mut config: Config) -> ExitCode {

@@ -151,6 +151,12 @@ pub struct Config {
     pub license_unlicensed_deliverable: bool,
     /// When the license takedown sweep runs (cron with seconds); `None`: never.
     pub license_takedown_schedule: Option<String>,
+    /// When the usage rollup runs (cron with seconds); `None`: never.
+    pub usage_rollup_schedule: Option<String>,
+    /// How often the anomaly watcher looks at new downloads; `None`: never.
+    pub anomaly_interval: Option<Duration>,
+    /// The anomaly thresholds (a rule with threshold 0 is off).
+    pub anomaly: AnomalyConfig,
     pub limits: Limits,
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
@@ -162,6 +168,46 @@ pub struct Config {
     pub log_filter: String,
     /// How long shutdown waits for in-flight requests and jobs.
     pub shutdown_timeout: Duration,
+}
+
+/// Anomaly thresholds: more than N within the window is an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnomalyConfig {
+    pub window: Duration,
+    pub actor_downloads: u32,
+    pub link_downloads: u32,
+    pub ip_downloads: u32,
+    pub distinct_assets: u32,
+    pub distinct_window: Duration,
+}
+
+impl AnomalyConfig {
+    /// The rules in force (those with a threshold above 0).
+    pub fn thresholds(&self) -> Vec<vitrine_entity::anomaly::Threshold> {
+        use vitrine_entity::anomaly::{AnomalyRule, Threshold};
+        let window =
+            chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::minutes(10));
+        let distinct_window = chrono::Duration::from_std(self.distinct_window)
+            .unwrap_or(chrono::Duration::minutes(5));
+        [
+            (AnomalyRule::ActorDownloads, self.actor_downloads, window),
+            (AnomalyRule::LinkDownloads, self.link_downloads, window),
+            (AnomalyRule::IpDownloads, self.ip_downloads, window),
+            (
+                AnomalyRule::DistinctAssets,
+                self.distinct_assets,
+                distinct_window,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, threshold, _)| *threshold > 0)
+        .map(|(rule, threshold, window)| Threshold {
+            rule,
+            threshold,
+            window,
+        })
+        .collect()
+    }
 }
 
 /// Why the configuration was refused. The message names the setting.
@@ -209,6 +255,14 @@ pub const KEYS: &[&str] = &[
     "license_notice",
     "license_unlicensed_deliverable",
     "license_takedown_schedule",
+    "usage_rollup_schedule",
+    "anomaly_interval",
+    "anomaly_window",
+    "anomaly_actor_downloads",
+    "anomaly_link_downloads",
+    "anomaly_ip_downloads",
+    "anomaly_distinct_assets",
+    "anomaly_distinct_window",
     "session_ttl",
     "login_max_failures_per_email",
     "login_max_failures_per_ip",
@@ -416,15 +470,31 @@ impl Config {
                 "license_unlicensed_deliverable",
                 false,
             )?,
-            license_takedown_schedule: match get("license_takedown_schedule").as_deref() {
-                None => Some("0 * * * * *".to_owned()),
+            license_takedown_schedule: parse_schedule(
+                &get,
+                "license_takedown_schedule",
+                "0 * * * * *",
+            )?,
+            usage_rollup_schedule: parse_schedule(&get, "usage_rollup_schedule", "*/10 * * * * *")?,
+            anomaly_interval: match get("anomaly_interval").as_deref() {
                 Some("off") => None,
-                Some(spec) => {
-                    vitrine_worker::runner::check_schedule(spec).map_err(|e| {
-                        invalid("license_takedown_schedule", format!("{spec:?}: {e}"))
-                    })?;
-                    Some(spec.to_owned())
-                }
+                _ => Some(parse_duration_key(
+                    &get,
+                    "anomaly_interval",
+                    Duration::from_secs(2),
+                )?),
+            },
+            anomaly: AnomalyConfig {
+                window: parse_duration_key(&get, "anomaly_window", Duration::from_secs(600))?,
+                actor_downloads: parse_num(&get, "anomaly_actor_downloads", 100, 0..=10_000_000)?,
+                link_downloads: parse_num(&get, "anomaly_link_downloads", 100, 0..=10_000_000)?,
+                ip_downloads: parse_num(&get, "anomaly_ip_downloads", 200, 0..=10_000_000)?,
+                distinct_assets: parse_num(&get, "anomaly_distinct_assets", 50, 0..=10_000_000)?,
+                distinct_window: parse_duration_key(
+                    &get,
+                    "anomaly_distinct_window",
+                    Duration::from_secs(300),
+                )?,
             },
             session_ttl: parse_duration_key(&get, "session_ttl", Duration::from_secs(12 * 3600))?,
             login: LoginThrottle {
@@ -643,6 +713,23 @@ fn parse_bool(
         Some("1" | "true" | "yes" | "on") => Ok(true),
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => Err(invalid(key, format!("{other:?} is not true or false"))),
+    }
+}
+
+/// A cron schedule with seconds, or `off` (`None`).
+fn parse_schedule(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: &str,
+) -> Result<Option<String>, ConfigError> {
+    match get(key).as_deref() {
+        None => Ok(Some(default.to_owned())),
+        Some("off") => Ok(None),
+        Some(spec) => {
+            vitrine_worker::runner::check_schedule(spec)
+                .map_err(|e| invalid(key, format!("{spec:?}: {e}")))?;
+            Ok(Some(spec.to_owned()))
+        }
     }
 }
 

@@ -443,6 +443,9 @@ audit_actions! {
     AssetTakenDown = "ASSET_TAKEN_DOWN",
     /// A taken-down asset is licensed again (SYSTEM).
     AssetReinstated = "ASSET_REINSTATED",
+    /// Usage crossed an anomaly threshold (bulk downloading); recorded by the
+    /// anomaly watcher (SYSTEM) within seconds of the burst.
+    AnomalyDetected = "ANOMALY_DETECTED",
 }
 
 impl std::fmt::Display for AuditAction {

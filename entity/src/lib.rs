@@ -3,6 +3,7 @@
 //! Nothing in this crate performs I/O except through sea-orm entities.
 
 pub mod access;
+pub mod anomaly;
 pub mod audit;
 pub mod audit_chain;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod identity;
 pub mod license;
 pub mod policy;
 pub mod store;
+pub mod usage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{

@@ -637,6 +637,42 @@ fn member(
     }
 }
 
+/// Whose usage statistics an actor may read (always only about assets it
+/// may see; the service narrows to those in SQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsScope {
+    /// The usage by everyone: members whose role has VIEW_STATS, the system.
+    Everyone,
+    /// Only the usage by this partner organisation: its users, and visitors
+    /// of share links made for it. Never another organisation's.
+    Organisation(Uuid),
+}
+
+/// Decides whether `actor` may read usage statistics, and whose.
+pub fn stats_scope(actor: &Actor, now: DateTime<Utc>) -> Result<StatsScope, Denial> {
+    match actor {
+        Actor::Anonymous => Err(Denial::Unauthenticated),
+        Actor::System => Ok(StatsScope::Everyone),
+        Actor::Member { role, .. } => member(*role, Action::ViewStats, &Resource::Instance, now)
+            .map(|()| StatsScope::Everyone),
+        Actor::Partner {
+            org_id,
+            org_allowlisted,
+            ..
+        } => {
+            if *org_allowlisted {
+                Ok(StatsScope::Organisation(*org_id))
+            } else {
+                Err(Denial::PartnerNotAllowlisted)
+            }
+        }
+        Actor::Visitor { .. } => Err(Denial::ActorKindLacksAction {
+            kind: ActorKind::Visitor,
+            action: Action::ViewStats,
+        }),
+    }
+}
+
 /// Partners: only through grants, only what is published, never the instance.
 fn partner(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<(), Denial> {
     match resource {
@@ -780,6 +816,46 @@ mod tests {
             org_id: Uuid::from_u128(2),
             org_allowlisted: allowlisted,
         }
+    }
+
+    #[test]
+    fn statistics_are_for_stats_roles_and_each_partner_sees_only_its_own_organisation() {
+        for role in ROLES {
+            let expected = if matches!(role, Role::Admin | Role::Manager) {
+                Ok(StatsScope::Everyone)
+            } else {
+                Err(Denial::RoleLacksAction {
+                    role,
+                    action: Action::ViewStats,
+                })
+            };
+            assert_eq!(stats_scope(&member(role), now()), expected, "{role:?}");
+        }
+        assert_eq!(
+            stats_scope(&partner(true), now()),
+            Ok(StatsScope::Organisation(Uuid::from_u128(2)))
+        );
+        assert_eq!(
+            stats_scope(&partner(false), now()),
+            Err(Denial::PartnerNotAllowlisted)
+        );
+        assert_eq!(
+            stats_scope(
+                &Actor::Visitor {
+                    share_link_id: Uuid::nil()
+                },
+                now()
+            ),
+            Err(Denial::ActorKindLacksAction {
+                kind: ActorKind::Visitor,
+                action: Action::ViewStats
+            })
+        );
+        assert_eq!(
+            stats_scope(&Actor::Anonymous, now()),
+            Err(Denial::Unauthenticated)
+        );
+        assert_eq!(stats_scope(&Actor::System, now()), Ok(StatsScope::Everyone));
     }
 
     const ROLES: [Role; 5] = [

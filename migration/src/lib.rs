@@ -12,6 +12,7 @@ mod m20261127_000004_access;
 mod m20261128_000005_share_links;
 mod m20261129_000006_licenses;
 mod m20261130_000007_license_enforcement;
+mod m20261201_000008_usage_stats;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_share_links::Migration),
             Box::new(m20261129_000006_licenses::Migration),
             Box::new(m20261130_000007_license_enforcement::Migration),
+            Box::new(m20261201_000008_usage_stats::Migration),
         ]
     }
 }

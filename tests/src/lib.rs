@@ -125,6 +125,10 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> Tes
     // The takedown sweep runs when a test says so (the injected clock moves
     // far faster than a schedule's minutes).
     env.insert("VITRINE_LICENSE_TAKEDOWN_SCHEDULE".into(), "off".into());
+    // Likewise the usage rollup; and the anomaly watcher only where a test
+    // turns it on (other tests' bursts are not what it is about).
+    env.insert("VITRINE_USAGE_ROLLUP_SCHEDULE".into(), "off".into());
+    env.insert("VITRINE_ANOMALY_INTERVAL".into(), "off".into());
     let mut pg = None;
     if let Ok(base) = std::env::var("VITRINE_TEST_DATABASE_URL") {
         let name = format!("vt_{id}");
@@ -520,6 +524,22 @@ impl TestApp {
         vitrine_worker::takedown::sweep(&deps)
             .await
             .expect("the sweep runs")
+    }
+
+    /// Runs the usage rollup now (at most `max_batches` batches of `batch`
+    /// audit sequence numbers).
+    pub async fn rollup_usage(
+        &self,
+        batch: i64,
+        max_batches: Option<u64>,
+    ) -> vitrine_worker::usage::RollupReport {
+        let settings = vitrine_worker::usage::RollupSettings {
+            batch,
+            ..Default::default()
+        };
+        vitrine_worker::usage::rollup(&self.state.db, &settings, max_batches)
+            .await
+            .expect("the rollup runs")
     }
 
     /// The bytes of a stored object.

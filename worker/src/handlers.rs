@@ -15,7 +15,7 @@ use vitrine_entity::entities::session;
 
 use crate::jobs::{
     CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
-    ReconcileProcessing, RetagRenditions,
+    ReconcileProcessing, RetagRenditions, UsageRollup,
 };
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;
@@ -115,6 +115,19 @@ pub(crate) async fn license_takedown(
     guarded("license-takedown", async move {
         let report = crate::takedown::sweep(&deps).await?;
         tracing::debug!(tick = job.tick, ?report, "license takedown");
+        Ok(serde_json::to_string(&report)?)
+    })
+    .await
+}
+
+/// Adds new usage events into the statistics.
+pub(crate) async fn usage_rollup(
+    job: UsageRollup,
+    deps: Data<WorkerDeps>,
+) -> Result<String, BoxDynError> {
+    guarded("usage-rollup", async move {
+        let report = crate::usage::rollup(&deps.db, &deps.settings.rollup, None).await?;
+        tracing::debug!(tick = job.tick, ?report, "usage rollup");
         Ok(serde_json::to_string(&report)?)
     })
     .await

@@ -89,3 +89,17 @@ impl Job for CollectGarbageBlobs {
     const QUEUE: &'static str = "v1:collect-garbage-blobs";
     const MAX_ATTEMPTS: usize = 3;
 }
+
+/// Adds the audit log's new usage events into the statistics. Enqueued
+/// every 10 seconds by default; one rollup runs at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRollup {
+    /// The scheduler tick (Unix seconds) that enqueued it.
+    pub tick: u64,
+}
+
+impl Job for UsageRollup {
+    const QUEUE: &'static str = "v1:usage-rollup";
+    // The next tick retries: a rollup resumes at its watermark.
+    const MAX_ATTEMPTS: usize = 1;
+}

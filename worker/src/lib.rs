@@ -5,6 +5,7 @@
 //! The API enqueues through the typed functions of [`queue::Queue`] after its
 //! database transaction commits; handlers re-read state and are idempotent.
 
+pub mod anomaly;
 pub mod blobs;
 pub mod events;
 pub mod jobs;
@@ -19,6 +20,7 @@ pub mod storage;
 pub mod tagging;
 pub mod takedown;
 pub mod tx;
+pub mod usage;
 
 mod handlers;
 

@@ -11,7 +11,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
 use crate::jobs::{
     CollectGarbageBlobs, Job, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
-    ReconcileProcessing, RetagRenditions,
+    ReconcileProcessing, RetagRenditions, UsageRollup,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +213,12 @@ impl Queue {
             Some(format!("license-takedown:{tick}")),
         )
         .await
+    }
+
+    /// Enqueues a usage rollup for a scheduler tick (once per tick).
+    pub async fn enqueue_usage_rollup(&self, tick: u64) -> Result<(), QueueError> {
+        self.push(UsageRollup { tick }, Some(format!("usage-rollup:{tick}")))
+            .await
     }
 
     /// Enqueues a session purge for a scheduler tick (once per tick, whatever

@@ -16,7 +16,7 @@ use crate::events::EventBus;
 use crate::handlers;
 use crate::jobs::{
     CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
-    ReconcileProcessing, RetagRenditions,
+    ReconcileProcessing, RetagRenditions, UsageRollup,
 };
 use crate::queue::Queue;
 use crate::storage::BlobStore;
@@ -40,6 +40,10 @@ pub struct WorkerSettings {
     pub shutdown_timeout: Duration,
     /// The license takedown sweep.
     pub takedown: crate::takedown::TakedownSettings,
+    /// The usage statistics rollup.
+    pub rollup: crate::usage::RollupSettings,
+    /// The anomaly watcher.
+    pub anomaly: crate::anomaly::AnomalySettings,
 }
 
 impl Default for WorkerSettings {
@@ -54,6 +58,8 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_millis(250),
             shutdown_timeout: Duration::from_secs(30),
             takedown: crate::takedown::TakedownSettings::default(),
+            rollup: crate::usage::RollupSettings::default(),
+            anomaly: crate::anomaly::AnomalySettings::default(),
         }
     }
 }
@@ -89,14 +95,17 @@ enum Periodic {
     ReconcileProcessing,
     /// Every minute by default (configurable; can be turned off).
     LicenseTakedown,
+    /// Every 10 seconds by default (configurable; can be turned off).
+    UsageRollup,
 }
 
 impl Periodic {
-    const ALL: [Periodic; 4] = [
+    const ALL: [Periodic; 5] = [
         Periodic::PurgeExpiredSessions,
         Periodic::CollectGarbageBlobs,
         Periodic::ReconcileProcessing,
         Periodic::LicenseTakedown,
+        Periodic::UsageRollup,
     ];
 
     /// The cron schedule (with seconds); `None`: not scheduled.
@@ -106,6 +115,7 @@ impl Periodic {
             Periodic::CollectGarbageBlobs => Some("0 47 * * * *".to_owned()),
             Periodic::ReconcileProcessing => Some("*/30 * * * * *".to_owned()),
             Periodic::LicenseTakedown => settings.takedown.schedule.clone(),
+            Periodic::UsageRollup => settings.rollup.schedule.clone(),
         }
     }
 
@@ -115,6 +125,7 @@ impl Periodic {
             Periodic::CollectGarbageBlobs => queue.enqueue_collect_garbage_blobs(tick).await,
             Periodic::ReconcileProcessing => queue.enqueue_reconcile(tick).await,
             Periodic::LicenseTakedown => queue.enqueue_license_takedown(tick).await,
+            Periodic::UsageRollup => queue.enqueue_usage_rollup(tick).await,
         }
     }
 }
@@ -199,6 +210,8 @@ pub async fn run_workers(
         }
     }));
 
+    schedulers.push(tokio::spawn(crate::anomaly::watch(deps.clone())));
+
     let monitor = Monitor::new().shutdown_timeout(deps.settings.shutdown_timeout);
     let monitor = register!(
         monitor,
@@ -240,6 +253,7 @@ pub async fn run_workers(
         handlers::license_takedown,
         1
     );
+    let monitor = register!(monitor, deps, UsageRollup, handlers::usage_rollup, 1);
     tracing::info!("workers started");
     let result = monitor
         .run_with_signal(async move {

@@ -11,6 +11,7 @@ mod query;
 mod share;
 mod subscription;
 pub mod types;
+pub mod usage;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Schema};
@@ -30,6 +31,7 @@ pub struct QueryRoot(
     AssetQuery,
     share::ShareQuery,
     licenses::LicenseQuery,
+    usage::UsageQueryRoot,
 );
 
 /// The mutation root.

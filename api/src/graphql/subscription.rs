@@ -21,39 +21,24 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AuditEvent>>> {
-        let state = state(ctx)?.clone();
-        let auth = require_auth(ctx)?.clone();
-        authorize(
-            &auth.actor,
-            Action::ViewAudit,
-            &Resource::Instance,
-            state.clock.now(),
-        )
-        .map_err(crate::error::ApiError::from)?;
-        let session_id = auth.session_id;
-        let mut receiver = state.bus.subscribe();
-        Ok(async_stream::stream! {
-            loop {
-                let event = match receiver.recv().await {
-                    Ok(event) => event,
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "audit feed subscriber fell behind");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                let BusEvent::Audit(model) = event.as_ref();
-                // Re-check the subscriber at delivery time.
-                let still_allowed = match authenticate_session(&state, session_id).await {
-                    Ok(Some(actor)) => authorize(&actor, Action::ViewAudit, &Resource::Instance, state.clock.now()).is_ok(),
-                    _ => false,
-                };
-                if !still_allowed {
-                    yield Err(crate::error::ApiError::Unauthenticated("session ended".into()).into());
-                    break;
-                }
-                yield AuditEvent::try_from(model.clone()).map_err(async_graphql::Error::from);
-            }
+        admin_stream(ctx, "audit feed", |model| {
+            Some(AuditEvent::try_from(model.clone()).map_err(async_graphql::Error::from))
+        })
+    }
+
+    /// Anomaly alerts (bulk downloading) as the watcher raises them, within
+    /// seconds of the burst (administrators: VIEW_AUDIT). The subscriber's
+    /// session and role are checked again before each alert.
+    async fn anomalies(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<super::usage::Anomaly>>>
+    {
+        admin_stream(ctx, "anomalies", |model| {
+            (model.action == vitrine_entity::AuditAction::AnomalyDetected.as_str())
+                .then(|| super::usage::Anomaly::of_event(model))
+                .flatten()
+                .map(Ok)
         })
     }
 
@@ -113,6 +98,57 @@ impl SubscriptionRoot {
             }
         })
     }
+}
+
+/// A stream of committed audit events for administrators (VIEW_AUDIT),
+/// mapped by `pick` (`None`: not for this stream). The subscriber's session
+/// and role are checked again before each item: a revoked, expired or
+/// demoted subscriber's stream ends.
+fn admin_stream<T, F>(
+    ctx: &Context<'_>,
+    name: &'static str,
+    pick: F,
+) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<T>> + use<T, F>>
+where
+    T: Send + 'static,
+    F: Fn(&vitrine_entity::entities::audit_event::Model) -> Option<async_graphql::Result<T>>
+        + Send
+        + 'static,
+{
+    let state = state(ctx)?.clone();
+    let auth = require_auth(ctx)?.clone();
+    authorize(
+        &auth.actor,
+        Action::ViewAudit,
+        &Resource::Instance,
+        state.clock.now(),
+    )
+    .map_err(crate::error::ApiError::from)?;
+    let session_id = auth.session_id;
+    let mut receiver = state.bus.subscribe();
+    Ok(async_stream::stream! {
+        loop {
+            let event = match receiver.recv().await {
+                Ok(event) => event,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, stream = name, "subscriber fell behind");
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            };
+            let BusEvent::Audit(model) = event.as_ref();
+            let Some(item) = pick(model) else { continue };
+            let still_allowed = match authenticate_session(&state, session_id).await {
+                Ok(Some(actor)) => authorize(&actor, Action::ViewAudit, &Resource::Instance, state.clock.now()).is_ok(),
+                _ => false,
+            };
+            if !still_allowed {
+                yield Err(crate::error::ApiError::Unauthenticated("session ended".into()).into());
+                break;
+            }
+            yield item;
+        }
+    })
 }
 
 /// A change to an asset.

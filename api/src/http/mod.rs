@@ -5,6 +5,7 @@ mod delivery;
 mod graphql;
 mod health;
 mod share;
+mod stats;
 pub mod upload;
 mod ws;
 
@@ -39,6 +40,7 @@ pub fn routes(app: App) -> impl Endpoint {
         .at("/graphql/ws", get(ws::handler))
         .at("/r/:token", get(delivery::deliver).head(delivery::deliver))
         .at("/s/:token", get(share::show).post(share::unlock))
+        .at("/stats/usage.csv", get(stats::usage_csv))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .data(app)

@@ -13,6 +13,7 @@ pub mod licenses;
 pub mod ownership;
 pub mod partners;
 pub mod share_links;
+pub mod usage;
 pub mod users;
 
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select};

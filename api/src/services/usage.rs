@@ -1,0 +1,728 @@
+//! Usage statistics for analysts: the rolled-up daily counts plus the audit
+//! events not rolled up yet (so today's figures are live), read in one
+//! snapshot, narrowed to what the asking actor may see (the policy's
+//! [`stats_scope`] and the assets it sees), grouped as asked.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, UnionType};
+use sea_orm::{
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+use vitrine_entity::entities::{asset, folder, usage_daily, usage_monthly};
+use vitrine_entity::policy::{Actor, StatsScope, stats_scope};
+use vitrine_entity::usage::{
+    AccessorType, Period, Tally, UsageAction, UsageKey, metric_index, month_start, next_month,
+};
+
+use crate::error::{ApiError, ApiResult};
+use crate::services::access::{Shelf, asset_scope};
+use crate::state::AppState;
+
+/// How many unrolled audit events a query adds at most (the rollup runs
+/// every few seconds; a backlog beyond this means it is down, and the
+/// figures are then short by the rest until it catches up).
+const TAIL_LIMIT: u64 = 200_000;
+/// The longest range a query may cover.
+const MAX_DAYS: i64 = 3700;
+/// Ids per `IN (...)` list.
+const CHUNK: usize = 1000;
+
+/// What `usageStats` counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageFilter {
+    pub asset_ids: Option<Vec<Uuid>>,
+    /// Assets filed in this folder or below.
+    pub folder_id: Option<Uuid>,
+    pub partner_org_id: Option<Uuid>,
+    pub share_link_id: Option<Uuid>,
+    pub accessor_types: Option<Vec<AccessorType>>,
+    pub actions: Option<Vec<UsageAction>>,
+}
+
+/// A dimension to group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Grouping {
+    Day,
+    Week,
+    Month,
+    Asset,
+    AccessorType,
+    PartnerOrg,
+    ShareLink,
+}
+
+/// The four counts, in [`metric_index`] order.
+pub type Counts = [i64; 4];
+
+/// One row: its dimensions (those grouped by) and counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    /// The first day of the row's day, week (Monday) or month.
+    pub period: Option<NaiveDate>,
+    pub asset_id: Option<Uuid>,
+    pub accessor: Option<AccessorType>,
+    pub partner_org_id: Option<Uuid>,
+    pub share_link_id: Option<Uuid>,
+    pub counts: Counts,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+impl UsageRow {
+    pub fn views(&self) -> i64 {
+        self.counts[metric_index(UsageAction::View)]
+    }
+    pub fn downloads(&self) -> i64 {
+        self.counts[metric_index(UsageAction::Download)]
+    }
+    pub fn shares(&self) -> i64 {
+        self.counts[metric_index(UsageAction::ShareCreated)]
+    }
+    pub fn share_opens(&self) -> i64 {
+        self.counts[metric_index(UsageAction::ShareOpened)]
+    }
+}
+
+/// A validated query.
+#[derive(Debug, Clone)]
+pub struct UsageQuery {
+    pub filter: UsageFilter,
+    /// Inclusive UTC days.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub group_by: Vec<Grouping>,
+}
+
+impl UsageQuery {
+    pub fn new(
+        filter: UsageFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        group_by: Vec<Grouping>,
+    ) -> ApiResult<Self> {
+        if to < from {
+            return Err(ApiError::BadUserInput("to is before from".into()));
+        }
+        if (to - from).num_days() >= MAX_DAYS {
+            return Err(ApiError::BadUserInput(format!(
+                "a query covers at most {MAX_DAYS} days"
+            )));
+        }
+        let periods = group_by
+            .iter()
+            .filter(|g| matches!(g, Grouping::Day | Grouping::Week | Grouping::Month))
+            .count();
+        if periods > 1 {
+            return Err(ApiError::BadUserInput(
+                "group by at most one of DAY, WEEK, MONTH".into(),
+            ));
+        }
+        if filter
+            .asset_ids
+            .as_ref()
+            .is_some_and(|ids| ids.len() > CHUNK)
+        {
+            return Err(ApiError::BadUserInput(format!("at most {CHUNK} assetIds")));
+        }
+        let mut group_by = group_by;
+        group_by.sort();
+        group_by.dedup();
+        Ok(Self {
+            filter,
+            from,
+            to,
+            group_by,
+        })
+    }
+
+    fn period(&self) -> Option<Period> {
+        self.group_by.iter().find_map(|g| match g {
+            Grouping::Day => Some(Period::Day),
+            Grouping::Week => Some(Period::Week),
+            Grouping::Month => Some(Period::Month),
+            _ => None,
+        })
+    }
+
+    fn groups(&self, g: Grouping) -> bool {
+        self.group_by.contains(&g)
+    }
+}
+
+/// The grouping key of a row.
+type RowKey = (
+    Option<NaiveDate>,
+    Option<Uuid>,
+    Option<AccessorType>,
+    Option<Uuid>,
+    Option<Uuid>,
+);
+
+/// Rows being added up.
+#[derive(Default)]
+struct Rows(BTreeMap<RowKey, (Counts, Option<DateTime<Utc>>)>);
+
+impl Rows {
+    fn add(
+        &mut self,
+        key: RowKey,
+        action: UsageAction,
+        count: i64,
+        last_at: Option<DateTime<Utc>>,
+    ) {
+        let slot = self.0.entry(key).or_default();
+        slot.0[metric_index(action)] += count;
+        slot.1 = std::cmp::max(slot.1, last_at);
+    }
+
+    fn into_rows(self) -> Vec<UsageRow> {
+        self.0
+            .into_iter()
+            .map(
+                |(
+                    (period, asset_id, accessor, partner_org_id, share_link_id),
+                    (counts, last_at),
+                )| {
+                    UsageRow {
+                        period,
+                        asset_id,
+                        accessor,
+                        partner_org_id,
+                        share_link_id,
+                        counts,
+                        last_at,
+                    }
+                },
+            )
+            .collect()
+    }
+}
+
+fn none_if_nil(id: Uuid) -> Option<Uuid> {
+    (!id.is_nil()).then_some(id)
+}
+
+/// Who may read what: the organisation to narrow to, and the assets (as a
+/// condition on `assets`), or `None` when the actor sees no asset.
+struct Scope {
+    organisation: Option<Uuid>,
+    assets: Condition,
+}
+
+async fn scope_of<C: ConnectionTrait>(
+    state: &AppState,
+    conn: &C,
+    actor: &Actor,
+    filter: &UsageFilter,
+) -> ApiResult<Option<Scope>> {
+    let now = state.clock.now();
+    let organisation = match stats_scope(actor, now)? {
+        StatsScope::Everyone => None,
+        StatsScope::Organisation(org) => Some(org),
+    };
+    let Some(mut assets) = asset_scope(
+        conn,
+        actor,
+        now,
+        Shelf::Live,
+        state.config.license_unlicensed_deliverable,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(ids) = &filter.asset_ids {
+        assets = assets.add(asset::Column::Id.is_in(ids.iter().copied()));
+    }
+    if let Some(folder_id) = filter.folder_id {
+        let Some(top) = folder::Entity::find_by_id(folder_id).one(conn).await? else {
+            return Err(ApiError::NotFound("folder not found".into()));
+        };
+        assets = assets.add(
+            asset::Column::FolderId.in_subquery(
+                Query::select()
+                    .column(folder::Column::Id)
+                    .from(folder::Entity)
+                    .and_where(
+                        Expr::col(folder::Column::Ancestry).like(format!("{}%", top.ancestry)),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    Ok(Some(Scope {
+        organisation,
+        assets,
+    }))
+}
+
+fn visible_ids(scope: &Scope) -> SelectStatement {
+    Query::select()
+        .column((asset::Entity, asset::Column::Id))
+        .from(asset::Entity)
+        .cond_where(scope.assets.clone())
+        .to_owned()
+}
+
+/// The daily-table condition of a query (days, filter, scope).
+fn daily_condition(
+    scope: &Scope,
+    filter: &UsageFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Condition {
+    let mut cond = Condition::all()
+        .add(usage_daily::Column::Day.gte(from))
+        .add(usage_daily::Column::Day.lte(to))
+        .add(usage_daily::Column::AssetId.in_subquery(visible_ids(scope)));
+    if let Some(org) = scope.organisation {
+        cond = cond.add(usage_daily::Column::PartnerOrgId.eq(org));
+    }
+    if let Some(org) = filter.partner_org_id {
+        cond = cond.add(usage_daily::Column::PartnerOrgId.eq(org));
+    }
+    if let Some(link) = filter.share_link_id {
+        cond = cond.add(usage_daily::Column::ShareLinkId.eq(link));
+    }
+    if let Some(kinds) = &filter.accessor_types {
+        cond = cond.add(usage_daily::Column::Accessor.is_in(kinds.iter().map(|k| k.as_str())));
+    }
+    if let Some(actions) = &filter.actions {
+        cond = cond.add(usage_daily::Column::Action.is_in(actions.iter().map(|a| a.as_str())));
+    }
+    cond
+}
+
+/// Whether a tallied key passes the filter (the asset scope is checked apart).
+fn key_passes(key: &UsageKey, scope: &Scope, query: &UsageQuery) -> bool {
+    let f = &query.filter;
+    key.day >= query.from
+        && key.day <= query.to
+        && scope.organisation.is_none_or(|o| o == key.partner_org_id)
+        && f.partner_org_id.is_none_or(|o| o == key.partner_org_id)
+        && f.share_link_id.is_none_or(|l| l == key.share_link_id)
+        && f.accessor_types
+            .as_ref()
+            .is_none_or(|k| k.contains(&key.accessor))
+        && f.actions.as_ref().is_none_or(|a| a.contains(&key.action))
+}
+
+/// A read snapshot: the rolled-up rows and the tail past the watermark are
+/// read as of one instant (PostgreSQL: REPEATABLE READ; SQLite transactions
+/// are snapshots).
+async fn snapshot(state: &AppState) -> ApiResult<DatabaseTransaction> {
+    Ok(if state.db.get_database_backend() == DbBackend::Postgres {
+        state
+            .db
+            .begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+    } else {
+        state.db.begin().await?
+    })
+}
+
+/// The unrolled events, tallied and narrowed to the scope and filter.
+async fn live_tail(
+    txn: &DatabaseTransaction,
+    scope: &Scope,
+    query: &UsageQuery,
+) -> ApiResult<Vec<(UsageKey, i64, DateTime<Utc>)>> {
+    let (_, events) = vitrine_worker::usage::tail(txn, TAIL_LIMIT).await?;
+    if events.len() as u64 == TAIL_LIMIT {
+        tracing::warn!("usage statistics: the rollup is far behind; live figures are partial");
+    }
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tally = Tally::default();
+    vitrine_worker::usage::tally_into(txn, &events, &mut tally).await?;
+    let candidates: Vec<(UsageKey, i64, DateTime<Utc>)> = tally
+        .counts
+        .into_iter()
+        .filter(|(k, _)| key_passes(k, scope, query))
+        .map(|(k, c)| (k, c.count, c.last_at))
+        .collect();
+    let ids: Vec<Uuid> = candidates
+        .iter()
+        .map(|(k, _, _)| k.asset_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut visible = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let found: Vec<Uuid> = asset::Entity::find()
+            .select_only()
+            .column(asset::Column::Id)
+            .filter(scope.assets.clone())
+            .filter(asset::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        visible.extend(found);
+    }
+    Ok(candidates
+        .into_iter()
+        .filter(|(k, _, _)| visible.contains(&k.asset_id))
+        .collect())
+}
+
+/// `usageStats`: rows grouped as asked, sorted by their dimensions.
+pub async fn stats(
+    state: &AppState,
+    actor: &Actor,
+    query: &UsageQuery,
+) -> ApiResult<Vec<UsageRow>> {
+    let txn = snapshot(state).await?;
+    let Some(scope) = scope_of(state, &txn, actor, &query.filter).await? else {
+        return Ok(Vec::new());
+    };
+    let period = query.period();
+    let key_of = |day: NaiveDate,
+                  asset_id: Uuid,
+                  accessor: AccessorType,
+                  partner: Uuid,
+                  link: Uuid|
+     -> RowKey {
+        (
+            period.map(|p| p.start(day)),
+            query.groups(Grouping::Asset).then_some(asset_id),
+            query.groups(Grouping::AccessorType).then_some(accessor),
+            if query.groups(Grouping::PartnerOrg) {
+                Some(partner)
+            } else {
+                None
+            },
+            if query.groups(Grouping::ShareLink) {
+                Some(link)
+            } else {
+                None
+            },
+        )
+    };
+
+    // Rolled up: grouped in SQL by the dimensions asked (by day when a
+    // period is asked: weeks and months are folded here).
+    let mut select = Query::select();
+    select.from(usage_daily::Entity);
+    let dims: [(Grouping, usage_daily::Column); 5] = [
+        (Grouping::Day, usage_daily::Column::Day),
+        (Grouping::Asset, usage_daily::Column::AssetId),
+        (Grouping::AccessorType, usage_daily::Column::Accessor),
+        (Grouping::PartnerOrg, usage_daily::Column::PartnerOrgId),
+        (Grouping::ShareLink, usage_daily::Column::ShareLinkId),
+    ];
+    for (g, col) in dims {
+        let wanted = match g {
+            Grouping::Day => period.is_some(),
+            other => query.groups(other),
+        };
+        if wanted {
+            select.column(col).group_by_col(col);
+        }
+    }
+    select
+        .column(usage_daily::Column::Action)
+        .group_by_col(usage_daily::Column::Action)
+        .expr_as(
+            Func::sum(Expr::col(usage_daily::Column::Count)).cast_as(Alias::new("BIGINT")),
+            Alias::new("total"),
+        )
+        .expr_as(
+            Func::max(Expr::col(usage_daily::Column::LastAt)),
+            Alias::new("last_at"),
+        )
+        .cond_where(daily_condition(&scope, &query.filter, query.from, query.to));
+    let found = txn.query_all(&select).await?;
+    let mut rows = Rows::default();
+    for row in found {
+        let Some(action) = UsageAction::parse(&row.try_get::<String>("", "action")?) else {
+            continue;
+        };
+        let day = match period {
+            Some(_) => Some(row.try_get::<NaiveDate>("", "day")?),
+            None => None,
+        };
+        let key: RowKey = (
+            day.zip(period).map(|(d, p)| p.start(d)),
+            if query.groups(Grouping::Asset) {
+                Some(row.try_get::<Uuid>("", "asset_id")?)
+            } else {
+                None
+            },
+            if query.groups(Grouping::AccessorType) {
+                AccessorType::parse(&row.try_get::<String>("", "accessor")?)
+            } else {
+                None
+            },
+            if query.groups(Grouping::PartnerOrg) {
+                Some(row.try_get::<Uuid>("", "partner_org_id")?)
+            } else {
+                None
+            },
+            if query.groups(Grouping::ShareLink) {
+                Some(row.try_get::<Uuid>("", "share_link_id")?)
+            } else {
+                None
+            },
+        );
+        let total: i64 = row.try_get("", "total")?;
+        let last_at: Option<DateTime<Utc>> = row.try_get("", "last_at").ok();
+        rows.add(key, action, total, last_at);
+    }
+    for (k, count, last_at) in live_tail(&txn, &scope, query).await? {
+        rows.add(
+            key_of(
+                k.day,
+                k.asset_id,
+                k.accessor,
+                k.partner_org_id,
+                k.share_link_id,
+            ),
+            k.action,
+            count,
+            Some(last_at),
+        );
+    }
+    txn.commit().await?;
+    Ok(rows
+        .into_rows()
+        .into_iter()
+        .map(|mut r| {
+            r.partner_org_id = r.partner_org_id.and_then(none_if_nil);
+            r.share_link_id = r.share_link_id.and_then(none_if_nil);
+            r
+        })
+        .collect())
+}
+
+/// What `topAssets` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Views,
+    Downloads,
+    Shares,
+}
+
+impl Metric {
+    fn index(self) -> usize {
+        match self {
+            Metric::Views => 0,
+            Metric::Downloads => 1,
+            Metric::Shares => 2,
+        }
+    }
+}
+
+/// `topAssets`: the `first` assets with the highest `metric` over the days
+/// `from..=to`, with all their counts, highest first (ties by id).
+pub async fn top_assets(
+    state: &AppState,
+    actor: &Actor,
+    metric: Metric,
+    from: NaiveDate,
+    to: NaiveDate,
+    first: u64,
+) -> ApiResult<Vec<(asset::Model, Counts)>> {
+    let query = UsageQuery::new(UsageFilter::default(), from, to, vec![Grouping::Asset])?;
+    let txn = snapshot(state).await?;
+    let Some(scope) = scope_of(state, &txn, actor, &query.filter).await? else {
+        return Ok(Vec::new());
+    };
+    let mut totals: HashMap<Uuid, Counts> = HashMap::new();
+    for (id, counts) in rolled_up_top(&txn, &scope, metric, from, to, first, None).await? {
+        totals.insert(id, counts);
+    }
+    let tail = live_tail(&txn, &scope, &query).await?;
+    // Assets the tail adds to that the rolled-up top left out: their
+    // rolled-up totals too, so the ranking is exact.
+    let missing: Vec<Uuid> = tail
+        .iter()
+        .map(|(k, _, _)| k.asset_id)
+        .filter(|id| !totals.contains_key(id))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in missing.chunks(CHUNK) {
+        for (id, counts) in rolled_up_top(
+            &txn,
+            &scope,
+            metric,
+            from,
+            to,
+            chunk.len() as u64,
+            Some(chunk),
+        )
+        .await?
+        {
+            totals.insert(id, counts);
+        }
+    }
+    for (k, count, _) in tail {
+        totals.entry(k.asset_id).or_default()[metric_index(k.action)] += count;
+    }
+    let mut ranked: Vec<(Uuid, Counts)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| {
+        b.1[metric.index()]
+            .cmp(&a.1[metric.index()])
+            .then(a.0.cmp(&b.0))
+    });
+    ranked.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let mut models: HashMap<Uuid, asset::Model> = HashMap::new();
+    let ids: Vec<Uuid> = ranked.iter().map(|(id, _)| *id).collect();
+    for chunk in ids.chunks(CHUNK) {
+        for m in asset::Entity::find()
+            .filter(asset::Column::Id.is_in(chunk.iter().copied()))
+            .all(&txn)
+            .await?
+        {
+            models.insert(m.id, m);
+        }
+    }
+    txn.commit().await?;
+    Ok(ranked
+        .into_iter()
+        .filter_map(|(id, counts)| models.remove(&id).map(|m| (m, counts)))
+        .collect())
+}
+
+/// The rolled-up top `first` assets (or the totals of `only`): whole months
+/// inside the range from the monthly totals, the days around them from the
+/// daily rows; an organisation's from its daily rows only.
+async fn rolled_up_top(
+    txn: &DatabaseTransaction,
+    scope: &Scope,
+    metric: Metric,
+    from: NaiveDate,
+    to: NaiveDate,
+    first: u64,
+    only: Option<&[Uuid]>,
+) -> ApiResult<Vec<(Uuid, Counts)>> {
+    let names = ["views", "downloads", "shares", "share_opens"];
+    // Whole months inside [from, to].
+    let first_month = if month_start(from) == from {
+        from
+    } else {
+        next_month(from)
+    };
+    let end = to + Duration::days(1);
+    let mut months_end = month_start(end);
+    if months_end < first_month {
+        months_end = first_month;
+    }
+    let use_monthly = scope.organisation.is_none() && first_month < months_end;
+    let mut parts: Vec<SelectStatement> = Vec::new();
+    let daily = |a: NaiveDate, b: NaiveDate| {
+        // Days a..b (exclusive), by asset, pivoted.
+        let mut s = Query::select();
+        s.from(usage_daily::Entity)
+            .column(usage_daily::Column::AssetId);
+        for (i, action) in UsageAction::ALL.iter().enumerate() {
+            s.expr_as(
+                Expr::case(
+                    Expr::col(usage_daily::Column::Action).eq(action.as_str()),
+                    Expr::col(usage_daily::Column::Count),
+                )
+                .finally(Expr::val(0i64)),
+                Alias::new(names[i]),
+            );
+        }
+        let mut cond = daily_condition(scope, &UsageFilter::default(), a, b - Duration::days(1));
+        if let Some(ids) = only {
+            cond = cond.add(usage_daily::Column::AssetId.is_in(ids.iter().copied()));
+        }
+        s.cond_where(cond);
+        s
+    };
+    if use_monthly {
+        if from < first_month {
+            parts.push(daily(from, first_month));
+        }
+        let mut m = Query::select();
+        m.from(usage_monthly::Entity)
+            .column(usage_monthly::Column::AssetId)
+            .expr_as(Expr::col(usage_monthly::Column::Views), Alias::new("views"))
+            .expr_as(
+                Expr::col(usage_monthly::Column::Downloads),
+                Alias::new("downloads"),
+            )
+            .expr_as(
+                Expr::col(usage_monthly::Column::Shares),
+                Alias::new("shares"),
+            )
+            .expr_as(
+                Expr::col(usage_monthly::Column::ShareOpens),
+                Alias::new("share_opens"),
+            );
+        let mut cond = Condition::all()
+            .add(usage_monthly::Column::Month.gte(first_month))
+            .add(usage_monthly::Column::Month.lt(months_end))
+            .add(usage_monthly::Column::AssetId.in_subquery(visible_ids(scope)));
+        if let Some(ids) = only {
+            cond = cond.add(usage_monthly::Column::AssetId.is_in(ids.iter().copied()));
+        }
+        m.cond_where(cond);
+        parts.push(m);
+        if months_end < end {
+            parts.push(daily(months_end, end));
+        }
+    } else {
+        parts.push(daily(from, end));
+    }
+    let mut union = parts.remove(0);
+    for p in parts {
+        union.union(UnionType::All, p);
+    }
+    let mut outer = Query::select();
+    outer
+        .from_subquery(union, Alias::new("u"))
+        .column(Alias::new("asset_id"));
+    for name in names {
+        outer.expr_as(
+            Func::sum(Expr::col(Alias::new(name))).cast_as(Alias::new("BIGINT")),
+            Alias::new(name),
+        );
+    }
+    outer
+        .group_by_col(Alias::new("asset_id"))
+        .order_by(Alias::new(names[metric.index()]), Order::Desc)
+        .order_by(Alias::new("asset_id"), Order::Asc)
+        .limit(first);
+    let rows = txn.query_all(&outer).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: Uuid = row.try_get("", "asset_id")?;
+        let mut counts = Counts::default();
+        for (i, name) in names.iter().enumerate() {
+            counts[i] = row.try_get::<Option<i64>>("", name)?.unwrap_or(0);
+        }
+        out.push((id, counts));
+    }
+    Ok(out)
+}
+
+/// Per-asset usage (`asset.usage`): totals, by accessor type, and the latest
+/// access, over the days `from..=to`.
+pub async fn of_asset(
+    state: &AppState,
+    actor: &Actor,
+    asset_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<Vec<UsageRow>> {
+    let query = UsageQuery::new(
+        UsageFilter {
+            asset_ids: Some(vec![asset_id]),
+            ..UsageFilter::default()
+        },
+        from,
+        to,
+        vec![Grouping::AccessorType],
+    )?;
+    stats(state, actor, &query).await
+}
