@@ -1,7 +1,7 @@
 //! Usage statistics in the GraphQL API: `usageStats`, `topAssets`,
 //! `asset.usage` (in asset_types) and the `anomalies` subscription's type.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 use vitrine_entity::ActorKind;
@@ -15,55 +15,6 @@ use crate::error::ApiError;
 use crate::services::usage::{
     self, Counts, Grouping, Metric, UsageFilter, UsageQuery, UsageRow as Row,
 };
-
-/// A dimension statistics are grouped by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "UsageGrouping")]
-pub enum UsageGrouping {
-    /// By UTC day.
-    Day,
-    /// By ISO week (starting on Monday).
-    Week,
-    /// By calendar month.
-    Month,
-    Asset,
-    AccessorType,
-    PartnerOrg,
-    ShareLink,
-}
-
-impl From<UsageGrouping> for Grouping {
-    fn from(g: UsageGrouping) -> Self {
-        match g {
-            UsageGrouping::Day => Grouping::Day,
-            UsageGrouping::Week => Grouping::Week,
-            UsageGrouping::Month => Grouping::Month,
-            UsageGrouping::Asset => Grouping::Asset,
-            UsageGrouping::AccessorType => Grouping::AccessorType,
-            UsageGrouping::PartnerOrg => Grouping::PartnerOrg,
-            UsageGrouping::ShareLink => Grouping::ShareLink,
-        }
-    }
-}
-
-/// What `topAssets` ranks by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum UsageMetric {
-    Views,
-    Downloads,
-    /// Times put into a share link.
-    Shares,
-}
-
-impl From<UsageMetric> for Metric {
-    fn from(m: UsageMetric) -> Self {
-        match m {
-            UsageMetric::Views => Metric::Views,
-            UsageMetric::Downloads => Metric::Downloads,
-            UsageMetric::Shares => Metric::Shares,
-        }
-    }
-}
 
 /// Which usage to count (every field narrows; absent: no narrowing).
 #[derive(InputObject, Clone, Debug, Default)]
@@ -306,14 +257,9 @@ impl UsageQueryRoot {
         filter: Option<UsageFilterInput>,
         from: NaiveDate,
         to: NaiveDate,
-        #[graphql(default)] group_by: Vec<UsageGrouping>,
+        #[graphql(default)] group_by: Vec<Grouping>,
     ) -> async_graphql::Result<UsageReport> {
-        let query = UsageQuery::new(
-            filter.unwrap_or_default().parse()?,
-            from,
-            to,
-            group_by.into_iter().map(Grouping::from).collect(),
-        )?;
+        let query = UsageQuery::new(filter.unwrap_or_default().parse()?, from, to, group_by)?;
         let rows = usage::stats(state(ctx)?, &auth(ctx)?.actor, &query).await?;
         let mut total = Counts::default();
         for r in &rows {
@@ -334,7 +280,7 @@ impl UsageQueryRoot {
     async fn top_assets(
         &self,
         ctx: &Context<'_>,
-        metric: UsageMetric,
+        metric: Metric,
         from: NaiveDate,
         to: NaiveDate,
         #[graphql(default = 10)] first: i32,
@@ -346,7 +292,7 @@ impl UsageQueryRoot {
         let ranked = usage::top_assets(
             state,
             &auth(ctx)?.actor,
-            metric.into(),
+            metric,
             from,
             to,
             u64::try_from(first).unwrap_or(10),

@@ -43,11 +43,15 @@ pub struct UsageFilter {
     pub actions: Option<Vec<UsageAction>>,
 }
 
-/// A dimension to group by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A dimension statistics are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, async_graphql::Enum)]
+#[graphql(name = "UsageGrouping")]
 pub enum Grouping {
+    /// By UTC day.
     Day,
+    /// By ISO week (starting on Monday).
     Week,
+    /// By calendar month.
     Month,
     Asset,
     AccessorType,
@@ -502,10 +506,12 @@ pub async fn stats(
 }
 
 /// What `topAssets` ranks by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "UsageMetric")]
 pub enum Metric {
     Views,
     Downloads,
+    /// Times put into a share link.
     Shares,
 }
 
