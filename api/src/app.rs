@@ -90,6 +90,7 @@ pub async fn build_state(
         bus,
         throttle: Arc::new(throttle),
         queue,
+        usage_tail: Arc::default(),
     })
 }
 

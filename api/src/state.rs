@@ -27,6 +27,8 @@ pub struct AppState {
     pub delivery: Arc<crate::delivery::Delivery>,
     /// How many SQL statements this process ran (tests assert on it).
     pub statements: crate::db::StatementCounter,
+    /// The usage events past the rollup's watermark, tallied (live figures).
+    pub usage_tail: Arc<crate::services::usage::TailCache>,
 }
 
 impl std::fmt::Debug for AppState {

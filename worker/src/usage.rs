@@ -452,19 +452,20 @@ DO UPDATE SET views = m.views + EXCLUDED.views, downloads = m.downloads + EXCLUD
     Ok(())
 }
 
-/// The usage events recorded after the rollup's watermark (at most `limit`,
-/// the oldest first): what the live figures add to the rolled-up ones.
-pub async fn tail<C: ConnectionTrait>(
+/// The usage events with sequence numbers in `(after, upto]`, at most
+/// `limit`, the oldest first: what live figures add to the rolled-up ones.
+pub async fn events_between<C: ConnectionTrait>(
     conn: &C,
+    after: i64,
+    upto: i64,
     limit: u64,
-) -> Result<(i64, Vec<audit_event::Model>), DbErr> {
-    let from = watermark_of(conn, ROLLUP).await?;
-    let events = audit_event::Entity::find()
-        .filter(audit_event::Column::Seq.gt(from))
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.gt(after))
+        .filter(audit_event::Column::Seq.lte(upto))
         .filter(audit_event::Column::Action.is_in(UsageAction::audit_actions()))
         .order_by_asc(audit_event::Column::Seq)
         .limit(limit)
         .all(conn)
-        .await?;
-    Ok((from, events))
+        .await
 }

@@ -4,6 +4,7 @@
 //! [`stats_scope`] and the assets it sees), grouped as asked.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, UnionType};
@@ -12,7 +13,7 @@ use sea_orm::{
     EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, folder, usage_daily, usage_monthly};
+use vitrine_entity::entities::{asset, audit_chain_head, folder, usage_daily, usage_monthly};
 use vitrine_entity::policy::{Actor, StatsScope, stats_scope};
 use vitrine_entity::usage::{
     AccessorType, Period, Tally, UsageAction, UsageKey, metric_index, month_start, next_month,
@@ -331,26 +332,86 @@ async fn snapshot(state: &AppState) -> ApiResult<DatabaseTransaction> {
     })
 }
 
+/// The tally of the usage events past the rollup's watermark, as of some
+/// sequence number: queries extend it with what was recorded since instead
+/// of reading the whole tail each time, and start afresh when the rollup
+/// moved the watermark.
+#[derive(Debug, Default)]
+pub struct TailCache(std::sync::Mutex<Option<CachedTail>>);
+
+#[derive(Debug, Clone)]
+struct CachedTail {
+    watermark: i64,
+    upto: i64,
+    tally: Arc<Tally>,
+}
+
+impl TailCache {
+    fn get(&self) -> Option<CachedTail> {
+        self.0.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn put(&self, fresh: CachedTail) {
+        if let Ok(mut slot) = self.0.lock() {
+            let newer = slot.as_ref().is_none_or(|c| {
+                fresh.watermark > c.watermark
+                    || (fresh.watermark == c.watermark && fresh.upto > c.upto)
+            });
+            if newer {
+                *slot = Some(fresh);
+            }
+        }
+    }
+}
+
+/// The tail as of `txn`'s snapshot: the cached tally extended by the events
+/// recorded since, or a fresh one.
+async fn tail_tally(state: &AppState, txn: &DatabaseTransaction) -> ApiResult<Arc<Tally>> {
+    let watermark = vitrine_worker::usage::watermark_of(txn, vitrine_worker::usage::ROLLUP).await?;
+    let head = audit_chain_head::Entity::find_by_id(1)
+        .one(txn)
+        .await?
+        .map_or(0, |h| h.last_seq);
+    let (mut tally, from) = match state.usage_tail.get() {
+        Some(c) if c.watermark == watermark && c.upto <= head => (c.tally, c.upto),
+        _ => (Arc::new(Tally::default()), watermark),
+    };
+    if from >= head {
+        return Ok(tally);
+    }
+    let events = vitrine_worker::usage::events_between(txn, from, head, TAIL_LIMIT).await?;
+    let upto = match events.last() {
+        Some(last) if events.len() as u64 == TAIL_LIMIT => {
+            tracing::warn!("usage statistics: the rollup is far behind; live figures are partial");
+            last.seq
+        }
+        _ => head,
+    };
+    vitrine_worker::usage::tally_into(txn, &events, Arc::make_mut(&mut tally)).await?;
+    state.usage_tail.put(CachedTail {
+        watermark,
+        upto,
+        tally: tally.clone(),
+    });
+    Ok(tally)
+}
+
 /// The unrolled events, tallied and narrowed to the scope and filter.
 async fn live_tail(
+    state: &AppState,
     txn: &DatabaseTransaction,
     scope: &Scope,
     query: &UsageQuery,
 ) -> ApiResult<Vec<(UsageKey, i64, DateTime<Utc>)>> {
-    let (_, events) = vitrine_worker::usage::tail(txn, TAIL_LIMIT).await?;
-    if events.len() as u64 == TAIL_LIMIT {
-        tracing::warn!("usage statistics: the rollup is far behind; live figures are partial");
-    }
-    if events.is_empty() {
+    let tally = tail_tally(state, txn).await?;
+    if tally.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tally = Tally::default();
-    vitrine_worker::usage::tally_into(txn, &events, &mut tally).await?;
     let candidates: Vec<(UsageKey, i64, DateTime<Utc>)> = tally
         .counts
-        .into_iter()
+        .iter()
         .filter(|(k, _)| key_passes(k, scope, query))
-        .map(|(k, c)| (k, c.count, c.last_at))
+        .map(|(k, c)| (*k, c.count, c.last_at))
         .collect();
     let ids: Vec<Uuid> = candidates
         .iter()
@@ -479,7 +540,7 @@ pub async fn stats(
         let last_at: Option<DateTime<Utc>> = row.try_get("", "last_at").ok();
         rows.add(key, action, total, last_at);
     }
-    for (k, count, last_at) in live_tail(&txn, &scope, query).await? {
+    for (k, count, last_at) in live_tail(state, &txn, &scope, query).await? {
         rows.add(
             key_of(
                 k.day,
@@ -544,7 +605,7 @@ pub async fn top_assets(
     for (id, counts) in rolled_up_top(&txn, &scope, metric, from, to, first, None).await? {
         totals.insert(id, counts);
     }
-    let tail = live_tail(&txn, &scope, &query).await?;
+    let tail = live_tail(state, &txn, &scope, &query).await?;
     // Assets the tail adds to that the rolled-up top left out: their
     // rolled-up totals too, so the ranking is exact.
     let missing: Vec<Uuid> = tail
