@@ -6,7 +6,7 @@ steady-state rollup ticks, and the analysts' queries at 100,000 assets.
 
 Defaults: 10,000,000 events, 100,000 assets, postgres://postgres@127.0.0.1:5432.
 A fresh database `vitrine_bench_usage` is created (and dropped first; KEEP_DB=1
-keeps it).
+keeps it; SEED_ONLY=1 stops after seeding).
 
 The events span the last 365 days, in sequence order: 70 % thumbnail/preview
 views, 24 % low-resolution downloads, 5 % original downloads, 1 % share-link
@@ -51,6 +51,15 @@ def scalar(sql):
     return out.stdout.strip()
 
 
+# DIST=heavy (default): asset = assets * r^3, a heavy tail (the bottom half of
+# the assets gets a fifth of the events: almost every event its own daily
+# row). DIST=zipf: log-uniform, like Zipf's law with s = 1 (the top 1 % gets
+# 60 %, the bottom half 6 %), closer to how image popularity runs.
+DIST = os.environ.get("DIST", "heavy")
+asset_pick = (f"floor(power({assets}, r))::int - 1" if DIST == "zipf"
+              else f"floor({assets} * power(r, 3))::int")
+
+
 def events_sql(first, count, start_sql, step_sql):
     """INSERT of `count` synthetic usage events from sequence number `first`,
     the i-th at start + i * step."""
@@ -65,11 +74,12 @@ SELECT s, {start_sql} + (s - {first}) * {step_sql},
             WHEN a < 99 OR k < 85 THEN 'ORIGINAL_DOWNLOADED' ELSE 'SHARE_LINK_OPENED' END,
        CASE WHEN a >= 99 AND k >= 85 THEN 'share_link' ELSE 'asset' END,
        CASE WHEN a >= 99 AND k >= 85 THEN md5('link' || (s % 200))::uuid::text
-            ELSE md5('asset' || floor({assets} * power(r, 3))::int)::uuid::text END,
+            ELSE md5('asset' || {asset_pick})::uuid::text END,
        CASE WHEN k >= 85 THEN md5('link' || (s % 200))::uuid END,
        '198.51.100.' || (s % 250), 'bench', '{{}}', 'x', 'x'
-FROM (SELECT s, (s * 7919) % 100 AS k, (s * 104729) % 100 AS a, ((s * 2654435761) % 1000003) / 1000003.0 AS r
-      FROM generate_series({first}, {first + count - 1}) s) g;
+FROM (SELECT s, (s * 7919) % 100 AS k, (s / 100 * 104729) % 100 AS a,
+             ((s * 2654435761) % 1000003) / 1000003.0 AS r
+      FROM generate_series({first}::bigint, {first + count - 1}::bigint) s) g;
 UPDATE audit_chain_head SET last_seq = {first + count - 1} WHERE id = 1;
 """
 
@@ -110,9 +120,13 @@ ON CONFLICT DO NOTHING;
 started = time.time()
 psql(db, seed)
 psql(db, events_sql(head + 1, events, "now() - interval '365 days'", f"(interval '365 days' / {events})"))
-psql(db, "ANALYZE")
+# A year-old log has been vacuumed (hint bits set) long before it is read.
+psql(db, "VACUUM ANALYZE")
+print(f"distribution: {DIST}")
 print(f"seeded {assets:,} assets and {events:,} audit events in {time.time() - started:.1f} s")
 
+if os.environ.get("SEED_ONLY"):
+    sys.exit(0)
 report = rollup()
 backlog = report["elapsedMs"] / 1000
 rows = int(scalar("SELECT count(*) FROM usage_daily"))

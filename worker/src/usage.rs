@@ -328,8 +328,8 @@ async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), 
         usage_daily::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::columns([
-                    usage_daily::Column::Day,
                     usage_daily::Column::AssetId,
+                    usage_daily::Column::Day,
                     usage_daily::Column::Accessor,
                     usage_daily::Column::Action,
                     usage_daily::Column::PartnerOrgId,
@@ -429,7 +429,7 @@ WITH batch AS (
     INSERT INTO usage_daily AS u
         (day, asset_id, accessor, action, partner_org_id, share_link_id, count, last_at)
     SELECT day, asset_id, accessor, action, partner_org_id, share_link_id, count, last_at FROM batch
-    ON CONFLICT (day, asset_id, accessor, action, partner_org_id, share_link_id)
+    ON CONFLICT (asset_id, day, accessor, action, partner_org_id, share_link_id)
     DO UPDATE SET count = u.count + EXCLUDED.count,
                   last_at = GREATEST(u.last_at, EXCLUDED.last_at)
 )
@@ -443,6 +443,9 @@ GROUP BY 1, 2
 ON CONFLICT (month, asset_id)
 DO UPDATE SET views = m.views + EXCLUDED.views, downloads = m.downloads + EXCLUDED.downloads
 "#;
+    // The batch's sort and hash fit in memory.
+    conn.execute_unprepared("SET LOCAL work_mem = '64MB'")
+        .await?;
     conn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         SQL,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, UnionType};
 use sea_orm::{
     AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionTrait,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 use vitrine_entity::entities::{asset, audit_chain_head, folder, usage_daily, usage_monthly};
@@ -29,8 +29,8 @@ use crate::state::AppState;
 const TAIL_LIMIT: u64 = 200_000;
 /// The longest range a query may cover.
 const MAX_DAYS: i64 = 3700;
-/// Ids per `IN (...)` list.
-const CHUNK: usize = 1000;
+/// Ids per `IN (...)` list (SQLite allows 32,766 parameters).
+const CHUNK: usize = 5000;
 
 /// What `usageStats` counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -304,7 +304,10 @@ fn daily_condition(
 /// Whether a tallied key passes the filter (the asset scope is checked apart).
 fn key_passes(key: &UsageKey, scope: &Scope, query: &UsageQuery) -> bool {
     let f = &query.filter;
-    key.day >= query.from
+    f.asset_ids
+        .as_ref()
+        .is_none_or(|ids| ids.contains(&key.asset_id))
+        && key.day >= query.from
         && key.day <= query.to
         && scope.organisation.is_none_or(|o| o == key.partner_org_id)
         && f.partner_org_id.is_none_or(|o| o == key.partner_org_id)
@@ -683,6 +686,14 @@ async fn rolled_up_top(
         months_end = first_month;
     }
     let use_monthly = scope.organisation.is_none() && first_month < months_end;
+    if use_monthly
+        && from == first_month
+        && end == months_end
+        && only.is_none()
+        && next_month(first_month) == months_end
+    {
+        return top_of_month(txn, scope, metric, first_month, first).await;
+    }
     let mut parts: Vec<SelectStatement> = Vec::new();
     let daily = |a: NaiveDate, b: NaiveDate| {
         // Days a..b (exclusive), by asset, pivoted.
@@ -771,6 +782,34 @@ async fn rolled_up_top(
         out.push((id, counts));
     }
     Ok(out)
+}
+
+/// The top of one calendar month: one row per asset, read in the order of
+/// the month's metric index.
+async fn top_of_month(
+    txn: &DatabaseTransaction,
+    scope: &Scope,
+    metric: Metric,
+    month: NaiveDate,
+    first: u64,
+) -> ApiResult<Vec<(Uuid, Counts)>> {
+    let order = match metric {
+        Metric::Views => usage_monthly::Column::Views,
+        Metric::Downloads => usage_monthly::Column::Downloads,
+        Metric::Shares => usage_monthly::Column::Shares,
+    };
+    let rows = usage_monthly::Entity::find()
+        .filter(usage_monthly::Column::Month.eq(month))
+        .filter(usage_monthly::Column::AssetId.in_subquery(visible_ids(scope)))
+        .order_by_desc(order)
+        .order_by_asc(usage_monthly::Column::AssetId)
+        .limit(first)
+        .all(txn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| (m.asset_id, [m.views, m.downloads, m.shares, m.share_opens]))
+        .collect())
 }
 
 /// Per-asset usage (`asset.usage`): totals, by accessor type, and the latest

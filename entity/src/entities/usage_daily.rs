@@ -7,9 +7,9 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "usage_daily")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub day: Date,
-    #[sea_orm(primary_key, auto_increment = false)]
     pub asset_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub day: Date,
     /// MEMBER, PARTNER or VISITOR.
     #[sea_orm(primary_key, auto_increment = false)]
     pub accessor: String,
