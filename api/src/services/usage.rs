@@ -609,14 +609,30 @@ pub async fn top_assets(
         totals.insert(id, counts);
     }
     let tail = live_tail(state, &txn, &scope, &query).await?;
-    // Assets the tail adds to that the rolled-up top left out: their
-    // rolled-up totals too, so the ranking is exact.
-    let missing: Vec<Uuid> = tail
+    // An asset the rolled-up top left out has at most the top's last value
+    // rolled up (`floor`); it can enter the top only if its tail brings it
+    // to the top's last value after the tail (`bar`). Only those are read.
+    let m = metric.index();
+    let mut tail_of: HashMap<Uuid, Counts> = HashMap::new();
+    for (k, count, _) in &tail {
+        tail_of.entry(k.asset_id).or_default()[metric_index(k.action)] += count;
+    }
+    let full = totals.len() as u64 >= first;
+    let floor = totals.values().map(|c| c[m]).min().unwrap_or(0);
+    let mut finals: Vec<i64> = totals
         .iter()
-        .map(|(k, _, _)| k.asset_id)
-        .filter(|id| !totals.contains_key(id))
-        .collect::<HashSet<_>>()
-        .into_iter()
+        .map(|(id, c)| c[m] + tail_of.get(id).map_or(0, |t| t[m]))
+        .collect();
+    finals.sort_unstable();
+    let bar = if full {
+        finals.first().copied().unwrap_or(0)
+    } else {
+        0
+    };
+    let missing: Vec<Uuid> = tail_of
+        .iter()
+        .filter(|(id, t)| !totals.contains_key(*id) && (!full || floor + t[m] >= bar))
+        .map(|(id, _)| *id)
         .collect();
     for chunk in missing.chunks(CHUNK) {
         for (id, counts) in rolled_up_top(
@@ -632,6 +648,9 @@ pub async fn top_assets(
         {
             totals.insert(id, counts);
         }
+    }
+    for id in &missing {
+        totals.entry(*id).or_default();
     }
     for (k, count, _) in tail {
         totals.entry(k.asset_id).or_default()[metric_index(k.action)] += count;
