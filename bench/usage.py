@@ -89,61 +89,67 @@ def rollup():
     return json.loads(out.stdout)
 
 
-psql("postgres", f"DROP DATABASE IF EXISTS {db}")
-psql("postgres", f"CREATE DATABASE {db}")
+reuse = os.environ.get("REUSE_DB")  # queries only, on a database kept with KEEP_DB=1
 work = tempfile.mkdtemp(prefix="vitrine-usage-")
 env = dict(os.environ, VITRINE_DATABASE_URL=url, VITRINE_DATA_DIR=os.path.join(work, "data"),
            VITRINE_LOG=os.environ.get("VITRINE_LOG", "warn"), VITRINE_USAGE_ROLLUP_SCHEDULE="off",
            VITRINE_ANOMALY_INTERVAL="off", VITRINE_LICENSE_UNLICENSED_DELIVERABLE="true")
-subprocess.run([binary, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-head = int(scalar("SELECT last_seq FROM audit_chain_head WHERE id = 1"))
+if not reuse:
+    psql("postgres", f"DROP DATABASE IF EXISTS {db}")
+    psql("postgres", f"CREATE DATABASE {db}")
+    work = tempfile.mkdtemp(prefix="vitrine-usage-")
+    env = dict(os.environ, VITRINE_DATABASE_URL=url, VITRINE_DATA_DIR=os.path.join(work, "data"),
+               VITRINE_LOG=os.environ.get("VITRINE_LOG", "warn"), VITRINE_USAGE_ROLLUP_SCHEDULE="off",
+               VITRINE_ANOMALY_INTERVAL="off", VITRINE_LICENSE_UNLICENSED_DELIVERABLE="true")
+    subprocess.run([binary, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    head = int(scalar("SELECT last_seq FROM audit_chain_head WHERE id = 1"))
 
-seed = f"""
-INSERT INTO users (id, email, display_name, password_hash, kind, role, disabled, created_at, updated_at)
-VALUES ('00000000-0000-0000-0000-0000000000aa', 'seed@example.com', 'Seed', 'x', 'MEMBER', 'ADMIN', false, now(), now());
-INSERT INTO partner_orgs (id, name, email_domains, allowlisted, created_at, updated_at)
-SELECT md5('org' || n)::uuid, 'Org ' || n, '', true, now(), now() FROM generate_series(0, 49) n;
-INSERT INTO folders (id, name, ancestry, created_at, updated_at, restricted)
-SELECT f.id, 'F' || f.n, '/' || f.id || '/', now(), now(), false
-FROM (SELECT n, md5('folder' || n)::uuid AS id FROM generate_series(0, 99) n) f;
-INSERT INTO assets (id, folder_id, title, created_at, updated_at, access_mode)
-SELECT md5('asset' || n)::uuid, md5('folder' || (n % 100))::uuid, 'Asset ' || n, now(), now(), 'PUBLIC'
-FROM generate_series(0, {assets - 1}) n;
-INSERT INTO share_links (id, token_hash, created_by, scope, expires_at, created_at, updated_at, partner_org_id)
-SELECT md5('link' || n)::uuid, md5('link' || n) || md5('token' || n), '00000000-0000-0000-0000-0000000000aa',
-       'PREVIEW', now() + interval '30 days', now(), now(), CASE WHEN n % 4 = 0 THEN md5('org' || (n % 50))::uuid END
-FROM generate_series(0, 199) n;
-INSERT INTO share_link_assets (link_id, asset_id)
-SELECT md5('link' || (n / 5))::uuid, md5('asset' || (n * 37 % {assets}))::uuid FROM generate_series(0, 999) n
-ON CONFLICT DO NOTHING;
-"""
-started = time.time()
-psql(db, seed)
-psql(db, events_sql(head + 1, events, "now() - interval '365 days'", f"(interval '365 days' / {events})"))
-# A year-old log has been vacuumed (hint bits set) long before it is read.
-psql(db, "VACUUM ANALYZE")
-print(f"distribution: {DIST}")
-print(f"seeded {assets:,} assets and {events:,} audit events in {time.time() - started:.1f} s")
+    seed = f"""
+    INSERT INTO users (id, email, display_name, password_hash, kind, role, disabled, created_at, updated_at)
+    VALUES ('00000000-0000-0000-0000-0000000000aa', 'seed@example.com', 'Seed', 'x', 'MEMBER', 'ADMIN', false, now(), now());
+    INSERT INTO partner_orgs (id, name, email_domains, allowlisted, created_at, updated_at)
+    SELECT md5('org' || n)::uuid, 'Org ' || n, '', true, now(), now() FROM generate_series(0, 49) n;
+    INSERT INTO folders (id, name, ancestry, created_at, updated_at, restricted)
+    SELECT f.id, 'F' || f.n, '/' || f.id || '/', now(), now(), false
+    FROM (SELECT n, md5('folder' || n)::uuid AS id FROM generate_series(0, 99) n) f;
+    INSERT INTO assets (id, folder_id, title, created_at, updated_at, access_mode)
+    SELECT md5('asset' || n)::uuid, md5('folder' || (n % 100))::uuid, 'Asset ' || n, now(), now(), 'PUBLIC'
+    FROM generate_series(0, {assets - 1}) n;
+    INSERT INTO share_links (id, token_hash, created_by, scope, expires_at, created_at, updated_at, partner_org_id)
+    SELECT md5('link' || n)::uuid, md5('link' || n) || md5('token' || n), '00000000-0000-0000-0000-0000000000aa',
+           'PREVIEW', now() + interval '30 days', now(), now(), CASE WHEN n % 4 = 0 THEN md5('org' || (n % 50))::uuid END
+    FROM generate_series(0, 199) n;
+    INSERT INTO share_link_assets (link_id, asset_id)
+    SELECT md5('link' || (n / 5))::uuid, md5('asset' || (n * 37 % {assets}))::uuid FROM generate_series(0, 999) n
+    ON CONFLICT DO NOTHING;
+    """
+    started = time.time()
+    psql(db, seed)
+    psql(db, events_sql(head + 1, events, "now() - interval '365 days'", f"(interval '365 days' / {events})"))
+    # A year-old log has been vacuumed (hint bits set) long before it is read.
+    psql(db, "VACUUM ANALYZE")
+    print(f"distribution: {DIST}")
+    print(f"seeded {assets:,} assets and {events:,} audit events in {time.time() - started:.1f} s")
 
-if os.environ.get("SEED_ONLY"):
-    sys.exit(0)
-report = rollup()
-backlog = report["elapsedMs"] / 1000
-rows = int(scalar("SELECT count(*) FROM usage_daily"))
-total = int(scalar("SELECT sum(count) FROM usage_daily WHERE action IN ('VIEW', 'DOWNLOAD')"))
-deliveries = int(scalar(f"SELECT count(*) FROM audit_events WHERE action <> 'SHARE_LINK_OPENED' AND seq > {head}"))
-print(f"backlog rollup: {backlog:.2f} s for {events:,} events in {report['batches']} batches "
-      f"-> {rows:,} daily rows ({events / backlog:,.0f} events/s)")
-assert total == deliveries, f"counted {total} deliveries, the log has {deliveries}"
+    if os.environ.get("SEED_ONLY"):
+        sys.exit(0)
+    report = rollup()
+    backlog = report["elapsedMs"] / 1000
+    rows = int(scalar("SELECT count(*) FROM usage_daily"))
+    total = int(scalar("SELECT sum(count) FROM usage_daily WHERE action IN ('VIEW', 'DOWNLOAD')"))
+    deliveries = int(scalar(f"SELECT count(*) FROM audit_events WHERE action <> 'SHARE_LINK_OPENED' AND seq > {head}"))
+    print(f"backlog rollup: {backlog:.2f} s for {events:,} events in {report['batches']} batches "
+          f"-> {rows:,} daily rows ({events / backlog:,.0f} events/s)")
+    assert total == deliveries, f"counted {total} deliveries, the log has {deliveries}"
 
-ticks = []
-for i in range(5):
-    first = int(scalar("SELECT last_seq FROM audit_chain_head WHERE id = 1")) + 1
-    psql(db, events_sql(first, 10_000, "now() - interval '10 seconds'", "interval '1 millisecond'"))
-    ticks.append(rollup()["elapsedMs"])
-print("steady-state ticks (10,000 events = 10 s at 1,000/s): "
-      + ", ".join(f"{t:.0f} ms" for t in ticks) + f" (max {max(ticks):.0f} ms)")
-psql(db, "ANALYZE")
+    ticks = []
+    for i in range(5):
+        first = int(scalar("SELECT last_seq FROM audit_chain_head WHERE id = 1")) + 1
+        psql(db, events_sql(first, 10_000, "now() - interval '10 seconds'", "interval '1 millisecond'"))
+        ticks.append(rollup()["elapsedMs"])
+    print("steady-state ticks (10,000 events = 10 s at 1,000/s): "
+          + ", ".join(f"{t:.0f} ms" for t in ticks) + f" (max {max(ticks):.0f} ms)")
+    psql(db, "ANALYZE")
 
 server = Server(binary, work, {k: v for k, v in env.items() if k.startswith("VITRINE_")})
 popular = scalar("SELECT asset_id FROM usage_monthly GROUP BY asset_id ORDER BY sum(views) DESC LIMIT 1")

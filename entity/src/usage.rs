@@ -235,12 +235,16 @@ impl Tally {
         self.counts.is_empty()
     }
 
-    /// Per asset and month: views, downloads, shares created, share opens.
-    pub fn monthly(&self) -> BTreeMap<(NaiveDate, Uuid), [i64; 4]> {
-        let mut out: BTreeMap<(NaiveDate, Uuid), [i64; 4]> = BTreeMap::new();
+    /// Per asset and month: views, downloads, shares created, share opens,
+    /// and the latest instant.
+    pub fn monthly(&self) -> BTreeMap<(NaiveDate, Uuid), ([i64; 4], DateTime<Utc>)> {
+        let mut out: BTreeMap<(NaiveDate, Uuid), ([i64; 4], DateTime<Utc>)> = BTreeMap::new();
         for (key, count) in &self.counts {
-            let slot = out.entry((month_start(key.day), key.asset_id)).or_default();
-            slot[metric_index(key.action)] += count.count;
+            let slot = out
+                .entry((month_start(key.day), key.asset_id))
+                .or_insert(([0; 4], count.last_at));
+            slot.0[metric_index(key.action)] += count.count;
+            slot.1 = slot.1.max(count.last_at);
         }
         out
     }
@@ -438,12 +442,12 @@ mod tests {
         );
         let monthly = tally.monthly();
         assert_eq!(
-            monthly[&(day("2026-11-01"), Uuid::from_u128(1))],
+            monthly[&(day("2026-11-01"), Uuid::from_u128(1))].0,
             [0, 0, 0, 1]
         );
         assert_eq!(
             monthly[&(day("2026-11-01"), Uuid::from_u128(7))],
-            [1, 0, 0, 0]
+            ([1, 0, 0, 0], "2026-11-26T10:00:01Z".parse().unwrap())
         );
     }
 }

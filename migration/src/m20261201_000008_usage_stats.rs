@@ -35,6 +35,7 @@ enum UsageMonthly {
     Downloads,
     Shares,
     ShareOpens,
+    LastAt,
 }
 
 #[derive(DeriveIden)]
@@ -123,6 +124,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(UsageMonthly::Downloads))
                     .col(big_integer(UsageMonthly::Shares))
                     .col(big_integer(UsageMonthly::ShareOpens))
+                    .col(timestamp_with_time_zone(UsageMonthly::LastAt))
                     .primary_key(
                         Index::create()
                             .col(UsageMonthly::Month)

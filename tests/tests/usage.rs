@@ -300,6 +300,40 @@ async fn assert_counts(app: &TestApp, s: &Scene) {
         ]),
         "{body}"
     );
+    // Whole calendar months read the monthly totals (once rolled up), the
+    // days around them the daily rows: the same figures.
+    for (from, to, group_by) in [
+        ("2027-03-01", "2027-03-31", vec!["MONTH"]),
+        ("2027-02-15", "2027-04-30", vec!["MONTH", "ASSET"]),
+        ("2027-03-01", "2027-03-10", vec!["ASSET"]),
+    ] {
+        let body = app
+            .gql(
+                Some(&s.admin),
+                STATS,
+                json!({ "from": from, "to": to, "g": group_by }),
+            )
+            .await;
+        let report = &body["data"]["usageStats"];
+        assert_eq!(
+            report["totals"],
+            if to == "2027-03-10" {
+                json!({ "views": 4, "downloads": 4, "shares": 3, "shareOpens": 2 })
+            } else {
+                json!({ "views": 5, "downloads": 4, "shares": 3, "shareOpens": 2 })
+            },
+            "{from}..{to}: {body}"
+        );
+        if group_by == ["MONTH", "ASSET"] {
+            let mut expected = vec![
+                row(&["2027-03-01", &s.a], [4, 2, 2, 2]),
+                row(&["2027-03-01", &s.b], [1, 2, 1, 0]),
+            ];
+            expected.sort();
+            assert_eq!(table(report, &["period", "assetId"]), expected);
+        }
+    }
+
     // A whole calendar month reads the monthly totals (once rolled up).
     let body = app
         .gql(

@@ -304,6 +304,21 @@ async fn folder_assets<C: ConnectionTrait>(conn: &C, folder_id: Uuid) -> Result<
         .await
 }
 
+/// The later of the stored and the incoming value of `col` (portable
+/// `GREATEST`).
+fn later<E, C>(excluded: &Alias, table: E, col: C) -> sea_orm::sea_query::SimpleExpr
+where
+    E: sea_orm::sea_query::IntoIden + Copy + 'static,
+    C: sea_orm::sea_query::IntoIden + Copy + 'static,
+{
+    Expr::case(
+        Expr::col((excluded.clone(), col)).gt(Expr::col((table, col))),
+        Expr::col((excluded.clone(), col)),
+    )
+    .finally(Expr::col((table, col)))
+    .into()
+}
+
 /// Adds a tally into the tables (portable upserts).
 async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), DbErr> {
     if tally.is_empty() {
@@ -342,17 +357,7 @@ async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), 
                 )
                 .value(
                     usage_daily::Column::LastAt,
-                    Expr::case(
-                        Expr::col((excluded.clone(), usage_daily::Column::LastAt)).gt(Expr::col((
-                            usage_daily::Entity,
-                            usage_daily::Column::LastAt,
-                        ))),
-                        Expr::col((excluded.clone(), usage_daily::Column::LastAt)),
-                    )
-                    .finally(Expr::col((
-                        usage_daily::Entity,
-                        usage_daily::Column::LastAt,
-                    ))),
+                    later(&excluded, usage_daily::Entity, usage_daily::Column::LastAt),
                 )
                 .to_owned(),
             )
@@ -363,7 +368,7 @@ async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), 
         .monthly()
         .into_iter()
         .map(
-            |((month, asset_id), [views, downloads, shares, share_opens])| {
+            |((month, asset_id), ([views, downloads, shares, share_opens], last_at))| {
                 usage_monthly::ActiveModel {
                     month: Set(month),
                     asset_id: Set(asset_id),
@@ -371,6 +376,7 @@ async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), 
                     downloads: Set(downloads),
                     shares: Set(shares),
                     share_opens: Set(share_opens),
+                    last_at: Set(last_at),
                 }
             },
         )
@@ -389,6 +395,14 @@ async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), 
                 Expr::col((usage_monthly::Entity, col)).add(Expr::col((excluded.clone(), col))),
             );
         }
+        on_conflict.value(
+            usage_monthly::Column::LastAt,
+            later(
+                &excluded,
+                usage_monthly::Entity,
+                usage_monthly::Column::LastAt,
+            ),
+        );
         usage_monthly::Entity::insert_many(chunk.to_vec())
             .on_conflict(on_conflict.to_owned())
             .exec_without_returning(conn)
@@ -433,15 +447,16 @@ WITH batch AS (
     DO UPDATE SET count = u.count + EXCLUDED.count,
                   last_at = GREATEST(u.last_at, EXCLUDED.last_at)
 )
-INSERT INTO usage_monthly AS m (month, asset_id, views, downloads, shares, share_opens)
+INSERT INTO usage_monthly AS m (month, asset_id, views, downloads, shares, share_opens, last_at)
 SELECT date_trunc('month', day)::date, asset_id,
        sum(CASE WHEN action = 'VIEW' THEN count ELSE 0 END),
        sum(CASE WHEN action = 'DOWNLOAD' THEN count ELSE 0 END),
-       0, 0
+       0, 0, max(last_at)
 FROM batch
 GROUP BY 1, 2
 ON CONFLICT (month, asset_id)
-DO UPDATE SET views = m.views + EXCLUDED.views, downloads = m.downloads + EXCLUDED.downloads
+DO UPDATE SET views = m.views + EXCLUDED.views, downloads = m.downloads + EXCLUDED.downloads,
+              last_at = GREATEST(m.last_at, EXCLUDED.last_at)
 "#;
     // The batch's sort and hash fit in memory.
     conn.execute_unprepared("SET LOCAL work_mem = '64MB'")

@@ -238,7 +238,7 @@ async fn slice_csv(
     let mut part = query.clone();
     part.from = from;
     part.to = to;
-    let rows = usage::stats(state, actor, &part).await?;
+    let rows = usage::stats(state, actor, &part, None).await?;
     Ok(rows.iter().map(|r| line(query, r)).collect())
 }
 

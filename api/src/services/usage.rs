@@ -286,6 +286,10 @@ fn daily_condition(
     if let Some(org) = scope.organisation {
         cond = cond.add(usage_daily::Column::PartnerOrgId.eq(org));
     }
+    if let Some(ids) = &filter.asset_ids {
+        // Also on the daily rows themselves: their key starts with the asset.
+        cond = cond.add(usage_daily::Column::AssetId.is_in(ids.iter().copied()));
+    }
     if let Some(org) = filter.partner_org_id {
         cond = cond.add(usage_daily::Column::PartnerOrgId.eq(org));
     }
@@ -441,10 +445,13 @@ async fn live_tail(
 }
 
 /// `usageStats`: rows grouped as asked, sorted by their dimensions.
+/// At most `max_rows` rows (`None`: any number; the CSV export reads long
+/// ranges slice by slice), or BAD_USER_INPUT.
 pub async fn stats(
     state: &AppState,
     actor: &Actor,
     query: &UsageQuery,
+    max_rows: Option<usize>,
 ) -> ApiResult<Vec<UsageRow>> {
     let txn = snapshot(state).await?;
     let Some(scope) = scope_of(state, &txn, actor, &query.filter).await? else {
@@ -474,8 +481,106 @@ pub async fn stats(
         )
     };
 
-    // Rolled up: grouped in SQL by the dimensions asked (by day when a
-    // period is asked: weeks and months are folded here).
+    let mut rows = Rows::default();
+    // Whole months from the monthly totals where they can answer (no
+    // dimension or filter they do not keep), the days around them, or all
+    // of the range, from the daily rows.
+    let (first_month, months_end) = whole_months(query.from, query.to);
+    let f = &query.filter;
+    let monthly = scope.organisation.is_none()
+        && f.partner_org_id.is_none()
+        && f.share_link_id.is_none()
+        && f.accessor_types.is_none()
+        && f.actions.is_none()
+        && query
+            .group_by
+            .iter()
+            .all(|g| matches!(g, Grouping::Month | Grouping::Asset))
+        && first_month < months_end;
+    if monthly {
+        if query.from < first_month {
+            add_daily(
+                &txn,
+                &scope,
+                query,
+                query.from,
+                first_month - Duration::days(1),
+                max_rows,
+                &mut rows,
+            )
+            .await?;
+        }
+        add_monthly(&txn, &scope, query, first_month, months_end, &mut rows).await?;
+        if months_end <= query.to {
+            add_daily(
+                &txn, &scope, query, months_end, query.to, max_rows, &mut rows,
+            )
+            .await?;
+        }
+    } else {
+        add_daily(
+            &txn, &scope, query, query.from, query.to, max_rows, &mut rows,
+        )
+        .await?;
+    }
+    for (k, count, last_at) in live_tail(state, &txn, &scope, query).await? {
+        rows.add(
+            key_of(
+                k.day,
+                k.asset_id,
+                k.accessor,
+                k.partner_org_id,
+                k.share_link_id,
+            ),
+            k.action,
+            count,
+            Some(last_at),
+        );
+    }
+    txn.commit().await?;
+    if let Some(max) = max_rows
+        && rows.0.len() > max
+    {
+        return Err(ApiError::BadUserInput(format!(
+            "more than {max} rows: narrow the range, the filter or the grouping, or export as CSV"
+        )));
+    }
+    Ok(rows
+        .into_rows()
+        .into_iter()
+        .map(|mut r| {
+            r.partner_org_id = r.partner_org_id.and_then(none_if_nil);
+            r.share_link_id = r.share_link_id.and_then(none_if_nil);
+            r
+        })
+        .collect())
+}
+
+/// The whole calendar months inside the days `from..=to`: `[first, end)`
+/// (empty when `first >= end`).
+fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = if month_start(from) == from {
+        from
+    } else {
+        next_month(from)
+    };
+    let end = month_start(to + Duration::days(1));
+    (first, std::cmp::max(first, end))
+}
+
+/// Adds the daily rows of the days `from..=to`, grouped in SQL by the
+/// dimensions asked (by day when a period is asked: weeks and months are
+/// folded here).
+async fn add_daily(
+    txn: &DatabaseTransaction,
+    scope: &Scope,
+    query: &UsageQuery,
+    from: NaiveDate,
+    to: NaiveDate,
+    max_rows: Option<usize>,
+    rows: &mut Rows,
+) -> ApiResult<()> {
+    let period = query.period();
     let mut select = Query::select();
     select.from(usage_daily::Entity);
     let dims: [(Grouping, usage_daily::Column); 5] = [
@@ -505,10 +610,12 @@ pub async fn stats(
             Func::max(Expr::col(usage_daily::Column::LastAt)),
             Alias::new("last_at"),
         )
-        .cond_where(daily_condition(&scope, &query.filter, query.from, query.to));
-    let found = txn.query_all(&select).await?;
-    let mut rows = Rows::default();
-    for row in found {
+        .cond_where(daily_condition(scope, &query.filter, from, to));
+    if let Some(max) = max_rows {
+        // Rows come per action: four per result row at most.
+        select.limit(u64::try_from(max.saturating_mul(4).saturating_add(1)).unwrap_or(u64::MAX));
+    }
+    for row in txn.query_all(&select).await? {
         let Some(action) = UsageAction::parse(&row.try_get::<String>("", "action")?) else {
             continue;
         };
@@ -543,30 +650,79 @@ pub async fn stats(
         let last_at: Option<DateTime<Utc>> = row.try_get("", "last_at").ok();
         rows.add(key, action, total, last_at);
     }
-    for (k, count, last_at) in live_tail(state, &txn, &scope, query).await? {
-        rows.add(
-            key_of(
-                k.day,
-                k.asset_id,
-                k.accessor,
-                k.partner_org_id,
-                k.share_link_id,
-            ),
-            k.action,
-            count,
-            Some(last_at),
+    Ok(())
+}
+
+/// Adds the monthly totals of the months `[first, end)` (for queries grouped
+/// by month and/or asset only, filtered by assets only).
+async fn add_monthly(
+    txn: &DatabaseTransaction,
+    scope: &Scope,
+    query: &UsageQuery,
+    first: NaiveDate,
+    end: NaiveDate,
+    rows: &mut Rows,
+) -> ApiResult<()> {
+    let by_month = query.groups(Grouping::Month);
+    let by_asset = query.groups(Grouping::Asset);
+    let mut select = Query::select();
+    select.from(usage_monthly::Entity);
+    if by_month {
+        select
+            .column(usage_monthly::Column::Month)
+            .group_by_col(usage_monthly::Column::Month);
+    }
+    if by_asset {
+        select
+            .column(usage_monthly::Column::AssetId)
+            .group_by_col(usage_monthly::Column::AssetId);
+    }
+    let metrics = [
+        (UsageAction::View, usage_monthly::Column::Views),
+        (UsageAction::Download, usage_monthly::Column::Downloads),
+        (UsageAction::ShareCreated, usage_monthly::Column::Shares),
+        (UsageAction::ShareOpened, usage_monthly::Column::ShareOpens),
+    ];
+    for (action, col) in metrics {
+        select.expr_as(
+            Func::sum(Expr::col(col)).cast_as(Alias::new("BIGINT")),
+            Alias::new(action.as_str()),
         );
     }
-    txn.commit().await?;
-    Ok(rows
-        .into_rows()
-        .into_iter()
-        .map(|mut r| {
-            r.partner_org_id = r.partner_org_id.and_then(none_if_nil);
-            r.share_link_id = r.share_link_id.and_then(none_if_nil);
-            r
-        })
-        .collect())
+    select.expr_as(
+        Func::max(Expr::col(usage_monthly::Column::LastAt)),
+        Alias::new("last_at"),
+    );
+    let mut cond = Condition::all()
+        .add(usage_monthly::Column::Month.gte(first))
+        .add(usage_monthly::Column::Month.lt(end))
+        .add(usage_monthly::Column::AssetId.in_subquery(visible_ids(scope)));
+    if let Some(ids) = &query.filter.asset_ids {
+        cond = cond.add(usage_monthly::Column::AssetId.is_in(ids.iter().copied()));
+    }
+    select.cond_where(cond);
+    for row in txn.query_all(&select).await? {
+        let month = if by_month {
+            Some(row.try_get::<NaiveDate>("", "month")?)
+        } else {
+            None
+        };
+        let asset = if by_asset {
+            Some(row.try_get::<Uuid>("", "asset_id")?)
+        } else {
+            None
+        };
+        let last_at: Option<DateTime<Utc>> = row.try_get("", "last_at").ok();
+        for (action, _) in metrics {
+            let n = row
+                .try_get::<Option<i64>>("", action.as_str())?
+                .unwrap_or(0);
+            if n > 0 {
+                rows.add((month, asset, None, None, None), action, n, last_at);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What `topAssets` ranks by.
@@ -849,5 +1005,5 @@ pub async fn of_asset(
         to,
         vec![Grouping::AccessorType],
     )?;
-    stats(state, actor, &query).await
+    stats(state, actor, &query, None).await
 }

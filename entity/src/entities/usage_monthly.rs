@@ -14,6 +14,8 @@ pub struct Model {
     pub downloads: i64,
     pub shares: i64,
     pub share_opens: i64,
+    /// The latest event counted in the month.
+    pub last_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
