@@ -151,6 +151,9 @@ if not reuse:
           + ", ".join(f"{t:.0f} ms" for t in ticks) + f" (max {max(ticks):.0f} ms)")
     psql(db, "ANALYZE")
 
+if reuse:
+    psql(db, "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE email = 'bench@example.com'); "
+             "DELETE FROM users WHERE email = 'bench@example.com'")
 server = Server(binary, work, {k: v for k, v in env.items() if k.startswith("VITRINE_")})
 popular = scalar("SELECT asset_id FROM usage_monthly GROUP BY asset_id ORDER BY sum(views) DESC LIMIT 1")
 today = datetime.date.today()
