@@ -97,10 +97,6 @@ env = dict(os.environ, VITRINE_DATABASE_URL=url, VITRINE_DATA_DIR=os.path.join(w
 if not reuse:
     psql("postgres", f"DROP DATABASE IF EXISTS {db}")
     psql("postgres", f"CREATE DATABASE {db}")
-    work = tempfile.mkdtemp(prefix="vitrine-usage-")
-    env = dict(os.environ, VITRINE_DATABASE_URL=url, VITRINE_DATA_DIR=os.path.join(work, "data"),
-               VITRINE_LOG=os.environ.get("VITRINE_LOG", "warn"), VITRINE_USAGE_ROLLUP_SCHEDULE="off",
-               VITRINE_ANOMALY_INTERVAL="off", VITRINE_LICENSE_UNLICENSED_DELIVERABLE="true")
     subprocess.run([binary, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     head = int(scalar("SELECT last_seq FROM audit_chain_head WHERE id = 1"))
 

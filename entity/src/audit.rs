@@ -113,6 +113,15 @@ pub async fn append<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom("no event appended".into()))
 }
 
+/// The sequence number of the last event appended (0 for an empty log): as
+/// of the reader's snapshot, every event up to it is committed and visible.
+pub async fn last_seq<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
+    Ok(audit_chain_head::Entity::find_by_id(1)
+        .one(conn)
+        .await?
+        .map_or(0, |h| h.last_seq))
+}
+
 /// PostgreSQL: rows travel as one JSON parameter per 5,000 and are unpacked
 /// by `json_to_recordset`, instead of 14 bound parameters per row — binding
 /// tens of thousands of parameters cost more than the insert itself.

@@ -738,6 +738,27 @@ impl TestApp {
         }
     }
 
+    /// Creates a share link; returns its absolute page URL and its id.
+    pub async fn create_share_link(&self, token: &str, input: Value) -> (String, String) {
+        let body = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateShareLinkInput!) { createShareLink(input: $i) { url link { id } } }",
+                json!({ "i": input }),
+            )
+            .await;
+        let url = body["data"]["createShareLink"]["url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createShareLink: {body}"));
+        (
+            format!("{}{url}", self.base),
+            body["data"]["createShareLink"]["link"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    }
+
     /// GETs a URL without credentials (as a browser following a link).
     pub async fn fetch(&self, url: &str) -> reqwest::Response {
         self.client.get(url).send().await.expect("request sent")

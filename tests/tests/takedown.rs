@@ -87,26 +87,6 @@ async fn setup(app: &TestApp, admin: &str, n: usize) -> (Vec<String>, Partner, S
     (assets, partner, folder)
 }
 
-async fn share(app: &TestApp, admin: &str, input: Value) -> (String, String) {
-    let body = app
-        .gql(
-            Some(admin),
-            "mutation($i: CreateShareLinkInput!) { createShareLink(input: $i) { url link { id } } }",
-            json!({ "i": input }),
-        )
-        .await;
-    let url = body["data"]["createShareLink"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"));
-    (
-        format!("{}{url}", app.base),
-        body["data"]["createShareLink"]["link"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
-}
-
 /// The visitor page's HTML and its first image URL, if any.
 async fn visit(app: &TestApp, page_url: &str) -> (String, Option<String>) {
     let html = reqwest::get(page_url).await.unwrap().text().await.unwrap();
@@ -185,8 +165,7 @@ async fn after_the_end_every_path_refuses_and_the_job_records_the_takedown() {
         .delivery_url(&partner.token, asset, "PREVIEW", Some(86_400))
         .await
         .unwrap();
-    let (page_url, link_id) = share(
-        &app,
+    let (page_url, link_id) = app.create_share_link(
         &admin,
         json!({ "assetIds": [asset], "scope": "DOWNLOAD", "expiresAt": (ends + chrono::Duration::days(5)).to_rfc3339() }),
     )
@@ -290,9 +269,15 @@ async fn a_late_sweep_catches_up_and_overlapping_licenses_keep_assets_live() {
         &[c],
     )
     .await;
-    let (_, listing_b) = share(&app, &admin, json!({ "assetIds": [b] })).await;
-    let (_, listing_ab) = share(&app, &admin, json!({ "assetIds": [a, b] })).await;
-    let (_, folder_link) = share(&app, &admin, json!({ "folderId": folder })).await;
+    let (_, listing_b) = app
+        .create_share_link(&admin, json!({ "assetIds": [b] }))
+        .await;
+    let (_, listing_ab) = app
+        .create_share_link(&admin, json!({ "assetIds": [a, b] }))
+        .await;
+    let (_, folder_link) = app
+        .create_share_link(&admin, json!({ "folderId": folder }))
+        .await;
     assert_eq!(app.sweep_licenses().await.licenses_expired, 0);
 
     // Down for an hour past T.
@@ -517,27 +502,27 @@ async fn a_channel_or_territory_mismatch_is_refused() {
     assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"), "{bad}");
 
     // A marketplace link shows nothing; an e-commerce link for France shows it.
-    let (marketplace, _) = share(
-        &app,
-        &admin,
-        json!({ "assetIds": [asset], "channel": "MARKETPLACE" }),
-    )
-    .await;
+    let (marketplace, _) = app
+        .create_share_link(
+            &admin,
+            json!({ "assetIds": [asset], "channel": "MARKETPLACE" }),
+        )
+        .await;
     let (html, image) = visit(&app, &marketplace).await;
     assert!(html.contains("id=\"empty\"") && image.is_none(), "{html}");
-    let (shop_de, _) = share(
-        &app,
-        &admin,
-        json!({ "assetIds": [asset], "channel": "ECOMMERCE", "territory": "DE" }),
-    )
-    .await;
+    let (shop_de, _) = app
+        .create_share_link(
+            &admin,
+            json!({ "assetIds": [asset], "channel": "ECOMMERCE", "territory": "DE" }),
+        )
+        .await;
     assert!(visit(&app, &shop_de).await.1.is_none());
-    let (shop_fr, shop_fr_id) = share(
-        &app,
-        &admin,
-        json!({ "assetIds": [asset], "channel": "ECOMMERCE", "territory": "fr" }),
-    )
-    .await;
+    let (shop_fr, shop_fr_id) = app
+        .create_share_link(
+            &admin,
+            json!({ "assetIds": [asset], "channel": "ECOMMERCE", "territory": "fr" }),
+        )
+        .await;
     let (_, image) = visit(&app, &shop_fr).await;
     let image = image.expect("the covered link shows the asset");
     assert_eq!(reqwest::get(&image).await.unwrap().status(), 200);

@@ -85,23 +85,11 @@ async fn get_n(app: &TestApp, url: &str, n: usize) {
 }
 
 async fn share(app: &TestApp, admin: &str, assets: &[&str]) -> (String, String) {
-    let body = app
-        .gql(
-            Some(admin),
-            "mutation($i: CreateShareLinkInput!) { createShareLink(input: $i) { url link { id } } }",
-            json!({ "i": { "assetIds": assets, "scope": "LOWRES_DOWNLOAD" } }),
-        )
-        .await;
-    let url = body["data"]["createShareLink"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"));
-    (
-        format!("{}{url}", app.base),
-        body["data"]["createShareLink"]["link"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
+    app.create_share_link(
+        admin,
+        json!({ "assetIds": assets, "scope": "LOWRES_DOWNLOAD" }),
     )
+    .await
 }
 
 /// The script, on day 1 at noon then day 2:

@@ -17,8 +17,8 @@ use sea_orm::{
 use serde_json::json;
 use vitrine_entity::AuditAction;
 use vitrine_entity::anomaly::{AnomalyRule, Detector, Download, Threshold, default_thresholds};
-use vitrine_entity::audit::{NewEvent, SYSTEM};
-use vitrine_entity::entities::{audit_chain_head, audit_event};
+use vitrine_entity::audit::{NewEvent, SYSTEM, last_seq};
+use vitrine_entity::entities::audit_event;
 use vitrine_entity::store::begin_write;
 
 use crate::lease::Lease;
@@ -116,7 +116,7 @@ async fn take_over(deps: &WorkerDeps, ttl: Duration) -> Result<Option<Watching>,
     let mut seen = watermark_of(&deps.db, WATCH).await?;
     if seen == 0 {
         // First start: watch from now on (history is not a burst).
-        seen = head(&deps.db).await?;
+        seen = last_seq(&deps.db).await?;
     }
     let since = deps.clock.now() - detector.horizon();
     prime(&deps.db, &mut detector, seen, since).await?;
@@ -128,13 +128,6 @@ async fn take_over(deps: &WorkerDeps, ttl: Duration) -> Result<Option<Watching>,
         saved: -1,
         saved_at: std::time::Instant::now(),
     }))
-}
-
-async fn head<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
-    Ok(audit_chain_head::Entity::find_by_id(1)
-        .one(conn)
-        .await?
-        .map_or(0, |h| h.last_seq))
 }
 
 /// Feeds the downloads up to `upto` since `since` without alerting, and marks
@@ -179,7 +172,7 @@ async fn prime(
 
 /// One pass: the downloads recorded since the last, alerts recorded.
 async fn pass(deps: &WorkerDeps, w: &mut Watching) -> Result<(), DbErr> {
-    let upto = head(&deps.db).await?;
+    let upto = last_seq(&deps.db).await?;
     let mut raised = Vec::new();
     while w.seen < upto {
         let events = audit_event::Entity::find()

@@ -26,8 +26,7 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 use vitrine_entity::entities::{
-    asset, audit_chain_head, audit_event, folder, share_link, share_link_asset, usage_daily,
-    usage_monthly, watermark,
+    asset, audit_event, folder, share_link, share_link_asset, usage_daily, usage_monthly, watermark,
 };
 use vitrine_entity::store::begin_write;
 use vitrine_entity::usage::{LinkAssets, Tally, UsageAction, link_needed};
@@ -96,10 +95,7 @@ async fn run(
     lease: &Lease,
     max_batches: Option<u64>,
 ) -> Result<RollupReport, DbErr> {
-    let head = audit_chain_head::Entity::find_by_id(1)
-        .one(db)
-        .await?
-        .map_or(0, |h| h.last_seq);
+    let head = vitrine_entity::audit::last_seq(db).await?;
     let start = watermark_of(db, ROLLUP).await?;
     let mut report = RollupReport {
         ran: true,

@@ -13,7 +13,7 @@ use sea_orm::{
     EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, audit_chain_head, folder, usage_daily, usage_monthly};
+use vitrine_entity::entities::{asset, folder, usage_daily, usage_monthly};
 use vitrine_entity::policy::{Actor, StatsScope, stats_scope};
 use vitrine_entity::usage::{
     AccessorType, Period, Tally, UsageAction, UsageKey, metric_index, month_start, next_month,
@@ -154,6 +154,25 @@ impl UsageQuery {
 
     fn groups(&self, g: Grouping) -> bool {
         self.group_by.contains(&g)
+    }
+
+    /// The key of the row a count goes to: the dimensions grouped by, the
+    /// day folded into its period; the others dropped.
+    fn row_key(
+        &self,
+        day: Option<NaiveDate>,
+        asset_id: Option<Uuid>,
+        accessor: Option<AccessorType>,
+        partner_org_id: Option<Uuid>,
+        share_link_id: Option<Uuid>,
+    ) -> RowKey {
+        (
+            day.zip(self.period()).map(|(d, p)| p.start(d)),
+            asset_id.filter(|_| self.groups(Grouping::Asset)),
+            accessor.filter(|_| self.groups(Grouping::AccessorType)),
+            partner_org_id.filter(|_| self.groups(Grouping::PartnerOrg)),
+            share_link_id.filter(|_| self.groups(Grouping::ShareLink)),
+        )
     }
 }
 
@@ -375,10 +394,7 @@ impl TailCache {
 /// recorded since, or a fresh one.
 async fn tail_tally(state: &AppState, txn: &DatabaseTransaction) -> ApiResult<Arc<Tally>> {
     let watermark = vitrine_worker::usage::watermark_of(txn, vitrine_worker::usage::ROLLUP).await?;
-    let head = audit_chain_head::Entity::find_by_id(1)
-        .one(txn)
-        .await?
-        .map_or(0, |h| h.last_seq);
+    let head = vitrine_entity::audit::last_seq(txn).await?;
     let (mut tally, from) = match state.usage_tail.get() {
         Some(c) if c.watermark == watermark && c.upto <= head => (c.tally, c.upto),
         _ => (Arc::new(Tally::default()), watermark),
@@ -457,30 +473,6 @@ pub async fn stats(
     let Some(scope) = scope_of(state, &txn, actor, &query.filter).await? else {
         return Ok(Vec::new());
     };
-    let period = query.period();
-    let key_of = |day: NaiveDate,
-                  asset_id: Uuid,
-                  accessor: AccessorType,
-                  partner: Uuid,
-                  link: Uuid|
-     -> RowKey {
-        (
-            period.map(|p| p.start(day)),
-            query.groups(Grouping::Asset).then_some(asset_id),
-            query.groups(Grouping::AccessorType).then_some(accessor),
-            if query.groups(Grouping::PartnerOrg) {
-                Some(partner)
-            } else {
-                None
-            },
-            if query.groups(Grouping::ShareLink) {
-                Some(link)
-            } else {
-                None
-            },
-        )
-    };
-
     let mut rows = Rows::default();
     // Whole months from the monthly totals where they can answer (no
     // dimension or filter they do not keep), the days around them, or all
@@ -525,12 +517,12 @@ pub async fn stats(
     }
     for (k, count, last_at) in live_tail(state, &txn, &scope, query).await? {
         rows.add(
-            key_of(
-                k.day,
-                k.asset_id,
-                k.accessor,
-                k.partner_org_id,
-                k.share_link_id,
+            query.row_key(
+                Some(k.day),
+                Some(k.asset_id),
+                Some(k.accessor),
+                Some(k.partner_org_id),
+                Some(k.share_link_id),
             ),
             k.action,
             count,
@@ -623,28 +615,24 @@ async fn add_daily(
             Some(_) => Some(row.try_get::<NaiveDate>("", "day")?),
             None => None,
         };
-        let key: RowKey = (
-            day.zip(period).map(|(d, p)| p.start(d)),
-            if query.groups(Grouping::Asset) {
-                Some(row.try_get::<Uuid>("", "asset_id")?)
+        let uuid = |g: Grouping, col: &str| -> Result<Option<Uuid>, sea_orm::DbErr> {
+            if query.groups(g) {
+                row.try_get::<Uuid>("", col).map(Some)
             } else {
-                None
-            },
-            if query.groups(Grouping::AccessorType) {
-                AccessorType::parse(&row.try_get::<String>("", "accessor")?)
-            } else {
-                None
-            },
-            if query.groups(Grouping::PartnerOrg) {
-                Some(row.try_get::<Uuid>("", "partner_org_id")?)
-            } else {
-                None
-            },
-            if query.groups(Grouping::ShareLink) {
-                Some(row.try_get::<Uuid>("", "share_link_id")?)
-            } else {
-                None
-            },
+                Ok(None)
+            }
+        };
+        let accessor = if query.groups(Grouping::AccessorType) {
+            AccessorType::parse(&row.try_get::<String>("", "accessor")?)
+        } else {
+            None
+        };
+        let key = query.row_key(
+            day,
+            uuid(Grouping::Asset, "asset_id")?,
+            accessor,
+            uuid(Grouping::PartnerOrg, "partner_org_id")?,
+            uuid(Grouping::ShareLink, "share_link_id")?,
         );
         let total: i64 = row.try_get("", "total")?;
         let last_at: Option<DateTime<Utc>> = row.try_get("", "last_at").ok();
@@ -849,17 +837,8 @@ async fn rolled_up_top(
     only: Option<&[Uuid]>,
 ) -> ApiResult<Vec<(Uuid, Counts)>> {
     let names = ["views", "downloads", "shares", "share_opens"];
-    // Whole months inside [from, to].
-    let first_month = if month_start(from) == from {
-        from
-    } else {
-        next_month(from)
-    };
+    let (first_month, months_end) = whole_months(from, to);
     let end = to + Duration::days(1);
-    let mut months_end = month_start(end);
-    if months_end < first_month {
-        months_end = first_month;
-    }
     let use_monthly = scope.organisation.is_none() && first_month < months_end;
     if use_monthly
         && from == first_month
