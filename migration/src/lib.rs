@@ -13,6 +13,7 @@ mod m20261128_000005_share_links;
 mod m20261129_000006_licenses;
 mod m20261130_000007_license_enforcement;
 mod m20261201_000008_usage_stats;
+mod m20261202_000009_bulk_writes;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_licenses::Migration),
             Box::new(m20261130_000007_license_enforcement::Migration),
             Box::new(m20261201_000008_usage_stats::Migration),
+            Box::new(m20261202_000009_bulk_writes::Migration),
         ]
     }
 }

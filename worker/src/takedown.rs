@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -107,28 +107,69 @@ async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
         ran: true,
         ..SweepReport::default()
     };
+    // On PostgreSQL a batch's marking overlaps the previous batch's audit
+    // append and commit (two connections, two server processes): the chain
+    // head is taken only by the batch about to commit, so the audit order is
+    // the batch order, and a batch that finds an asset the previous one
+    // marked waits for that commit and then leaves the asset alone.
+    let pipelined = deps.db.get_database_backend() == DbBackend::Postgres;
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    let mut pending: Option<Marked<'_>> = None;
     loop {
-        let batch = license::Entity::find()
+        let mut next = license::Entity::find()
             .filter(license::Column::ExpiryProcessedAt.is_null())
-            .filter(license::Column::EndsAt.lte(now))
+            .filter(license::Column::EndsAt.lte(now));
+        if let Some((ends_at, id)) = after {
+            // The batch before may not have committed yet.
+            next = next.filter(
+                Condition::any()
+                    .add(license::Column::EndsAt.gt(ends_at))
+                    .add(
+                        Condition::all()
+                            .add(license::Column::EndsAt.eq(ends_at))
+                            .add(license::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let batch = next
             .order_by_asc(license::Column::EndsAt)
             .order_by_asc(license::Column::Id)
             .limit(LICENSE_BATCH)
             .all(&deps.db)
             .await?;
-        if batch.is_empty() {
-            break;
+        let Some(last) = batch.last() else { break };
+        after = Some((last.ends_at, last.id));
+        if !pipelined {
+            // SQLite: one writer at a time; the batch commits before the
+            // lease is renewed.
+            mark(deps, &batch, now)
+                .await?
+                .record()
+                .await?
+                .add_to(&mut report);
+        } else if let Some(previous) = pending.take() {
+            let (marked, recorded) = tokio::join!(mark(deps, &batch, now), previous.record());
+            recorded?.add_to(&mut report);
+            pending = Some(marked?);
+        } else {
+            pending = Some(mark(deps, &batch, now).await?);
         }
-        expire(deps, &batch, now, &mut report).await?;
         if !lease.renew(&deps.db).await? {
             return Err(DbErr::Custom(
                 "license takedown: the lease was lost; stopping".into(),
             ));
         }
     }
+    if let Some(last) = pending {
+        last.record().await?.add_to(&mut report);
+    }
+    let step = std::time::Instant::now();
     revoke_emptied_links(deps, now, since, &mut report).await?;
+    let revoked = step.elapsed();
     reinstate(deps, now, since, &mut report).await?;
+    let reinstated = step.elapsed();
     notify_expiring(deps, now, &mut report).await?;
+    tracing::debug!(?revoked, ?reinstated, notified = ?step.elapsed(), "license takedown steps");
     lease.set_done_until(&deps.db, now).await?;
     if report
         != (SweepReport {
@@ -141,15 +182,62 @@ async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
     Ok(report)
 }
 
-/// Handles the end of a batch of licenses, in one transaction.
-async fn expire(
-    deps: &WorkerDeps,
+/// A batch of ended licenses handled up to its audit record: its assets
+/// marked and the licenses flagged, in a transaction not yet committed.
+struct Marked<'a> {
+    tx: Tx<'a>,
+    events: Vec<NewEvent>,
+    licenses: u64,
+    assets: u64,
+    started: std::time::Instant,
+    marked: std::time::Duration,
+}
+
+/// What a committed batch adds to the report.
+struct Recorded {
+    licenses: u64,
+    assets: u64,
+}
+
+impl Recorded {
+    fn add_to(self, report: &mut SweepReport) {
+        report.licenses_expired += self.licenses;
+        report.assets_taken_down += self.assets;
+    }
+}
+
+impl Marked<'_> {
+    /// Appends the batch's audit events and commits.
+    async fn record(mut self) -> Result<Recorded, DbErr> {
+        let appending = self.started.elapsed();
+        self.tx.audit_many(self.events).await?;
+        let audited = self.started.elapsed();
+        self.tx.commit().await?;
+        tracing::debug!(
+            licenses = self.licenses,
+            assets = self.assets,
+            marked = ?self.marked,
+            ?appending,
+            ?audited,
+            committed = ?self.started.elapsed(),
+            "license takedown batch"
+        );
+        Ok(Recorded {
+            licenses: self.licenses,
+            assets: self.assets,
+        })
+    }
+}
+
+/// Handles the end of a batch of licenses, in one transaction, up to its
+/// audit record.
+async fn mark<'a>(
+    deps: &'a WorkerDeps,
     batch: &[license::Model],
     now: DateTime<Utc>,
-    report: &mut SweepReport,
-) -> Result<(), DbErr> {
+) -> Result<Marked<'a>, DbErr> {
     let started = std::time::Instant::now();
-    let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
+    let tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
     let license_ids: Vec<Uuid> = batch.iter().map(|l| l.id).collect();
     let pairs: Vec<(Uuid, Uuid)> = asset_license::Entity::find()
         .select_only()
@@ -221,7 +309,6 @@ async fn expire(
         .iter()
         .map(|row| row.try_get_by_index::<Uuid>(0))
         .collect::<Result<_, _>>()?;
-    let marked = started.elapsed();
     let mut events = Vec::with_capacity(batch.len() + down.len());
     let mut down_per_license: HashMap<Uuid, u64> = HashMap::new();
     for asset_id in &down {
@@ -258,22 +345,14 @@ async fn expire(
         .filter(license::Column::Id.is_in(license_ids))
         .exec(tx.conn())
         .await?;
-    let built = started.elapsed();
-    tx.audit_many(events).await?;
-    let audited = started.elapsed();
-    tx.commit().await?;
-    tracing::debug!(
-        licenses = batch.len(),
-        assets = down.len(),
-        ?marked,
-        ?built,
-        ?audited,
-        committed = ?started.elapsed(),
-        "license takedown batch"
-    );
-    report.licenses_expired += batch.len() as u64;
-    report.assets_taken_down += down.len() as u64;
-    Ok(())
+    Ok(Marked {
+        tx,
+        events,
+        licenses: batch.len() as u64,
+        assets: down.len() as u64,
+        started,
+        marked: started.elapsed(),
+    })
 }
 
 /// A share link's declared use, as stored: (channel, territory).

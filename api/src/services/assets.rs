@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use serde_json::json;
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, asset_tag, asset_version, folder};
+use vitrine_entity::entities::{asset, asset_tag, asset_takedown, asset_version, folder};
 use vitrine_entity::policy::{Action, Actor, AssetFacts, Resource, authorize};
 use vitrine_entity::{AuditAction, ProcessingState, Stage};
 use vitrine_worker::blobs::{self, BlobInfo};
@@ -800,6 +800,10 @@ pub async fn purge_asset(
     let mut shas: Vec<String> = versions.iter().map(|v| v.blob_sha256.clone()).collect();
     shas.sort();
     shas.dedup();
+    // No foreign key cascades to the takedown mark (see migration 9).
+    asset_takedown::Entity::delete_by_id(id)
+        .exec(tx.conn())
+        .await?;
     asset::Entity::delete_by_id(id).exec(tx.conn()).await?;
     let purged_at = tx.now();
     tx.audit(
