@@ -146,7 +146,11 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
         },
         rollup: vitrine_worker::usage::RollupSettings {
             schedule: config.usage_rollup_schedule.clone(),
-            ..defaults.rollup.clone()
+            batch: if config.database_kind() == "sqlite" {
+                vitrine_worker::usage::SQLITE_BATCH
+            } else {
+                defaults.rollup.batch
+            },
         },
         anomaly: vitrine_worker::anomaly::AnomalySettings {
             interval: config.anomaly_interval,

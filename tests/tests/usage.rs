@@ -356,6 +356,35 @@ async fn assert_counts(app: &TestApp, s: &Scene) {
     );
     let last: DateTime<Utc> = usage["lastAccessAt"].as_str().unwrap().parse().unwrap();
     assert_eq!(last.date_naive(), DAY1.parse::<NaiveDate>().unwrap());
+
+    // A page of assets gets its usage in one batch; each asset its own.
+    let page = app
+        .gql(
+            Some(&s.admin),
+            "{ assets(first: 50) { edges { node { id usage { views downloads byAccessorType { accessorType views downloads } } } } } }",
+            Value::Null,
+        )
+        .await;
+    let edges = page["data"]["assets"]["edges"].as_array().expect("a page");
+    let usage_of = |id: &str| {
+        edges
+            .iter()
+            .find(|e| e["node"]["id"] == id)
+            .map(|e| e["node"]["usage"].clone())
+            .unwrap_or_else(|| panic!("{id} listed: {page}"))
+    };
+    assert_eq!(usage_of(&s.a)["views"], 4, "{page}");
+    assert_eq!(usage_of(&s.a)["downloads"], 2);
+    assert_eq!(usage_of(&s.b)["views"], 1, "{page}");
+    assert_eq!(usage_of(&s.b)["downloads"], 2);
+    assert_eq!(
+        usage_of(&s.a)["byAccessorType"],
+        json!([
+            { "accessorType": "MEMBER", "views": 3, "downloads": 0 },
+            { "accessorType": "PARTNER", "views": 0, "downloads": 2 },
+            { "accessorType": "VISITOR", "views": 1, "downloads": 0 },
+        ])
+    );
 }
 
 #[tokio::test]

@@ -49,6 +49,11 @@ pub struct RollupSettings {
     pub batch: i64,
 }
 
+/// Sequence numbers per transaction on SQLite, where a batch holds the one
+/// write lock while it runs: small enough that deliveries (which append to
+/// the audit log) wait a few milliseconds, not a second, during a catch-up.
+pub const SQLITE_BATCH: i64 = 5_000;
+
 impl Default for RollupSettings {
     fn default() -> Self {
         Self {
@@ -433,7 +438,9 @@ WITH batch AS (
       AND e.action IN ('RENDITION_VIEWED', 'LOWRES_DOWNLOADED', 'ORIGINAL_DOWNLOADED')
       AND e.actor_kind IN ('MEMBER', 'PARTNER', 'VISITOR')
       AND e.target_type = 'asset'
-      AND e.target_id ~ '^[0-9a-fA-F-]{36}$'
+      -- A UUID's shape without a regular expression (2 µs an event).
+      AND e.target_id LIKE '________-____-____-____-____________'
+      AND translate(e.target_id, '0123456789abcdefABCDEF-', '') = ''
     GROUP BY 1, 2, 3, 4, 5, 6
 ), daily AS (
     INSERT INTO usage_daily AS u

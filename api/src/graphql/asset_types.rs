@@ -641,15 +641,15 @@ impl Asset {
         let state = super::state(ctx)?;
         let to = to.unwrap_or_else(|| state.clock.now().date_naive());
         let from = from.unwrap_or_else(|| to - chrono::Duration::days(3650));
-        let rows = crate::services::usage::of_asset(
-            state,
-            &super::auth(ctx)?.actor,
-            self.model.id,
-            from,
-            to,
-        )
-        .await?;
-        Ok(super::usage::AssetUsage::from_rows(rows))
+        let usage = ctx
+            .data::<DataLoader<super::usage::UsageLoader>>()?
+            .load_one(super::usage::UsageOf {
+                asset_id: self.model.id,
+                from,
+                to,
+            })
+            .await?;
+        Ok(usage.unwrap_or_else(|| super::usage::AssetUsage::from_rows(Vec::new())))
     }
 
     /// Its license state now, from every license attached to it.

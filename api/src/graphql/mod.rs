@@ -99,6 +99,11 @@ pub fn request_data(
     scope: DataScope,
 ) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
+    // `asset.usage` of a page of assets: one statistics query, as the caller.
+    data.insert(DataLoader::new(
+        usage::UsageLoader::new(state.clone(), auth.actor.clone()),
+        tokio::spawn,
+    ));
     data.insert(auth);
     data.insert(meta);
     if scope == DataScope::Request {

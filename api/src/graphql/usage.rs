@@ -313,3 +313,49 @@ impl UsageQueryRoot {
             .collect())
     }
 }
+
+/// `asset.usage` of one asset over one range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UsageOf {
+    pub asset_id: Uuid,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// Loads `asset.usage` for a page of assets with one statistics query per
+/// distinct range, as the caller (built per request with its actor).
+pub struct UsageLoader {
+    state: crate::state::AppState,
+    actor: vitrine_entity::policy::Actor,
+}
+
+impl UsageLoader {
+    pub fn new(state: crate::state::AppState, actor: vitrine_entity::policy::Actor) -> Self {
+        Self { state, actor }
+    }
+}
+
+impl async_graphql::dataloader::Loader<UsageOf> for UsageLoader {
+    type Value = AssetUsage;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[UsageOf],
+    ) -> Result<std::collections::HashMap<UsageOf, AssetUsage>, Self::Error> {
+        let mut ranges: std::collections::HashMap<(NaiveDate, NaiveDate), Vec<Uuid>> =
+            std::collections::HashMap::new();
+        for k in keys {
+            ranges.entry((k.from, k.to)).or_default().push(k.asset_id);
+        }
+        let mut out = std::collections::HashMap::with_capacity(keys.len());
+        for ((from, to), ids) in ranges {
+            let mut rows = usage::of_assets(&self.state, &self.actor, &ids, from, to).await?;
+            for asset_id in ids {
+                let usage = AssetUsage::from_rows(rows.remove(&asset_id).unwrap_or_default());
+                out.insert(UsageOf { asset_id, from, to }, usage);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -966,23 +966,31 @@ async fn top_of_month(
         .collect())
 }
 
-/// Per-asset usage (`asset.usage`): totals, by accessor type, and the latest
-/// access, over the days `from..=to`.
-pub async fn of_asset(
+/// Per-asset usage (`asset.usage`) of several assets over the days
+/// `from..=to`, by accessor type, in one query (what a page of assets asking
+/// for `usage` costs): each asset's
+/// rows, absent for an asset without usage (or that the actor may not see).
+pub async fn of_assets(
     state: &AppState,
     actor: &Actor,
-    asset_id: Uuid,
+    asset_ids: &[Uuid],
     from: NaiveDate,
     to: NaiveDate,
-) -> ApiResult<Vec<UsageRow>> {
+) -> ApiResult<HashMap<Uuid, Vec<UsageRow>>> {
     let query = UsageQuery::new(
         UsageFilter {
-            asset_ids: Some(vec![asset_id]),
+            asset_ids: Some(asset_ids.to_vec()),
             ..UsageFilter::default()
         },
         from,
         to,
-        vec![Grouping::AccessorType],
+        vec![Grouping::Asset, Grouping::AccessorType],
     )?;
-    stats(state, actor, &query, None).await
+    let mut out: HashMap<Uuid, Vec<UsageRow>> = HashMap::new();
+    for row in stats(state, actor, &query, None).await? {
+        if let Some(id) = row.asset_id {
+            out.entry(id).or_default().push(row);
+        }
+    }
+    Ok(out)
 }
