@@ -142,14 +142,11 @@ async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
         if !pipelined {
             // SQLite: one writer at a time; the batch commits before the
             // lease is renewed.
-            mark(deps, &batch, now)
-                .await?
-                .record()
-                .await?
-                .add_to(&mut report);
+            mark(deps, &batch, now).await?.record(&mut report).await?;
         } else if let Some(previous) = pending.take() {
-            let (marked, recorded) = tokio::join!(mark(deps, &batch, now), previous.record());
-            recorded?.add_to(&mut report);
+            let (marked, recorded) =
+                tokio::join!(mark(deps, &batch, now), previous.record(&mut report));
+            recorded?;
             pending = Some(marked?);
         } else {
             pending = Some(mark(deps, &batch, now).await?);
@@ -161,7 +158,7 @@ async fn run(deps: &WorkerDeps, lease: &Lease) -> Result<SweepReport, DbErr> {
         }
     }
     if let Some(last) = pending {
-        last.record().await?.add_to(&mut report);
+        last.record(&mut report).await?;
     }
     let step = std::time::Instant::now();
     revoke_emptied_links(deps, now, since, &mut report).await?;
@@ -193,22 +190,9 @@ struct Marked<'a> {
     marked: std::time::Duration,
 }
 
-/// What a committed batch adds to the report.
-struct Recorded {
-    licenses: u64,
-    assets: u64,
-}
-
-impl Recorded {
-    fn add_to(self, report: &mut SweepReport) {
-        report.licenses_expired += self.licenses;
-        report.assets_taken_down += self.assets;
-    }
-}
-
 impl Marked<'_> {
-    /// Appends the batch's audit events and commits.
-    async fn record(mut self) -> Result<Recorded, DbErr> {
+    /// Appends the batch's audit events, commits, and counts the batch.
+    async fn record(mut self, report: &mut SweepReport) -> Result<(), DbErr> {
         let appending = self.started.elapsed();
         self.tx.audit_many(self.events).await?;
         let audited = self.started.elapsed();
@@ -222,10 +206,9 @@ impl Marked<'_> {
             committed = ?self.started.elapsed(),
             "license takedown batch"
         );
-        Ok(Recorded {
-            licenses: self.licenses,
-            assets: self.assets,
-        })
+        report.licenses_expired += self.licenses;
+        report.assets_taken_down += self.assets;
+        Ok(())
     }
 }
 
