@@ -164,6 +164,10 @@ pub struct Config {
     /// Serve schema introspection and GraphiQL (turn off in production if
     /// clients ship their own schema).
     pub introspection: bool,
+    /// How often an open WebSocket re-reads its session even when nothing
+    /// happens on it (every operation re-reads it anyway), so a session that
+    /// expired closes its socket.
+    pub ws_session_check_interval: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
     /// How long shutdown waits for in-flight requests and jobs.
@@ -281,6 +285,7 @@ pub const KEYS: &[&str] = &[
     "processing_concurrency",
     "trust_proxy_headers",
     "introspection",
+    "ws_session_check_interval",
     "log_format",
     "log",
     "shutdown_timeout",
@@ -543,6 +548,11 @@ impl Config {
             },
             trust_proxy_headers: parse_bool(&get, "trust_proxy_headers", false)?,
             introspection: parse_bool(&get, "introspection", true)?,
+            ws_session_check_interval: parse_duration_key(
+                &get,
+                "ws_session_check_interval",
+                Duration::from_secs(30),
+            )?,
             log_format,
             log_filter: get("log").unwrap_or_else(|| "info".into()),
             shutdown_timeout: parse_duration_key(

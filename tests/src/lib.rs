@@ -388,12 +388,47 @@ impl WsClient {
     }
 
     pub async fn subscribe(&mut self, id: &str, query: &str) {
+        self.subscribe_with(id, query, Value::Null).await;
+    }
+
+    /// Sends any operation (query, mutation or subscription) with variables.
+    pub async fn subscribe_with(&mut self, id: &str, query: &str, variables: Value) {
         self.socket
             .send(Message::text(
-                json!({ "id": id, "type": "subscribe", "payload": { "query": query } }).to_string(),
+                json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } })
+                    .to_string(),
             ))
             .await
             .unwrap();
+    }
+
+    /// Sends an operation and returns its first `next` payload, or how the
+    /// socket was closed instead.
+    pub async fn operation(&mut self, id: &str, query: &str, variables: Value) -> WsEvent {
+        self.subscribe_with(id, query, variables).await;
+        loop {
+            match self.next(Duration::from_secs(10)).await {
+                WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => {
+                    return WsEvent::Message(m["payload"].clone());
+                }
+                WsEvent::Message(m) if m["type"] == "error" && m["id"] == id => {
+                    return WsEvent::Message(json!({ "errors": m["payload"] }));
+                }
+                WsEvent::Message(_) => continue,
+                closed => return closed,
+            }
+        }
+    }
+
+    /// Waits for the socket to be closed (skipping messages); the close code
+    /// and reason.
+    pub async fn closed(&mut self, within: Duration) -> (Option<u16>, String) {
+        loop {
+            match self.next(within).await {
+                WsEvent::Message(_) => continue,
+                WsEvent::Closed(code, reason) => return (code, reason),
+            }
+        }
     }
 }
 

@@ -177,7 +177,7 @@ struct GetParams {
 }
 
 /// The operation a request would run, if it can be told before execution.
-fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+pub(crate) fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
     match (&document.operations, name.as_deref()) {

@@ -211,12 +211,20 @@ pub async fn authenticate_session(
     let Some(id) = session_id else {
         return Ok(None);
     };
-    let found = session::Entity::find_by_id(id)
+    let auth = reauthenticate(state, id).await?;
+    Ok(auth.session_id.map(|_| auth.actor))
+}
+
+/// The identity a session admits now, exactly as a request bearing its token
+/// would get it (a WebSocket re-reads it before every operation): rejected,
+/// with the reason, once it is revoked, expired, its user disabled or its
+/// organisation off the allowlist; with the user's current role otherwise.
+pub async fn reauthenticate(state: &AppState, session_id: Uuid) -> ApiResult<Auth> {
+    let found = session::Entity::find_by_id(session_id)
         .find_also_related(user::Entity)
         .one(&state.db)
         .await?;
-    let auth = resolve(state, found).await?;
-    Ok(auth.session_id.map(|_| auth.actor))
+    resolve(state, found).await
 }
 
 async fn resolve(
