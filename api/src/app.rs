@@ -80,6 +80,7 @@ pub async fn build_state(
         crate::delivery::batcher::Batcher::start(db.clone(), clock.clone()),
         usize::try_from(config.delivery.cache_bytes).unwrap_or(usize::MAX),
     );
+    let config_budget = config.limits.decode_budget;
     Ok(AppState {
         delivery: Arc::new(delivery),
         statements,
@@ -89,6 +90,7 @@ pub async fn build_state(
         clock,
         bus,
         throttle: Arc::new(throttle),
+        budget: vitrine_worker::budget::MemoryBudget::new(config_budget),
         queue,
         usage_tail: Arc::default(),
     })
@@ -173,6 +175,7 @@ pub fn worker_deps(state: &AppState) -> WorkerDeps {
         bus: state.bus.clone(),
         store: state.store.clone(),
         settings: worker_settings(&state.config),
+        budget: state.budget.clone(),
     }
 }
 

@@ -80,8 +80,12 @@ pub struct Limits {
     pub max_batch_size: usize,
     /// Most pixels (width × height) an uploaded image may have.
     pub max_image_pixels: u64,
-    /// Most memory a decoder may allocate while validating an upload.
+    /// Most memory decoding one image may take (checking an upload or
+    /// making its renditions).
     pub max_decode_bytes: u64,
+    /// Most memory all image work of this process may hold at once (upload
+    /// checks, rendition jobs, originals being stamped); work waits for it.
+    pub decode_budget: u64,
 }
 
 /// Rendition settings.
@@ -279,6 +283,7 @@ pub const KEYS: &[&str] = &[
     "max_batch_size",
     "max_image_pixels",
     "max_decode_bytes",
+    "decode_budget",
     "lowres_edge",
     "lowres_quality",
     "processing_lease",
@@ -532,6 +537,7 @@ impl Config {
                     1..=10_000_000_000,
                 )?,
                 max_decode_bytes: parse_size(&get, "max_decode_bytes", 1 << 30)?,
+                decode_budget: parse_size(&get, "decode_budget", 1 << 30)?,
             },
             renditions: Renditions {
                 lowres_edge: parse_num(&get, "lowres_edge", 640, 64..=4096)?,
@@ -562,6 +568,12 @@ impl Config {
             )?,
             data_dir,
         };
+        if config.limits.max_decode_bytes > config.limits.decode_budget {
+            return Err(invalid(
+                "max_decode_bytes",
+                "must not exceed decode_budget (one image must fit in what all may hold)",
+            ));
+        }
         Ok(config)
     }
 

@@ -29,6 +29,9 @@ pub struct AppState {
     pub statements: crate::db::StatementCounter,
     /// The usage events past the rollup's watermark, tallied (live figures).
     pub usage_tail: Arc<crate::services::usage::TailCache>,
+    /// The memory image work may hold in this process (upload checks,
+    /// in-process workers, stamping originals for download).
+    pub budget: vitrine_worker::budget::MemoryBudget,
 }
 
 impl std::fmt::Debug for AppState {

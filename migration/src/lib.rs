@@ -14,6 +14,7 @@ mod m20261129_000006_licenses;
 mod m20261130_000007_license_enforcement;
 mod m20261201_000008_usage_stats;
 mod m20261202_000009_bulk_writes;
+mod m20261206_000010_download_units;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_license_enforcement::Migration),
             Box::new(m20261201_000008_usage_stats::Migration),
             Box::new(m20261202_000009_bulk_writes::Migration),
+            Box::new(m20261206_000010_download_units::Migration),
         ]
     }
 }

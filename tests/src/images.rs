@@ -88,3 +88,63 @@ pub fn gif() -> Vec<u8> {
 pub fn pdf() -> Vec<u8> {
     b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
+
+/// A deterministic noise source (xorshift), so large test images are the
+/// same on every run without a random-number dependency.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A JPEG of noise (which compresses badly): a large original of a few
+/// megabytes per megapixel at quality 100.
+pub fn noisy_jpeg(width: u32, height: u32, seed: u64) -> Vec<u8> {
+    let mut noise = Noise(seed | 1);
+    let img = ImageBuffer::from_fn(width, height, |_, _| {
+        let v = noise.next();
+        Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 100)
+        .encode_image(&img)
+        .expect("encode");
+    out
+}
+
+/// A 16-bit RGBA PNG of `width` × `height` that compresses to almost nothing
+/// (a smooth ramp), written row by row so the test never holds its pixels;
+/// `tag` goes into a text chunk so that files of the same size differ.
+pub fn png16_rgba(width: u32, height: u32, tag: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Sixteen);
+        encoder.set_compression(png::Compression::Fast);
+        encoder
+            .add_text_chunk("Comment".into(), tag.into())
+            .expect("text chunk");
+        let mut writer = encoder.write_header().expect("header");
+        let mut stream = writer.stream_writer().expect("stream");
+        let mut row = vec![0u8; width as usize * 8];
+        for y in 0..height {
+            for (x, px) in row.chunks_exact_mut(8).enumerate() {
+                let r = u16::try_from(x as u64 * 65535 / u64::from(width)).unwrap_or(0);
+                let g = u16::try_from(u64::from(y) * 65535 / u64::from(height)).unwrap_or(0);
+                px[0..2].copy_from_slice(&r.to_be_bytes());
+                px[2..4].copy_from_slice(&g.to_be_bytes());
+                px[4..6].copy_from_slice(&0x8000u16.to_be_bytes());
+                px[6..8].copy_from_slice(&0xFFFFu16.to_be_bytes());
+            }
+            std::io::Write::write_all(&mut stream, &row).expect("row");
+        }
+        stream.finish().expect("finish");
+    }
+    out
+}

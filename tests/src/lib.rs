@@ -28,6 +28,7 @@ use vitrine_entity::policy::Actor;
 use vitrine_entity::{ManualClock, Role, UserKind};
 
 pub mod images;
+pub mod share;
 
 pub use vitrine_api;
 pub use vitrine_entity;
@@ -841,6 +842,31 @@ pub fn exiftool(bytes: &[u8]) -> Option<Value> {
 pub fn pixels(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let img = image::load_from_memory(bytes).expect("decodable").to_rgb8();
     (img.width(), img.height(), img.into_raw())
+}
+
+/// The resident memory of this process (server and clients), in bytes.
+pub fn rss_bytes() -> u64 {
+    proc_status_kib("VmRSS") * 1024
+}
+
+/// The peak resident memory of this process since the last
+/// [`reset_peak_rss`], in bytes.
+pub fn peak_rss_bytes() -> u64 {
+    proc_status_kib("VmHWM") * 1024
+}
+
+/// Starts measuring the peak resident memory afresh (Linux: `clear_refs` 5).
+pub fn reset_peak_rss() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS");
+}
+
+fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"))
 }
 
 /// `errors[0].extensions.code` of a GraphQL response.

@@ -89,11 +89,13 @@ pub(crate) async fn collect_garbage_blobs(
     guarded("collect-garbage-blobs", async move {
         let cutoff = deps.clock.now() - deps.settings.blob_grace;
         let deleted = crate::blobs::collect_garbage(&deps.db, &deps.store, cutoff).await?;
-        if deleted > 0 {
+        let derived = crate::derived::collect(&deps.db, &deps.store, cutoff).await?;
+        if deleted > 0 || derived > 0 {
             let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
             tx.audit(
                 NewEvent::new(AuditAction::BlobsCollected, SYSTEM).details(json!({
                     "blobs": deleted,
+                    "derived": derived,
                     "untouchedSince": format_instant(cutoff),
                     "tick": job.tick,
                 })),
@@ -101,7 +103,12 @@ pub(crate) async fn collect_garbage_blobs(
             .await?;
             tx.commit().await?;
         }
-        tracing::info!(tick = job.tick, deleted, "collected unreferenced blobs");
+        tracing::info!(
+            tick = job.tick,
+            deleted,
+            derived,
+            "collected unreferenced blobs"
+        );
         Ok(deleted)
     })
     .await

@@ -7,6 +7,8 @@
 
 pub mod anomaly;
 pub mod blobs;
+pub mod budget;
+pub mod derived;
 pub mod events;
 pub mod jobs;
 pub mod lease;

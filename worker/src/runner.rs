@@ -74,6 +74,9 @@ pub struct WorkerDeps {
     pub bus: EventBus,
     pub store: BlobStore,
     pub settings: WorkerSettings,
+    /// The memory image work may hold in this process (shared with the API's
+    /// upload checks when both run in one process).
+    pub budget: crate::budget::MemoryBudget,
 }
 
 #[derive(Debug, thiserror::Error)]

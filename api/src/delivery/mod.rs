@@ -12,6 +12,7 @@
 //! the bytes go out.
 
 pub mod batcher;
+pub mod payload;
 pub mod signing;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 use vitrine_entity::entities::{asset, asset_version, rendition};
 use vitrine_entity::policy::{Action, Actor, AssetFacts, Denial, Resource, authorize};
 use vitrine_entity::{AuditAction, RenditionKind};
+use vitrine_worker::derived::{etag_of, original_etag};
 use vitrine_worker::tagging::Ownership;
 
 use crate::error::{ApiError, ApiResult};
@@ -258,6 +260,8 @@ pub struct Delivery {
     /// refused URL asked again and again records one event a minute.
     refusals: Mutex<HashMap<Claims, i64>>,
     cache_bytes: usize,
+    /// Stamped originals being made.
+    pub stamping: payload::Stamping,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -278,6 +282,7 @@ impl Delivery {
             files: Mutex::new(BytesCache::default()),
             refusals: Mutex::new(HashMap::new()),
             cache_bytes,
+            stamping: payload::Stamping::default(),
         }
     }
 
@@ -315,6 +320,11 @@ impl Delivery {
             seen.clear();
         }
         seen.insert(*claims, minute) != Some(minute)
+    }
+
+    /// The largest file kept in memory.
+    pub fn small_file_limit(&self) -> usize {
+        self.cache_bytes / 16
     }
 
     pub fn cached_file(&self, key: &str) -> Option<Bytes> {
@@ -457,19 +467,6 @@ async fn current_actor(state: &AppState, holder: Holder) -> ApiResult<Actor> {
     })
 }
 
-fn etag_of(parts: &[&str]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    format!(
-        "\"{}\"",
-        vitrine_entity::audit_chain::hex(&h.finalize()[..12])
-    )
-}
-
 /// A file name of our making: never the uploader's.
 fn filename(asset_id: Uuid, version: i32, kind: DeliveryKind, extension: &str) -> String {
     let id = asset_id.simple().to_string();
@@ -546,12 +543,12 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
                     })
                     .map_or(1, |m| m.orientation);
                 Served::Original {
-                    etag: etag_of(&[
+                    etag: original_etag(
                         &version.blob_sha256,
                         &ownership.fingerprint(),
-                        &version.number.to_string(),
-                        &asset.id.to_string(),
-                    ]),
+                        version.number,
+                        asset.id,
+                    ),
                     filename: filename(
                         asset.id,
                         version.number,

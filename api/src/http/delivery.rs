@@ -6,20 +6,18 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, handler};
+use poem::{Request, Response, handler};
 use serde_json::json;
-use tokio::io::AsyncReadExt;
 use vitrine_entity::AuditAction;
 use vitrine_entity::audit::NewEvent;
+use vitrine_entity::entities::share_link;
 use vitrine_entity::policy::Denial;
-use vitrine_worker::storage::original_key;
-use vitrine_worker::tagging::{Camera, Stamp, tag_original};
 
 use super::{App, request_meta};
 use crate::delivery::batcher::Verdict;
+use crate::delivery::payload::{Payload, payload};
 use crate::delivery::signing::{Claims, Holder};
 use crate::delivery::{Refusal, Resolved, Served, resolve};
 use crate::services::share_links;
@@ -66,45 +64,70 @@ pub(crate) enum Range {
     Unsatisfiable,
 }
 
-/// Parses a `Range` header (one range; anything else is served whole, as
-/// RFC 9110 allows).
+impl Range {
+    /// How many bytes of a `len`-byte body it serves.
+    pub(crate) fn bytes(self, len: u64) -> u64 {
+        match self {
+            Range::Whole => len,
+            Range::Part { start, end } => end - start + 1,
+            Range::Unsatisfiable => 0,
+        }
+    }
+}
+
+/// Parses a `Range` header strictly (RFC 9110 §14.1.2): `bytes=` and one
+/// well-formed range (`first-last`, `first-`, `-suffix`), digits only, no
+/// whitespace. Anything else — other units, several ranges, whitespace,
+/// inverted or malformed ranges — is ignored and the whole body is served
+/// (200), which RFC 9110 allows; a range that starts past the end (or an
+/// empty suffix) is unsatisfiable (416). Whatever the answer, what it serves
+/// is what is counted against a share link's download cap.
 pub(crate) fn parse_range(value: Option<&str>, len: u64) -> Range {
-    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+    let Some((unit, set)) = value.and_then(|v| v.split_once('=')) else {
         return Range::Whole;
     };
-    if spec.contains(',') {
+    if !unit.eq_ignore_ascii_case("bytes") {
         return Range::Whole;
     }
-    let Some((a, b)) = spec.trim().split_once('-') else {
+    let Some((first, last)) = set.split_once('-') else {
         return Range::Whole;
     };
-    let (a, b) = (a.trim(), b.trim());
-    let (start, end) = if a.is_empty() {
-        let Ok(suffix) = b.parse::<u64>() else {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if first.is_empty() {
+        if !digits(last) {
             return Range::Whole;
-        };
-        if suffix == 0 {
+        }
+        // A suffix longer than any u64 is the whole body.
+        let suffix = last.parse::<u64>().unwrap_or(u64::MAX);
+        if suffix == 0 || len == 0 {
             return Range::Unsatisfiable;
         }
-        (len.saturating_sub(suffix), len.saturating_sub(1))
-    } else {
-        let Ok(start) = a.parse::<u64>() else {
-            return Range::Whole;
+        return Range::Part {
+            start: len.saturating_sub(suffix),
+            end: len - 1,
         };
-        let end = if b.is_empty() {
-            len.saturating_sub(1)
-        } else {
-            match b.parse::<u64>() {
-                Ok(end) if end >= start => end.min(len.saturating_sub(1)),
-                _ => return Range::Whole,
-            }
-        };
-        (start, end)
+    }
+    if !digits(first) || !(last.is_empty() || digits(last)) {
+        return Range::Whole;
+    }
+    let Ok(start) = first.parse::<u64>() else {
+        return Range::Unsatisfiable;
     };
-    if len == 0 || start >= len {
+    let end = if last.is_empty() {
+        u64::MAX
+    } else {
+        last.parse::<u64>().unwrap_or(u64::MAX)
+    };
+    if end < start {
+        return Range::Whole;
+    }
+    if start >= len {
         return Range::Unsatisfiable;
     }
-    Range::Part { start, end }
+    Range::Part {
+        start,
+        end: end.min(len - 1),
+    }
 }
 
 fn decision_etag(decision: &Result<Served, Refusal>) -> &str {
@@ -139,6 +162,31 @@ fn delivery_event(
     event
 }
 
+/// What the request asked for beyond the URL.
+struct Asked<'a> {
+    head: bool,
+    if_none_match: Option<&'a str>,
+    range: Option<&'a str>,
+    if_range: Option<&'a str>,
+}
+
+impl Asked<'_> {
+    /// The range to serve of a `len`-byte body whose validator is `etag`.
+    fn range(&self, etag: &str, len: u64) -> Range {
+        if self.if_range.is_some_and(|v| v.trim() != etag) {
+            Range::Whole
+        } else {
+            parse_range(self.range, len)
+        }
+    }
+}
+
+/// What goes out: the payload and the part of it.
+struct Plan {
+    payload: Payload,
+    range: Range,
+}
+
 #[handler]
 pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&App>) -> Response {
     let state = &app.state;
@@ -152,19 +200,22 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
         }
     };
     let meta = request_meta(req, state.config.trust_proxy_headers);
-    let head = req.method() == Method::HEAD;
-    let if_none_match = req.header(header::IF_NONE_MATCH);
-    let range_header = req.header(header::RANGE);
-    let if_range = req.header(header::IF_RANGE);
+    let asked = Asked {
+        head: req.method() == Method::HEAD,
+        if_none_match: req.header(header::IF_NONE_MATCH),
+        range: req.header(header::RANGE),
+        if_range: req.header(header::IF_RANGE),
+    };
 
-    // A visitor's download counts against its link's cap once, before the
-    // bytes go out (the count is atomic: N parallel requests against a cap
-    // of M get exactly M files).
+    // A visitor's delivery counts against its link before the bytes go out:
+    // downloads by the bytes they serve (a whole file is one download; see
+    // `share_link::download_units`), atomically, so no cutting of ranges and
+    // no parallel requests get more than `maxDownloads` files' worth.
     let visitor_link = match claims.holder {
         Holder::Visitor { share_link_id, .. } => Some(share_link_id),
         Holder::User { .. } => None,
     };
-    let whole_file = range_header.is_none_or(|r| r.trim().starts_with("bytes=0-"));
+    let mut loaded: Option<(String, Payload)> = None;
     let mut counted = false;
     for attempt in 0..ATTEMPTS {
         let resolved = match delivery.cached(&claims).filter(|_| attempt == 0) {
@@ -187,17 +238,40 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
         } else {
             resolved.decide(claims.kind, now).cloned()
         };
-        if let (Ok(_), Some(link_id)) = (&decision, visitor_link)
-            && !head
+        // What would go out: nothing for a refusal or a 304; else a range of
+        // the payload (loaded once, to know its length).
+        let etag = decision_etag(&decision).to_owned();
+        let not_modified = decision.is_ok() && etag_matches(asked.if_none_match, &etag);
+        let plan = match &decision {
+            Ok(served) if !not_modified => {
+                if loaded.as_ref().is_none_or(|(e, _)| *e != etag) {
+                    match payload(state, served).await {
+                        Ok(p) => loaded = Some((etag.clone(), p)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not read a delivered file");
+                            return unavailable();
+                        }
+                    }
+                }
+                loaded.as_ref().map(|(_, p)| Plan {
+                    payload: p.clone(),
+                    range: asked.range(&etag, p.len()),
+                })
+            }
+            _ => None,
+        };
+        let sent = plan
+            .as_ref()
+            .filter(|_| !asked.head)
+            .map_or(0, |p| p.range.bytes(p.payload.len()));
+        if let Some(link_id) = visitor_link
+            && sent > 0
             && !counted
-            && !etag_matches(if_none_match, decision_etag(&decision))
         {
             let counting = if claims.kind.is_download() {
-                if whole_file {
-                    share_links::count_download(&state.db, link_id, now).await
-                } else {
-                    Ok(true)
-                }
+                let units =
+                    share_link::download_units(sent, plan.as_ref().map_or(0, |p| p.payload.len()));
+                share_links::count_download(&state.db, link_id, units, now).await
             } else {
                 share_links::count_view(&state.db, link_id, now)
                     .await
@@ -237,12 +311,8 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
                 (event, Err(refusal))
             }
             Ok(served) => {
-                let etag = match &served {
-                    Served::Rendition { etag, .. } | Served::Original { etag, .. } => etag.clone(),
-                    Served::NotReady | Served::Superseded => String::new(),
-                };
-                let not_modified = etag_matches(if_none_match, &etag);
-                let event = (!head && !not_modified).then(|| {
+                // Only what sends bytes is a delivery (not HEAD, 304 or 416).
+                let event = (sent > 0).then(|| {
                     delivery_event(
                         &resolved,
                         &claims,
@@ -251,11 +321,12 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
                         json!({
                             "kind": claims.kind,
                             "versionId": claims.version_id,
-                            "range": range_header,
+                            "range": asked.range,
+                            "bytes": sent,
                         }),
                     )
                 });
-                (event, Ok((served, not_modified)))
+                (event, Ok(served))
             }
         };
         // Expired is decided by the URL alone: no need for fresh facts.
@@ -276,16 +347,24 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
         }
         return match outcome {
             Err(refusal) => refused(refusal),
-            Ok((served, not_modified)) => {
-                let max_age = resolved.max_age(&claims, now);
+            Ok(served) => {
+                let (filename, media_type) = match &served {
+                    Served::Rendition { filename, .. } => (filename.as_str(), "image/jpeg"),
+                    Served::Original {
+                        filename,
+                        media_type,
+                        ..
+                    } => (filename.as_str(), media_type.as_str()),
+                    Served::NotReady | Served::Superseded => return unavailable(),
+                };
                 let response = Reply {
-                    claims: &claims,
-                    served: &served,
-                    max_age,
-                    head,
-                    not_modified,
-                    range: range_header,
-                    if_range,
+                    kind: claims.kind,
+                    etag: &etag,
+                    filename,
+                    media_type,
+                    max_age: resolved.max_age(&claims, now),
+                    head: asked.head,
+                    plan,
                 };
                 match response.send(state).await {
                     Ok(r) => r,
@@ -301,62 +380,46 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
 }
 
 struct Reply<'a> {
-    claims: &'a Claims,
-    served: &'a Served,
+    kind: crate::delivery::DeliveryKind,
+    etag: &'a str,
+    filename: &'a str,
+    media_type: &'a str,
     max_age: i64,
     head: bool,
-    not_modified: bool,
-    range: Option<&'a str>,
-    if_range: Option<&'a str>,
+    /// `None`: not modified.
+    plan: Option<Plan>,
 }
 
 impl Reply<'_> {
     async fn send(self, state: &AppState) -> anyhow::Result<Response> {
-        let (etag, filename, media_type) = match self.served {
-            Served::Rendition { etag, filename, .. } => (etag, filename, "image/jpeg"),
-            Served::Original {
-                etag,
-                filename,
-                media_type,
-                ..
-            } => (etag, filename, media_type.as_str()),
-            Served::NotReady | Served::Superseded => {
-                anyhow::bail!("nothing to serve")
-            }
-        };
-        let disposition = if self.claims.kind.is_download() {
+        let disposition = if self.kind.is_download() {
             "attachment"
         } else {
             "inline"
         };
         let mut builder = Response::builder()
-            .header(header::ETAG, etag.as_str())
+            .header(header::ETAG, self.etag)
             .header(
                 header::CACHE_CONTROL,
                 format!("private, max-age={}", self.max_age),
             )
             .header(header::ACCEPT_RANGES, "bytes");
-        if self.not_modified {
+        let Some(plan) = self.plan else {
             return Ok(builder.status(StatusCode::NOT_MODIFIED).finish());
-        }
-        let body = load(state, self.served).await?;
-        let len = body.len() as u64;
-        builder = builder.header(header::CONTENT_TYPE, media_type).header(
-            header::CONTENT_DISPOSITION,
-            format!("{disposition}; filename=\"{filename}\""),
-        );
-        let range = if self.if_range.is_some_and(|v| v.trim() != etag) {
-            Range::Whole
-        } else {
-            parse_range(self.range, len)
         };
-        let (status, body) = match range {
-            Range::Whole => (StatusCode::OK, body),
+        let len = plan.payload.len();
+        builder = builder
+            .header(header::CONTENT_TYPE, self.media_type)
+            .header(
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{}\"", self.filename),
+            );
+        let (status, start, count) = match plan.range {
+            Range::Whole => (StatusCode::OK, 0, len),
             Range::Part { start, end } => {
                 builder =
                     builder.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
-                let (s, e) = (usize::try_from(start)?, usize::try_from(end)?);
-                (StatusCode::PARTIAL_CONTENT, body.slice(s..=e))
+                (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
             }
             Range::Unsatisfiable => {
                 return Ok(builder
@@ -365,77 +428,13 @@ impl Reply<'_> {
                     .finish());
             }
         };
-        builder = builder
-            .status(status)
-            .header(header::CONTENT_LENGTH, body.len());
+        builder = builder.status(status).header(header::CONTENT_LENGTH, count);
         Ok(if self.head {
             builder.finish()
         } else {
-            builder.body(Body::from_bytes(body))
+            builder.body(plan.payload.body(state, start, count).await?)
         })
     }
-}
-
-/// The bytes to send: renditions from the store (small ones kept in
-/// memory), originals stamped with the ownership statement.
-async fn load(state: &AppState, served: &Served) -> anyhow::Result<Bytes> {
-    let delivery = &state.delivery;
-    match served {
-        Served::Rendition { key, etag, .. } => {
-            let cache_key = format!("{key}#{etag}");
-            if let Some(b) = delivery.cached_file(&cache_key) {
-                return Ok(b);
-            }
-            let bytes = read_all(state, key).await?;
-            delivery.remember_file(cache_key, bytes.clone());
-            Ok(bytes)
-        }
-        Served::Original {
-            sha256,
-            etag,
-            ownership,
-            version_number,
-            orientation,
-            asset_id,
-            ..
-        } => {
-            let cache_key = format!("original#{etag}");
-            if let Some(b) = delivery.cached_file(&cache_key) {
-                return Ok(b);
-            }
-            let original = read_all(state, &original_key(sha256)).await?;
-            let ownership = ownership.clone();
-            let (asset_id, version_number, orientation) =
-                (*asset_id, *version_number, *orientation);
-            let stamped = tokio::task::spawn_blocking(move || {
-                let camera = Camera::from_file(&original);
-                let stamp = Stamp {
-                    ownership: &ownership,
-                    asset_id,
-                    version_number,
-                    orientation,
-                    camera: &camera,
-                };
-                tag_original(&original, &stamp)
-            })
-            .await??;
-            let stamped = Bytes::from(stamped);
-            delivery.remember_file(cache_key, stamped.clone());
-            Ok(stamped)
-        }
-        Served::NotReady | Served::Superseded => anyhow::bail!("nothing to serve"),
-    }
-}
-
-async fn read_all(state: &AppState, key: &str) -> anyhow::Result<Bytes> {
-    let (mut reader, len) = state
-        .store
-        .open(key)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("{key} is missing from the blob store"))?;
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    reader.read_to_end(&mut buf).await?;
-    Ok(Bytes::from(buf))
 }
 
 #[cfg(test)]
@@ -467,6 +466,53 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=9-1"), 100), Range::Whole);
         assert_eq!(parse_range(Some("items=0-1"), 100), Range::Whole);
         assert_eq!(parse_range(Some("bytes=x-1"), 100), Range::Whole);
+    }
+
+    #[test]
+    fn only_one_well_formed_range_is_honoured() {
+        // The tricks that used to slip past the download cap.
+        assert_eq!(
+            parse_range(Some("bytes=-999999999"), 100),
+            Range::Part { start: 0, end: 99 }
+        );
+        for ignored in [
+            "items=0-1",
+            "bytes=1-2,0-",
+            "bytes=0-0,-1",
+            "bytes=9-1",
+            "bytes= 0-",
+            "bytes =0-",
+            "bytes=0 -",
+            "bytes=+0-",
+            "bytes=0x0-",
+            "bytes=--1",
+            "bytes=0--1",
+            "bytes",
+            "",
+        ] {
+            assert_eq!(parse_range(Some(ignored), 100), Range::Whole, "{ignored}");
+        }
+        assert_eq!(
+            parse_range(Some("BYTES=5-"), 100),
+            Range::Part { start: 5, end: 99 }
+        );
+        assert_eq!(
+            parse_range(Some("bytes=5-99999999999999999999999"), 100),
+            Range::Part { start: 5, end: 99 }
+        );
+        assert_eq!(
+            parse_range(Some("bytes=99999999999999999999999-"), 100),
+            Range::Unsatisfiable
+        );
+        assert_eq!(parse_range(Some("bytes=0-"), 0), Range::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-5"), 0), Range::Unsatisfiable);
+    }
+
+    #[test]
+    fn a_range_serves_what_it_says() {
+        assert_eq!(Range::Whole.bytes(100), 100);
+        assert_eq!(Range::Part { start: 10, end: 19 }.bytes(100), 10);
+        assert_eq!(Range::Unsatisfiable.bytes(100), 0);
     }
 
     #[test]

@@ -14,7 +14,6 @@ use serde_json::json;
 use super::upload::{self, ReceiveError, ReceivedFiles};
 use super::{App, request_auth, request_meta};
 use crate::graphql::{DataScope, request_data};
-use crate::state::Auth;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -91,7 +90,9 @@ pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Respons
             let content_type = content_type_header.unwrap_or_default();
             let tmp_dir = app.state.config.upload_tmp_dir();
             return match upload::receive(&content_type, body, limits, &tmp_dir).await {
-                Ok((batch, files)) => execute(&app, req, batch, flavor, Some(auth), files).await,
+                // Receiving may take minutes: the identity is read again for
+                // the mutation itself (a session revoked meanwhile uploads nothing).
+                Ok((batch, files)) => execute(&app, req, batch, flavor, files).await,
                 Err(ReceiveError::TooLarge(limit)) => too_large(limit, flavor),
                 Err(ReceiveError::TooManyFiles(n)) => request_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -146,7 +147,7 @@ pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Respons
             );
         }
     };
-    execute(&app, req, batch, flavor, None, Vec::new()).await
+    execute(&app, req, batch, flavor, Vec::new()).await
 }
 
 fn internal(e: crate::error::ApiError, flavor: Flavor) -> Response {
@@ -260,15 +261,7 @@ pub async fn get_handler(req: &Request, app: Data<&App>) -> Response {
             .insert("Allow", poem::http::HeaderValue::from_static("POST"));
         return response;
     }
-    execute(
-        &app,
-        req,
-        BatchRequest::Single(request),
-        flavor,
-        None,
-        Vec::new(),
-    )
-    .await
+    execute(&app, req, BatchRequest::Single(request), flavor, Vec::new()).await
 }
 
 /// Codes of errors that mean the request itself was malformed or refused
@@ -293,7 +286,6 @@ async fn execute(
     req: &Request,
     batch: BatchRequest,
     flavor: Flavor,
-    auth: Option<Auth>,
     files: Vec<ReceivedFiles>,
 ) -> Response {
     let limits = &app.state.config.limits;
@@ -312,12 +304,9 @@ async fn execute(
         );
     }
     let meta = request_meta(req, app.state.config.trust_proxy_headers);
-    let auth = match auth {
-        Some(auth) => auth,
-        None => match request_auth(&app.state, req).await {
-            Ok(auth) => auth,
-            Err(e) => return internal(e, flavor),
-        },
+    let auth = match request_auth(&app.state, req).await {
+        Ok(auth) => auth,
+        Err(e) => return internal(e, flavor),
     };
     let mut files = files.into_iter();
     let mut attach = |mut request: async_graphql::Request| {

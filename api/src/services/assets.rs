@@ -830,6 +830,12 @@ pub async fn purge_asset(
             }
         }
     }
+    // Its renditions and stamped originals go too (else the cleanup job).
+    let version_ids: Vec<Uuid> = versions.iter().map(|v| v.id).collect();
+    if let Err(e) = vitrine_worker::derived::remove_for_asset(&state.store, id, &version_ids).await
+    {
+        tracing::warn!(error = %e, "files derived from a purged asset stay for the cleanup job");
+    }
     Ok(removed)
 }
 

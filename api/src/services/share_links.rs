@@ -107,10 +107,15 @@ pub fn page_url(state: &AppState, token: &str) -> String {
     )
 }
 
+/// The highest view or download cap (download units must fit in 64 bits).
+const MAX_CAP: i32 = 1_000_000;
+
 fn check_caps(max_views: Option<i32>, max_downloads: Option<i32>) -> ApiResult<()> {
     for (name, v) in [("maxViews", max_views), ("maxDownloads", max_downloads)] {
-        if v.is_some_and(|v| v < 1) {
-            return Err(ApiError::BadUserInput(format!("{name} must be at least 1")));
+        if v.is_some_and(|v| !(1..=MAX_CAP).contains(&v)) {
+            return Err(ApiError::BadUserInput(format!(
+                "{name} must be between 1 and {MAX_CAP}"
+            )));
         }
     }
     Ok(())
@@ -264,6 +269,7 @@ pub async fn create(
         opens: Set(0),
         views: Set(0),
         downloads: Set(0),
+        download_units: Set(0),
         failed_passwords: Set(0),
         last_access_at: Set(None),
         revoked_at: Set(None),
@@ -940,27 +946,31 @@ pub async fn deliverable(
         .collect())
 }
 
-/// Counts a download against `maxDownloads`, atomically: `false` when the
-/// cap is reached (the download must then be refused).
+/// Counts `units` of download (see [`share_link::download_units`]) against
+/// `maxDownloads`, atomically: `false` when they do not fit in what the cap
+/// leaves (nothing is then counted, and nothing must be served).
 pub async fn count_download<C: ConnectionTrait>(
     conn: &C,
     link_id: Uuid,
+    units: i64,
     now: DateTime<Utc>,
 ) -> ApiResult<bool> {
+    let per = share_link::UNITS_PER_DOWNLOAD;
+    let after = Expr::col(share_link::Column::DownloadUnits).add(units);
     let counted = share_link::Entity::update_many()
+        .col_expr(share_link::Column::DownloadUnits, after.clone())
+        // Whole downloads, rounded up: every column on the right reads the
+        // row as it was before this update, on both databases.
         .col_expr(
             share_link::Column::Downloads,
-            Expr::col(share_link::Column::Downloads).add(1),
+            after.clone().add(per - 1).div(per),
         )
         .col_expr(share_link::Column::LastAccessAt, Expr::value(Some(now)))
         .filter(share_link::Column::Id.eq(link_id))
         .filter(
             Condition::any()
                 .add(share_link::Column::MaxDownloads.is_null())
-                .add(
-                    Expr::col(share_link::Column::Downloads)
-                        .lt(Expr::col(share_link::Column::MaxDownloads)),
-                ),
+                .add(after.lte(Expr::col(share_link::Column::MaxDownloads).mul(per))),
         )
         .exec(conn)
         .await?;

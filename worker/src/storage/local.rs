@@ -152,12 +152,7 @@ impl LocalStore {
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
-        let path = self.path_of(key)?;
-        match tokio::fs::metadata(&path).await {
-            Ok(m) => Ok(m.is_file()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io(&path)(e)),
-        }
+        Ok(self.size(key).await?.is_some())
     }
 
     pub async fn open(&self, key: &str) -> Result<Option<(ObjectReader, u64)>, StorageError> {
@@ -167,6 +162,36 @@ impl LocalStore {
                 let size = file.metadata().await.map_err(io(&path))?.len();
                 Ok(Some((Box::pin(file), size)))
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    pub async fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<ObjectReader>, StorageError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let path = self.path_of(key)?;
+        match tokio::fs::File::open(&path).await {
+            Ok(mut file) => {
+                file.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .map_err(io(&path))?;
+                Ok(Some(Box::pin(file.take(len))))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&path)(e)),
         }

@@ -133,6 +133,28 @@ impl BlobStore {
         }
     }
 
+    /// Opens `len` bytes of an object from `start` (which must lie within
+    /// it); `None` when the object does not exist. Only what is read is held.
+    pub async fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<ObjectReader>, StorageError> {
+        match self {
+            BlobStore::Local(l) => l.open_range(key, start, len).await,
+            BlobStore::S3(s) => s.open_range(key, start, len).await,
+        }
+    }
+
+    /// The size of an object; `None` when it does not exist.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        match self {
+            BlobStore::Local(l) => l.size(key).await,
+            BlobStore::S3(s) => s.size(key).await,
+        }
+    }
+
     /// Deletes an object; deleting a missing one is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         match self {

@@ -254,16 +254,7 @@ impl S3Store {
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
-        let response = self
-            .signed(Method::HEAD, Some(key), &[], EMPTY_SHA256)?
-            .send()
-            .await
-            .map_err(http)?;
-        match response.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(Self::fail(response).await),
-        }
+        Ok(self.size(key).await?.is_some())
     }
 
     pub async fn open(&self, key: &str) -> Result<Option<(ObjectReader, u64)>, StorageError> {
@@ -278,6 +269,64 @@ impl S3Store {
                 let stream = response.bytes_stream().map_err(std::io::Error::other);
                 Ok(Some((Box::pin(StreamReader::new(stream)), size)))
             }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(Self::fail(response).await),
+        }
+    }
+
+    pub async fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<ObjectReader>, StorageError> {
+        if len == 0 {
+            return Ok(Some(Box::pin(tokio::io::empty())));
+        }
+        // The Range header is not signed (SigV4 signs only what it lists).
+        let response = self
+            .signed(Method::GET, Some(key), &[], EMPTY_SHA256)?
+            .header("range", format!("bytes={start}-{}", start + len - 1))
+            .send()
+            .await
+            .map_err(http)?;
+        match response.status() {
+            StatusCode::PARTIAL_CONTENT | StatusCode::OK => {
+                let whole = response.status() == StatusCode::OK;
+                let stream = response.bytes_stream().map_err(std::io::Error::other);
+                let reader = StreamReader::new(stream);
+                if whole {
+                    // A server that ignored the range: skip to it.
+                    use tokio::io::AsyncReadExt;
+                    let mut reader = reader;
+                    tokio::io::copy(&mut (&mut reader).take(start), &mut tokio::io::sink())
+                        .await
+                        .map_err(|e| StorageError::Http(e.to_string()))?;
+                    Ok(Some(Box::pin(reader.take(len))))
+                } else {
+                    Ok(Some(Box::pin(reader)))
+                }
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(Self::fail(response).await),
+        }
+    }
+
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let response = self
+            .signed(Method::HEAD, Some(key), &[], EMPTY_SHA256)?
+            .send()
+            .await
+            .map_err(http)?;
+        match response.status() {
+            s if s.is_success() => Ok(Some(
+                response
+                    .headers()
+                    .get("content-length")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(Self::fail(response).await),
         }
