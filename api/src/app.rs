@@ -81,6 +81,10 @@ pub async fn build_state(
         usize::try_from(config.delivery.cache_bytes).unwrap_or(usize::MAX),
     );
     let config_budget = config.limits.decode_budget;
+    let password_gate = crate::security::PasswordGate::new(
+        config.login.password_concurrency,
+        config.login.password_queue_wait,
+    );
     Ok(AppState {
         delivery: Arc::new(delivery),
         statements,
@@ -90,6 +94,7 @@ pub async fn build_state(
         clock,
         bus,
         throttle: Arc::new(throttle),
+        passwords: Arc::new(password_gate),
         budget: vitrine_worker::budget::MemoryBudget::new(config_budget),
         queue,
         usage_tail: Arc::default(),
@@ -236,7 +241,9 @@ pub async fn start(
     );
     // Compute the dummy password hash now, so the first sign-in with an
     // unknown email does not take longer than the others.
-    crate::security::blocking(|| crate::security::dummy_hash().len())
+    state
+        .passwords
+        .run(|| crate::security::dummy_hash().len())
         .await
         .map_err(|e| anyhow::anyhow!(e.message()))?;
     let app = App {

@@ -57,9 +57,14 @@ pub struct ShareConfig {
     /// How long a visitor stays admitted after the password (never beyond
     /// the link's own expiry).
     pub visit_ttl: Duration,
-    /// Wrong passwords per link, and per client IP, within the window; the
-    /// next attempt is refused with a Retry-After.
+    /// Wrong passwords for one link from one client IP within the window;
+    /// the next attempt from that IP is refused with a Retry-After.
     pub max_password_failures: u32,
+    /// Wrong passwords for one link from all IPs together within the window
+    /// (a distributed guesser); then every IP is refused.
+    pub max_password_failures_per_link: u32,
+    /// Wrong passwords from one client IP, all links together.
+    pub max_password_failures_per_ip: u32,
     pub password_window: Duration,
 }
 
@@ -122,11 +127,20 @@ pub enum StorageConfig {
 /// Sign-in throttling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginThrottle {
-    /// Failures per email address within the window before sign-ins for it are refused.
+    /// Failures for one account from one client IP within the window before
+    /// sign-ins to it from that IP are refused.
     pub max_failures_per_email: u32,
+    /// Failures for one account from IPs it never signed in from, within the
+    /// window, before sign-ins to it from such IPs are refused (its owner's
+    /// known IPs still get in).
+    pub max_failures_per_account: u32,
     /// Failures per client IP within the window before sign-ins from it are refused.
     pub max_failures_per_ip: u32,
     pub window: Duration,
+    /// Password hashes checked at once (argon2id: 19 MiB and a core each).
+    pub password_concurrency: usize,
+    /// How long an attempt waits for a free slot before it is refused (429).
+    pub password_queue_wait: Duration,
 }
 
 /// The whole configuration.
@@ -259,6 +273,8 @@ pub const KEYS: &[&str] = &[
     "share_max_ttl",
     "share_visit_ttl",
     "share_max_password_failures",
+    "share_max_password_failures_per_link",
+    "share_max_password_failures_per_ip",
     "share_password_window",
     "license_notice",
     "license_unlicensed_deliverable",
@@ -273,8 +289,11 @@ pub const KEYS: &[&str] = &[
     "anomaly_distinct_window",
     "session_ttl",
     "login_max_failures_per_email",
+    "login_max_failures_per_account",
     "login_max_failures_per_ip",
     "login_window",
+    "password_concurrency",
+    "password_queue_wait",
     "max_upload_bytes",
     "max_request_bytes",
     "max_upload_files",
@@ -436,6 +455,18 @@ impl Config {
             max_ttl: parse_duration_key(&get, "share_max_ttl", Duration::from_secs(90 * 86_400))?,
             visit_ttl: parse_duration_key(&get, "share_visit_ttl", Duration::from_secs(12 * 3600))?,
             max_password_failures: parse_num(&get, "share_max_password_failures", 5, 1..=1000)?,
+            max_password_failures_per_link: parse_num(
+                &get,
+                "share_max_password_failures_per_link",
+                50,
+                1..=100_000,
+            )?,
+            max_password_failures_per_ip: parse_num(
+                &get,
+                "share_max_password_failures_per_ip",
+                20,
+                1..=100_000,
+            )?,
             password_window: parse_duration_key(
                 &get,
                 "share_password_window",
@@ -514,8 +545,25 @@ impl Config {
                     5,
                     1..=1000,
                 )?,
+                max_failures_per_account: parse_num(
+                    &get,
+                    "login_max_failures_per_account",
+                    50,
+                    1..=100_000,
+                )?,
                 max_failures_per_ip: parse_num(&get, "login_max_failures_per_ip", 20, 1..=100_000)?,
                 window: parse_duration_key(&get, "login_window", Duration::from_secs(15 * 60))?,
+                password_concurrency: parse_num(
+                    &get,
+                    "password_concurrency",
+                    std::thread::available_parallelism().map_or(2, usize::from),
+                    1..=1024,
+                )?,
+                password_queue_wait: parse_duration_key(
+                    &get,
+                    "password_queue_wait",
+                    Duration::from_secs(5),
+                )?,
             },
             limits: Limits {
                 max_upload_bytes: parse_size(&get, "max_upload_bytes", 256 << 20)?,

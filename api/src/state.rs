@@ -21,6 +21,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub bus: EventBus,
     pub throttle: Arc<Throttle>,
+    /// Bounds the argon2 work running at once.
+    pub passwords: Arc<crate::security::PasswordGate>,
     pub queue: Queue,
     pub store: BlobStore,
     /// Delivery URL keys, decision cache and the delivery log.

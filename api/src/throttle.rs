@@ -1,7 +1,10 @@
-//! Failure counters for throttling (sign-in now, share-link passwords later):
-//! a fixed window per key, decided with the injected clock so tests can move
-//! time. In memory in the embedded mode; in Redis when configured, so every
-//! API process sees the same counts.
+//! Attempt counters for throttling (sign-ins, share-link passwords): a fixed
+//! window per key, decided with the injected clock so tests can move time.
+//! An attempt is *reserved* before the password is checked — increment, then
+//! compare, in one atomic step (a mutex in memory, a Lua script in Redis) —
+//! so however many requests race, no more than the limit are ever checked;
+//! a success gives its reservation back. In memory in the embedded mode; in
+//! Redis when configured, so every API process sees the same counts.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -36,19 +39,48 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
-/// Records a failure: starts a new window if the current one is over.
-const HIT_SCRIPT: &str = r"
+/// Reserves an attempt: starts a new window if the current one is over,
+/// refuses (returning the window's start) when it already holds `limit`,
+/// else counts the attempt. Atomic: Redis runs a script alone.
+const RESERVE_SCRIPT: &str = r"
 local started = tonumber(redis.call('HGET', KEYS[1], 'started') or '-1')
+local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[4])
 if started < 0 or now - started >= window or now < started then
   redis.call('HSET', KEYS[1], 'started', now, 'count', 1)
-else
-  redis.call('HINCRBY', KEYS[1], 'count', 1)
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {1, now, 1}
 end
+if count >= limit then
+  return {0, started, count}
+end
+count = redis.call('HINCRBY', KEYS[1], 'count', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, started, count}
+";
+
+/// Gives back an attempt reserved in the window that started at ARGV[1].
+const RELEASE_SCRIPT: &str = r"
+local started = tonumber(redis.call('HGET', KEYS[1], 'started') or '-1')
+local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+if started == tonumber(ARGV[1]) and count > 0 then
+  redis.call('HINCRBY', KEYS[1], 'count', -1)
+end
 return 1
 ";
+
+/// An attempt counted against a key: it stays counted (a failure) unless
+/// it is given back with [`Throttle::release`].
+#[derive(Debug, Clone)]
+pub struct Reserved {
+    key: String,
+    window_started_ms: i64,
+    /// This attempt took the window's last place: if it fails, the key is
+    /// locked until the window ends.
+    pub fills: bool,
+}
 
 impl Throttle {
     pub fn memory() -> Self {
@@ -68,69 +100,27 @@ impl Throttle {
         format!("{prefix}:throttle:{digest}")
     }
 
-    async fn window(&self, key: &str) -> Result<Option<Window>, ApiError> {
-        match self {
-            Throttle::Memory(map) => Ok(map
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(key)
-                .copied()),
-            Throttle::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let (started, count): (Option<i64>, Option<u32>) = redis::cmd("HMGET")
-                    .arg(Self::storage_key(prefix, key))
-                    .arg("started")
-                    .arg("count")
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(ApiError::internal)?;
-                Ok(match (started, count) {
-                    (Some(started_ms), Some(count)) => Some(Window { started_ms, count }),
-                    _ => None,
-                })
-            }
-        }
-    }
-
-    /// `Err(TooManyRequests)` when `key` already holds `limit` failures in
-    /// the window that contains `now`.
-    pub async fn check(
+    /// Reserves one attempt for `key` before it is checked (increment,
+    /// then check, atomically): `Err(TooManyRequests)` when the window that
+    /// contains `now` already holds `limit` attempts, so however many
+    /// requests race, at most `limit` are ever let through to be checked.
+    /// A reserved attempt counts as a failure unless it is released.
+    pub async fn reserve(
         &self,
         key: &str,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Reserved, ApiError> {
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let now_ms = now.timestamp_millis();
-        match self.window(key).await? {
-            Some(w)
-                if w.count >= limit
-                    && now_ms >= w.started_ms
-                    && now_ms - w.started_ms < window_ms =>
-            {
-                let remaining_ms = w.started_ms.saturating_add(window_ms) - now_ms;
-                let retry_after_secs = u64::try_from((remaining_ms + 999) / 1000)
-                    .unwrap_or(1)
-                    .max(1);
-                Err(ApiError::TooManyRequests { retry_after_secs })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Records one failure for `key`.
-    pub async fn hit(
-        &self,
-        key: &str,
-        window: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        let now_ms = now.timestamp_millis();
-        match self {
+        let (admitted, started_ms, count) = match self {
             Throttle::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+                // Keep the map from growing without bound under a spray of keys.
+                if map.len() > 100_000 {
+                    map.retain(|_, w| now_ms - w.started_ms < window_ms);
+                }
                 let entry = map.entry(key.to_owned()).or_insert(Window {
                     started_ms: now_ms,
                     count: 0,
@@ -141,29 +131,101 @@ impl Throttle {
                         count: 0,
                     };
                 }
-                entry.count = entry.count.saturating_add(1);
-                // Keep the map from growing without bound under a spray of keys.
-                if map.len() > 100_000 {
-                    map.retain(|_, w| now_ms - w.started_ms < window_ms);
+                if entry.count >= limit {
+                    (false, entry.started_ms, entry.count)
+                } else {
+                    entry.count += 1;
+                    (true, entry.started_ms, entry.count)
                 }
-                Ok(())
             }
             Throttle::Redis { conn, prefix } => {
                 let mut conn = conn.clone();
                 // Expire well after the window, so a clock that runs ahead of
                 // Redis's own never loses a live window.
                 let ttl_ms = window_ms.saturating_mul(2).max(60_000);
-                redis::Script::new(HIT_SCRIPT)
-                    .key(Self::storage_key(prefix, key))
-                    .arg(now_ms)
-                    .arg(window_ms)
-                    .arg(ttl_ms)
+                let (admitted, started, count): (i64, i64, u32) =
+                    redis::Script::new(RESERVE_SCRIPT)
+                        .key(Self::storage_key(prefix, key))
+                        .arg(now_ms)
+                        .arg(window_ms)
+                        .arg(ttl_ms)
+                        .arg(limit)
+                        .invoke_async(&mut conn)
+                        .await
+                        .map_err(ApiError::internal)?;
+                (admitted == 1, started, count)
+            }
+        };
+        if admitted {
+            return Ok(Reserved {
+                key: key.to_owned(),
+                window_started_ms: started_ms,
+                fills: count >= limit,
+            });
+        }
+        let remaining_ms = started_ms.saturating_add(window_ms) - now_ms;
+        let retry_after_secs = u64::try_from((remaining_ms + 999) / 1000)
+            .unwrap_or(1)
+            .max(1);
+        Err(ApiError::TooManyRequests { retry_after_secs })
+    }
+
+    /// Gives back a reserved attempt (it succeeded, or was never checked).
+    /// An attempt of a window that has since ended is already forgotten.
+    pub async fn release(&self, reserved: &Reserved) -> Result<(), ApiError> {
+        match self {
+            Throttle::Memory(map) => {
+                let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(w) = map.get_mut(&reserved.key)
+                    && w.started_ms == reserved.window_started_ms
+                {
+                    w.count = w.count.saturating_sub(1);
+                }
+                Ok(())
+            }
+            Throttle::Redis { conn, prefix } => {
+                let mut conn = conn.clone();
+                redis::Script::new(RELEASE_SCRIPT)
+                    .key(Self::storage_key(prefix, &reserved.key))
+                    .arg(reserved.window_started_ms)
                     .invoke_async::<i64>(&mut conn)
                     .await
                     .map(|_| ())
                     .map_err(ApiError::internal)
             }
         }
+    }
+
+    /// Reserves an attempt on every `(key, limit, name)` in order; when one
+    /// is refused, gives back those already reserved and names the refusing
+    /// key with the error.
+    pub async fn reserve_all(
+        &self,
+        keys: &[(String, u32, &'static str)],
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Reserved>, (ApiError, &'static str)> {
+        let mut reserved = Vec::with_capacity(keys.len());
+        for (key, limit, name) in keys {
+            match self.reserve(key, *limit, window, now).await {
+                Ok(r) => reserved.push(r),
+                Err(e) => {
+                    if let Err(release) = self.release_all(&reserved).await {
+                        return Err((release, name));
+                    }
+                    return Err((e, name));
+                }
+            }
+        }
+        Ok(reserved)
+    }
+
+    /// Gives back every reserved attempt of `reserved`.
+    pub async fn release_all(&self, reserved: &[Reserved]) -> Result<(), ApiError> {
+        for r in reserved {
+            self.release(r).await?;
+        }
+        Ok(())
     }
 
     /// Forgets `key`'s failures (after a success).
@@ -197,13 +259,14 @@ mod tests {
         let window = Duration::from_secs(900);
         let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         for i in 0..5 {
-            t.check("k", 5, window, start).await.unwrap();
-            t.hit("k", window, start + chrono::Duration::seconds(i))
+            let r = t
+                .reserve("k", 5, window, start + chrono::Duration::seconds(i))
                 .await
                 .unwrap();
+            assert_eq!(r.fills, i == 4);
         }
         let err = t
-            .check("k", 5, window, start + chrono::Duration::seconds(10))
+            .reserve("k", 5, window, start + chrono::Duration::seconds(10))
             .await
             .unwrap_err();
         assert!(
@@ -215,13 +278,32 @@ mod tests {
             ),
             "{err:?}"
         );
-        t.check("other", 5, window, start).await.unwrap();
-        t.check("k", 5, window, start + chrono::Duration::seconds(900))
+        t.reserve("other", 5, window, start).await.unwrap();
+        t.reserve("k", 5, window, start + chrono::Duration::seconds(900))
             .await
             .unwrap();
         t.reset("k").await.unwrap();
-        t.check("k", 5, window, start + chrono::Duration::seconds(10))
-            .await
-            .unwrap();
+        let again = t.reserve("k", 5, window, start).await.unwrap();
+        assert!(!again.fills);
+    }
+
+    #[tokio::test]
+    async fn released_attempts_do_not_count_and_racers_never_pass_the_limit() {
+        let t = std::sync::Arc::new(Throttle::memory());
+        let window = Duration::from_secs(900);
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let a = t.reserve("k", 2, window, now).await.unwrap();
+        t.release(&a).await.unwrap();
+        let tasks: Vec<_> = (0..60)
+            .map(|_| {
+                let t = t.clone();
+                tokio::spawn(async move { t.reserve("k", 2, window, now).await.is_ok() })
+            })
+            .collect();
+        let mut admitted = 0;
+        for task in tasks {
+            admitted += usize::from(task.await.unwrap());
+        }
+        assert_eq!(admitted, 2);
     }
 }

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -12,9 +13,7 @@ use vitrine_entity::policy::Actor;
 use vitrine_entity::{ActorKind, AuditAction, UserKind};
 
 use crate::error::{ApiError, ApiResult};
-use crate::security::{
-    SESSION_TOKEN_PREFIX, blocking, dummy_hash, generate_token, hash_token, verify_password,
-};
+use crate::security::{SESSION_TOKEN_PREFIX, dummy_hash, generate_token, hash_token};
 use crate::services::{begin, event};
 use crate::state::{AppState, Auth, RequestMeta};
 use vitrine_entity::audit::ActorRef;
@@ -57,8 +56,32 @@ fn refusal(
     }
 }
 
+/// Whether `user` ever signed in from `ip` (a session of it from there is
+/// still kept: live, or ended within the retention of ended sessions).
+async fn known_ip(state: &AppState, user: &user::Model, ip: Option<&str>) -> ApiResult<bool> {
+    let Some(ip) = ip else {
+        return Ok(false);
+    };
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user.id))
+        .filter(session::Column::Ip.eq(ip))
+        .count(&state.db)
+        .await?
+        > 0)
+}
+
 /// Signs in. Unknown emails and wrong passwords get the same error after the
-/// same amount of work; failures are throttled per email and per client IP.
+/// same amount of work.
+///
+/// Lockout policy (after OWASP's advice against letting attackers lock
+/// owners out): every attempt is reserved before its password is checked,
+/// against three counters of the window — the client IP (all accounts), the
+/// account from that IP, and the account from IPs it never signed in from.
+/// One attacker's IP is stopped by the first two long before the third
+/// locks anyone out; a distributed guesser locks the account only for
+/// unknown IPs, and its owner still signs in from the IPs it used before.
+/// However many attempts race, at most the limits are ever checked; a
+/// success gives its reservations back and clears its account-and-IP count.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -71,35 +94,6 @@ pub async fn login(
     let claimed = normalized
         .clone()
         .unwrap_or_else(|| email.trim().to_lowercase());
-    let email_key = format!("login:email:{claimed}");
-    let ip_key = meta.ip.as_ref().map(|ip| format!("login:ip:{ip}"));
-
-    let mut throttled = state
-        .throttle
-        .check(
-            &email_key,
-            limits.max_failures_per_email,
-            limits.window,
-            now,
-        )
-        .await;
-    if let (Ok(()), Some(key)) = (&throttled, &ip_key) {
-        throttled = state
-            .throttle
-            .check(key, limits.max_failures_per_ip, limits.window, now)
-            .await;
-    }
-    if let Err(e) = throttled {
-        let mut tx = begin(state).await?;
-        tx.audit(
-            event(AuditAction::LoginThrottled, visitor(), meta)
-                .details(json!({ "email": claimed })),
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(e);
-    }
-
     let found = match &normalized {
         Some(e) => {
             user::Entity::find()
@@ -109,11 +103,52 @@ pub async fn login(
         }
         None => None,
     };
+    let known = match &found {
+        Some(u) => known_ip(state, u, meta.ip.as_deref()).await?,
+        None => false,
+    };
+    let ip = meta.ip.as_deref().unwrap_or("unknown");
+    let account_ip_key = format!("login:account-ip:{claimed}:{ip}");
+    let mut keys = vec![
+        (format!("login:ip:{ip}"), limits.max_failures_per_ip, "ip"),
+        (
+            account_ip_key.clone(),
+            limits.max_failures_per_email,
+            "account and ip",
+        ),
+    ];
+    if !known {
+        keys.push((
+            format!("login:account:{claimed}"),
+            limits.max_failures_per_account,
+            "account from unknown ips",
+        ));
+    }
+    let reserved = match state.throttle.reserve_all(&keys, limits.window, now).await {
+        Ok(reserved) => reserved,
+        Err((e, by)) => {
+            let mut tx = begin(state).await?;
+            tx.audit(
+                event(AuditAction::LoginThrottled, visitor(), meta)
+                    .details(json!({ "email": claimed, "by": by })),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
+
     let stored = found
         .as_ref()
         .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.0.clone());
-    let attempt = password.to_owned();
-    let password_ok = blocking(move || verify_password(&attempt, &stored)).await?;
+    let password_ok = match state.passwords.verify(password, stored).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not checked (the checks are saturated): not a failure.
+            state.throttle.release_all(&reserved).await?;
+            return Err(e);
+        }
+    };
     let org = match found.as_ref().and_then(|u| u.partner_org_id) {
         Some(org_id) => {
             partner_org::Entity::find_by_id(org_id)
@@ -128,10 +163,7 @@ pub async fn login(
         Some(u) => refusal(Some(u), password_ok, org.as_ref()),
     };
     if let Some(reason) = reason {
-        state.throttle.hit(&email_key, limits.window, now).await?;
-        if let Some(key) = &ip_key {
-            state.throttle.hit(key, limits.window, now).await?;
-        }
+        // The reservations stay: they are the failure counts.
         let mut failed = event(AuditAction::LoginFailed, visitor(), meta)
             .details(json!({ "email": claimed, "reason": reason }));
         if let Some(u) = &found {
@@ -142,6 +174,8 @@ pub async fn login(
         tx.commit().await?;
         return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS.into()));
     }
+    state.throttle.release_all(&reserved).await?;
+    state.throttle.reset(&account_ip_key).await?;
     let user = found.ok_or_else(|| ApiError::Unauthenticated(INVALID_CREDENTIALS.into()))?;
 
     let token = generate_token(SESSION_TOKEN_PREFIX)?;
@@ -183,7 +217,6 @@ pub async fn login(
     )
     .await?;
     tx.commit().await?;
-    state.throttle.reset(&email_key).await?;
     Ok(LoginOutcome {
         token,
         expires_at,

@@ -221,7 +221,7 @@ pub async fn create(
         ));
     }
     let password_hash = match input.password {
-        Some(p) => Some(security::blocking(move || security::hash_password(&p)).await??),
+        Some(p) => Some(state.passwords.hash(&p).await?),
         None => None,
     };
     let token = security::generate_token(LINK_TOKEN_PREFIX)?;
@@ -410,9 +410,7 @@ pub async fn update(
     let password_hash = match patch.password {
         Some(Some(p)) => {
             check_password(&p)?;
-            Some(Some(
-                security::blocking(move || security::hash_password(&p)).await??,
-            ))
+            Some(Some(state.passwords.hash(&p).await?))
         }
         Some(None) => Some(None),
         None => None,
@@ -593,8 +591,12 @@ fn visitor_event(action: AuditAction, link_id: Uuid, meta: &RequestMeta) -> NewE
     )
 }
 
-/// Checks a password typed on a link's page. Attempts are throttled per
-/// link and per client IP; failures and lockouts are audited.
+/// Checks a password typed on a link's page. Attempts are reserved before
+/// the password is checked (see `throttle`), against the link from this
+/// client IP, the client IP on all links, and the link from all IPs, so no
+/// more guesses than the limits are ever checked, one guesser locks out only
+/// itself, and a distributed one locks the link for everyone only at the
+/// higher per-link limit. Failures and lockouts are audited.
 pub async fn try_password(
     state: &AppState,
     link: &share_link::Model,
@@ -606,24 +608,43 @@ pub async fn try_password(
     };
     let now = state.clock.now();
     let cfg = &state.config.share;
-    let link_key = format!("share-link:{}", link.id);
-    let ip_key = format!("share-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
+    let ip = meta.ip.as_deref().unwrap_or("unknown");
+    let link_ip_key = format!("share-link-ip:{}:{ip}", link.id);
+    let keys = [
+        (
+            link_ip_key.clone(),
+            cfg.max_password_failures,
+            "link and ip",
+        ),
+        (
+            format!("share-ip:{ip}"),
+            cfg.max_password_failures_per_ip,
+            "ip",
+        ),
+        (
+            format!("share-link:{}", link.id),
+            cfg.max_password_failures_per_link,
+            "link",
+        ),
+    ];
     // Locked out: refused unchecked (the lockout itself was audited when
     // the failure that caused it was).
-    for key in [&link_key, &ip_key] {
-        state
-            .throttle
-            .check(key, cfg.max_password_failures, cfg.password_window, now)
-            .await?;
-    }
-    let typed = password.to_owned();
-    let ok = security::blocking(move || security::verify_password(&typed, &stored)).await?;
+    let reserved = state
+        .throttle
+        .reserve_all(&keys, cfg.password_window, now)
+        .await
+        .map_err(|(e, _)| e)?;
+    let ok = match state.passwords.verify(password, stored).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            state.throttle.release_all(&reserved).await?;
+            return Err(e);
+        }
+    };
     if ok {
-        state.throttle.reset(&link_key).await?;
+        state.throttle.release_all(&reserved).await?;
+        state.throttle.reset(&link_ip_key).await?;
         return Ok(true);
-    }
-    for key in [&link_key, &ip_key] {
-        state.throttle.hit(key, cfg.password_window, now).await?;
     }
     let mut tx = begin(state).await?;
     share_link::Entity::update_many()
@@ -640,17 +661,12 @@ pub async fn try_password(
         meta,
     ))
     .await?;
-    let mut locked = Vec::new();
-    for (key, what) in [(&link_key, "link"), (&ip_key, "ip")] {
-        if state
-            .throttle
-            .check(key, cfg.max_password_failures, cfg.password_window, now)
-            .await
-            .is_err()
-        {
-            locked.push(what);
-        }
-    }
+    let locked: Vec<&str> = reserved
+        .iter()
+        .zip(&keys)
+        .filter(|(r, _)| r.fills)
+        .map(|(_, (_, _, name))| *name)
+        .collect();
     if !locked.is_empty() {
         tx.audit(
             visitor_event(AuditAction::ShareLockedOut, link.id, meta)

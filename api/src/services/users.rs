@@ -14,7 +14,6 @@ use vitrine_entity::policy::{Action, Actor};
 use vitrine_entity::{AuditAction, Role, UserKind};
 
 use crate::error::{ApiError, ApiResult};
-use crate::security::{blocking, hash_password};
 use crate::services::auth::revoke_where;
 use crate::services::is_unique_violation;
 use crate::services::{Tx, authorize_instance, begin, event, fetch_page};
@@ -141,7 +140,7 @@ pub async fn create(
         }
     };
     let password = input.password;
-    let hash = blocking(move || hash_password(&password)).await??;
+    let hash = state.passwords.hash(&password).await?;
 
     let now = state.clock.now();
     let mut tx = begin(state).await?;
@@ -206,7 +205,7 @@ pub async fn update(
     let hash = match patch.password {
         Some(password) => {
             check_password_policy(&password)?;
-            Some(blocking(move || hash_password(&password)).await??)
+            Some(state.passwords.hash(&password).await?)
         }
         None => None,
     };
