@@ -83,6 +83,10 @@ pub struct Limits {
     pub max_query_complexity: usize,
     /// Most operations in one batched request.
     pub max_batch_size: usize,
+    /// Most times one field may be selected in one selection (aliases).
+    pub max_aliases: usize,
+    /// Largest GraphQL response; a larger one is replaced by an error.
+    pub max_response_bytes: usize,
     /// Most pixels (width × height) an uploaded image may have.
     pub max_image_pixels: u64,
     /// Most memory decoding one image may take (checking an upload or
@@ -300,6 +304,8 @@ pub const KEYS: &[&str] = &[
     "max_query_depth",
     "max_query_complexity",
     "max_batch_size",
+    "max_aliases",
+    "max_response_bytes",
     "max_image_pixels",
     "max_decode_bytes",
     "decode_budget",
@@ -574,10 +580,17 @@ impl Config {
                 max_query_complexity: parse_num(
                     &get,
                     "max_query_complexity",
-                    2000,
-                    10..=1_000_000,
+                    10_000,
+                    10..=10_000_000,
                 )?,
                 max_batch_size: parse_num(&get, "max_batch_size", 10, 1..=1000)?,
+                max_aliases: parse_num(&get, "max_aliases", 25, 1..=10_000)?,
+                max_response_bytes: usize::try_from(parse_size(
+                    &get,
+                    "max_response_bytes",
+                    16 << 20,
+                )?)
+                .map_err(|_| invalid("max_response_bytes", "too large"))?,
                 max_image_pixels: parse_num(
                     &get,
                     "max_image_pixels",

@@ -29,6 +29,7 @@ impl AssetQuery {
     }
 
     /// The folders directly under `parentId`, or the root folders, by name.
+    #[graphql(complexity = "super::cost::list(super::cost::SHORT_LIST, child_complexity)")]
     async fn folders(
         &self,
         ctx: &Context<'_>,
@@ -55,6 +56,7 @@ impl AssetQuery {
 
     /// Assets, filtered and ordered (newest first by default), as a cursor
     /// connection. Pages stay stable while assets are added.
+    #[graphql(complexity = "super::cost::page(first, child_complexity)")]
     async fn assets(
         &self,
         ctx: &Context<'_>,
@@ -102,6 +104,7 @@ impl AssetQuery {
     }
 
     /// Deleted assets, most recently deleted first (for those who may restore them).
+    #[graphql(complexity = "super::cost::page(first, child_complexity)")]
     async fn trash(
         &self,
         ctx: &Context<'_>,
@@ -434,6 +437,7 @@ impl AssetMutation {
 
     /// Sets the access mode and publication window of up to 500 assets at
     /// once (MANAGE_ACCESS on every one; all or nothing).
+    #[graphql(complexity = "super::cost::list(super::cost::SET_ACCESS, child_complexity)")]
     async fn set_access(
         &self,
         ctx: &Context<'_>,

@@ -137,6 +137,7 @@ impl Folder {
     }
 
     /// The grants given on this folder itself (MANAGE_ACCESS).
+    #[graphql(complexity = "super::cost::list(super::cost::GRANTS, child_complexity)")]
     async fn grants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AccessGrant>> {
         let state = super::state(ctx)?;
         let actor = &super::auth(ctx)?.actor;
@@ -233,6 +234,7 @@ impl From<asset_version::Model> for AssetVersion {
 pub struct VersionAuthorization {
     pub approved_at: DateTime<Utc>,
     pub license_state: vitrine_entity::license::LicenseState,
+    #[graphql(complexity = "super::cost::list(super::cost::LICENSES, child_complexity)")]
     pub licenses: Vec<LicenseRecord>,
     #[graphql(skip)]
     pub approved_by_id: Option<uuid::Uuid>,
@@ -355,6 +357,7 @@ impl VersionMetadata {
 #[ComplexObject]
 impl AssetVersion {
     /// THUMBNAIL, PREVIEW and LOWRES, each READY once made.
+    #[graphql(complexity = "super::cost::list(super::cost::RENDITIONS, child_complexity)")]
     async fn renditions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Rendition>> {
         let made = load(ctx, RenditionsOf(self.model.id))
             .await?
@@ -522,6 +525,7 @@ impl Asset {
     }
 
     /// Every version, oldest first.
+    #[graphql(complexity = "super::cost::list(super::cost::VERSIONS, child_complexity)")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AssetVersion>> {
         Ok(load(ctx, VersionsOf(self.model.id))
             .await?
@@ -547,6 +551,7 @@ impl Asset {
     /// ownership statement). With a `channel` and/or a `territory` (the use
     /// the URL is for: a marketplace feed is MARKETPLACE), every request
     /// also needs a license in force covering that use, for members too.
+    #[graphql(complexity = 2)]
     async fn url(
         &self,
         ctx: &Context<'_>,
@@ -605,6 +610,7 @@ impl Asset {
     }
 
     /// The licenses attached to it (members only; others get an empty list).
+    #[graphql(complexity = "super::cost::list(super::cost::LICENSES, child_complexity)")]
     async fn licenses(
         &self,
         ctx: &Context<'_>,

@@ -82,6 +82,7 @@ pub struct LicenseCounts {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct LicenseList {
     /// By end date, soonest first (at most 1,000).
+    #[graphql(complexity = "super::cost::list(super::cost::REPORT_ROWS, child_complexity)")]
     pub items: Vec<License>,
     pub counts: LicenseCounts,
 }

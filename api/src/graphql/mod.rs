@@ -3,7 +3,9 @@
 
 mod asset_resolvers;
 pub mod asset_types;
+pub mod budget;
 mod codes;
+mod cost;
 mod licenses;
 mod loaders;
 mod mutation;
@@ -63,6 +65,9 @@ pub fn build_schema(state: AppState, limits: &Limits, introspection: bool) -> Vi
     .limit_recursive_depth(64)
     .limit_directives(8)
     .extension(ErrorCodes)
+    .extension(budget::RequestLimits {
+        max_aliases: limits.max_aliases,
+    })
     .data(state);
     if !introspection {
         builder = builder.disable_introspection();

@@ -33,6 +33,7 @@ impl IdentityQuery {
     }
 
     /// Users in creation order (admins).
+    #[graphql(complexity = "super::cost::page(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -70,6 +71,7 @@ impl IdentityQuery {
     }
 
     /// Partner organisations by name (admins).
+    #[graphql(complexity = "super::cost::list(super::cost::SHORT_LIST, child_complexity)")]
     async fn partner_orgs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PartnerOrg>> {
         Ok(partners::list(state(ctx)?, &auth(ctx)?.actor)
             .await?
@@ -79,6 +81,7 @@ impl IdentityQuery {
     }
 
     /// The audit log, newest first (admins). The cursor is the sequence number.
+    #[graphql(complexity = "super::cost::page(first, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

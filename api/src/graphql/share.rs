@@ -190,6 +190,7 @@ pub struct ShareQuery;
 impl ShareQuery {
     /// Share links with their counters, newest first: every link for
     /// administrators, one's own for everybody else.
+    #[graphql(complexity = "super::cost::list(super::cost::SHORT_LIST, child_complexity)")]
     async fn share_links(
         &self,
         ctx: &Context<'_>,

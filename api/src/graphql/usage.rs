@@ -116,6 +116,7 @@ impl From<Row> for UsageRow {
 pub struct UsageReport {
     pub from: NaiveDate,
     pub to: NaiveDate,
+    #[graphql(complexity = "super::cost::list(super::cost::REPORT_ROWS, child_complexity)")]
     pub rows: Vec<UsageRow>,
     /// The sums of all rows.
     pub totals: UsageCounts,
@@ -138,6 +139,7 @@ pub struct AssetUsage {
     pub downloads: i64,
     pub shares: i64,
     pub share_opens: i64,
+    #[graphql(complexity = "super::cost::list(super::cost::ACCESSOR_TYPES, child_complexity)")]
     pub by_accessor_type: Vec<AccessorUsage>,
     /// The latest view, download or share in the range; null if none.
     pub last_access_at: Option<DateTime<Utc>>,
@@ -280,6 +282,7 @@ impl UsageQueryRoot {
 
     /// The most viewed, downloaded or shared assets over the UTC days
     /// `from`..=`to` (VIEW_STATS), highest first; `first` at most 1,000.
+    #[graphql(complexity = "super::cost::page(Some(first), child_complexity)")]
     async fn top_assets(
         &self,
         ctx: &Context<'_>,

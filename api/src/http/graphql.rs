@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::upload::{self, ReceiveError, ReceivedFiles};
 use super::{App, request_auth, request_meta};
+use crate::graphql::budget::BatchBudget;
 use crate::graphql::{DataScope, request_data};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -308,10 +309,21 @@ async fn execute(
         Ok(auth) => auth,
         Err(e) => return internal(e, flavor),
     };
+    // The operations of one request share one complexity budget.
+    let budget = match &batch {
+        BatchRequest::Batch(requests) if requests.len() > 1 => Some(BatchBudget::new(
+            requests.len(),
+            limits.max_query_complexity,
+        )),
+        _ => None,
+    };
     let mut files = files.into_iter();
     let mut attach = |mut request: async_graphql::Request| {
         request.data = request_data(&app.state, auth.clone(), meta.clone(), DataScope::Request);
         request.data.insert(files.next().unwrap_or_default());
+        if let Some(budget) = &budget {
+            request.data.insert(budget.clone());
+        }
         request
     };
     let batch = match batch {
@@ -321,10 +333,50 @@ async fn execute(
         }
     };
     let response = app.schema.execute_batch(batch).await;
-    render(response, flavor)
+    render(response, flavor, limits.max_response_bytes)
 }
 
-fn render(response: BatchResponse, flavor: Flavor) -> Response {
+/// A response larger than allowed (or that cannot be serialised).
+pub(crate) struct Oversize;
+
+/// Serialises `value` as JSON, giving up as soon as it passes `max` bytes
+/// (so an oversized response is never held twice).
+pub(crate) fn serialize_capped<T: serde::Serialize>(
+    value: &T,
+    max: usize,
+) -> Result<Vec<u8>, Oversize> {
+    struct Capped {
+        out: Vec<u8>,
+        max: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.out.len() + buf.len() > self.max {
+                return Err(std::io::Error::other("response too large"));
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = Capped {
+        out: Vec::new(),
+        max,
+    };
+    match serde_json::to_writer(&mut writer, value) {
+        Ok(()) => Ok(writer.out),
+        Err(e) => {
+            if !e.is_io() {
+                tracing::error!(error = %e, "cannot serialise a GraphQL response");
+            }
+            Err(Oversize)
+        }
+    }
+}
+
+fn render(response: BatchResponse, flavor: Flavor, max_bytes: usize) -> Response {
     let mut status = StatusCode::OK;
     let mut retry_after: Option<u64> = None;
     let responses: Vec<&async_graphql::Response> = match &response {
@@ -352,14 +404,15 @@ fn render(response: BatchResponse, flavor: Flavor) -> Response {
             status = StatusCode::BAD_REQUEST;
         }
     }
-    let body = match serde_json::to_string(&response) {
+    let body = match serialize_capped(&response, max_bytes) {
         Ok(body) => body,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot serialise a GraphQL response");
+        Err(Oversize) => {
             return request_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
+                StatusCode::OK,
+                "RESPONSE_TOO_LARGE",
+                &format!(
+                    "the response would exceed {max_bytes} bytes: ask for smaller pages or fewer fields"
+                ),
                 flavor,
             );
         }

@@ -31,7 +31,7 @@ use uuid::Uuid;
 use vitrine_entity::AuditAction;
 use vitrine_worker::BusEvent;
 
-use super::graphql::operation_type;
+use super::graphql::{operation_type, serialize_capped};
 use super::{App, bearer, request_meta};
 use crate::error::ApiError;
 use crate::graphql::{DataScope, VitrineSchema, request_data};
@@ -112,6 +112,17 @@ struct SocketExecutor {
     identity: Arc<SocketIdentity>,
 }
 
+fn too_large(max: usize) -> Response {
+    let mut error = async_graphql::ServerError::new(
+        format!("the response would exceed {max} bytes: ask for smaller pages or fewer fields"),
+        None,
+    );
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "RESPONSE_TOO_LARGE");
+    error.extensions = Some(extensions);
+    Response::from_errors(vec![error])
+}
+
 fn refusal(error: ApiError) -> Response {
     let error: async_graphql::Error = error.into();
     Response::from_errors(vec![error.into_server_error(Pos::default())])
@@ -150,8 +161,13 @@ impl Executor for SocketExecutor {
             let mut responses = this
                 .schema
                 .execute_stream_with_session_data(request, session_data.unwrap_or_default());
+            let max = this.state.config.limits.max_response_bytes;
             while let Some(response) = responses.next().await {
-                yield response;
+                if serialize_capped(&response, max).is_err() {
+                    yield too_large(max);
+                } else {
+                    yield response;
+                }
             }
         }
         .boxed()
