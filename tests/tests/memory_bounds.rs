@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use vitrine_tests::images::noisy_jpeg;
+use serde_json::{Value, json};
+use vitrine_tests::images::{noisy_jpeg, png16_rgba};
 use vitrine_tests::{UploadFile, peak_rss_bytes, reset_peak_rss, rss_bytes, spawn_with};
 
 const MIB: u64 = 1 << 20;
@@ -92,4 +92,137 @@ async fn fifty_parallel_downloads_of_a_large_original_hold_buffers_not_copies() 
     assert_eq!(part.status(), 206);
     assert_eq!(drain(part).await.0, 1000);
     app.finish().await;
+}
+
+#[tokio::test]
+async fn three_huge_sixteen_bit_pngs_at_once_stay_within_the_decode_budget() {
+    let budget = 200 * MIB;
+    let app = spawn_with(|env| {
+        env.insert("VITRINE_DECODE_BUDGET".into(), budget.to_string());
+        env.insert("VITRINE_MAX_DECODE_BYTES".into(), budget.to_string());
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    // 10,000 × 10,000 RGBA at 16 bits a sample: 800 MB of pixels each.
+    let started = std::time::Instant::now();
+    let first = png16_rgba(10_000, 10_000, "one");
+    eprintln!(
+        "a {} KiB PNG made in {:?}",
+        first.len() >> 10,
+        started.elapsed()
+    );
+    let files: Vec<UploadFile> = ["one", "two", "three"]
+        .iter()
+        .enumerate()
+        .map(|(i, tag)| {
+            let bytes = if i == 0 {
+                first.clone()
+            } else {
+                retagged_png(&first, tag)
+            };
+            UploadFile::new(&format!("{tag}.png"), "image/png", bytes)
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = rss_bytes();
+    reset_peak_rss();
+    let uploads: Vec<_> = files
+        .into_iter()
+        .map(|file| {
+            let app_base = app.base.clone();
+            let client = app.client.clone();
+            let token = admin.clone();
+            tokio::spawn(async move { upload(&client, &app_base, &token, &file).await })
+        })
+        .collect();
+    for upload in uploads {
+        let body = upload.await.unwrap();
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    assert!(app.wait_until_processed(Duration::from_secs(300)).await);
+    let grew = peak_rss_bytes().saturating_sub(before);
+    eprintln!(
+        "three 10,000 × 10,000 16-bit PNGs checked and processed at once: peak RSS +{} MiB (budget {} MiB)",
+        grew / MIB,
+        budget / MIB
+    );
+    assert!(grew < budget, "the peak grew by {} MiB", grew / MIB);
+    // And they were processed: renditions of the full image, shrunk.
+    let body = app
+        .gql(
+            Some(&admin),
+            "{ assets(first: 5) { edges { node { currentVersion { width height processing { state } renditions { kind width height } } } } } }",
+            Value::Null,
+        )
+        .await;
+    for edge in body["data"]["assets"]["edges"].as_array().unwrap() {
+        let version = &edge["node"]["currentVersion"];
+        assert_eq!(version["processing"]["state"], "READY", "{body}");
+        assert_eq!(version["width"], 10_000);
+        let preview = version["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "PREVIEW")
+            .unwrap();
+        assert_eq!(
+            (preview["width"].as_i64(), preview["height"].as_i64()),
+            (Some(1024), Some(1024))
+        );
+    }
+    app.finish().await;
+}
+
+/// The same PNG with its text chunk saying `tag` (other bytes, same pixels).
+fn retagged_png(png: &[u8], tag: &str) -> Vec<u8> {
+    let mut out = png[..8].to_vec();
+    let mut at = 8;
+    while at + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &png[at + 4..at + 8];
+        let end = at + 12 + len;
+        if kind == b"tEXt" {
+            let data = [b"Comment\0".as_slice(), tag.as_bytes()].concat();
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(b"tEXt");
+            crc.update(&data);
+            out.extend_from_slice(b"tEXt");
+            out.extend_from_slice(&data);
+            out.extend_from_slice(&crc.finalize().to_be_bytes());
+        } else {
+            out.extend_from_slice(&png[at..end]);
+        }
+        at = end;
+    }
+    out
+}
+
+/// Uploads a file as a new asset (a client of its own, for parallel uploads).
+async fn upload(client: &reqwest::Client, base: &str, token: &str, file: &UploadFile) -> Value {
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "operations",
+            json!({ "query": "mutation($file: Upload!) { uploadAsset(file: $file) { id } }", "variables": { "file": null } }).to_string(),
+        )
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(file.bytes.clone())
+                .file_name(file.name.clone())
+                .mime_str(&file.content_type)
+                .unwrap(),
+        );
+    client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -81,6 +81,23 @@ impl MemoryBudget {
         }
     }
 
+    /// Reserves `bytes` if they are free now.
+    pub fn try_reserve(&self, bytes: u64) -> Option<Reservation> {
+        self.check(bytes).ok()?;
+        let units = u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX);
+        let permit = if units == 0 {
+            None
+        } else {
+            Some(self.semaphore.clone().try_acquire_many_owned(units).ok()?)
+        };
+        self.in_use.fetch_add(bytes, Ordering::Relaxed);
+        Some(Reservation {
+            _permit: permit,
+            bytes,
+            in_use: self.in_use.clone(),
+        })
+    }
+
     /// Reserves `bytes`, waiting until they are free.
     pub async fn reserve(&self, bytes: u64) -> Result<Reservation, BudgetError> {
         self.check(bytes)?;

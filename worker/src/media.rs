@@ -157,12 +157,39 @@ fn decode_error(e: image::ImageError) -> MediaError {
     }
 }
 
+/// What a file's header says, and what checking the whole file will hold
+/// in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probed {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    /// The most memory [`validate`] will take for this file.
+    pub decode_bytes: u64,
+}
+
 /// Inspects the file at `path`: sniffs it, reads its dimensions from the
 /// header, refuses it above the pixel limit, then decodes it completely under
 /// the memory limit (JPEG strictly, so a truncated file is refused rather
 /// than filled in with grey).
 pub fn inspect(path: &Path, limits: Limits) -> Result<Inspected, MediaError> {
-    let io = |e: std::io::Error| MediaError::Io(e.to_string());
+    let probed = probe(path, limits)?;
+    validate(path, &probed, limits)?;
+    Ok(Inspected {
+        format: probed.format,
+        width: probed.width,
+        height: probed.height,
+    })
+}
+
+fn io(e: std::io::Error) -> MediaError {
+    MediaError::Io(e.to_string())
+}
+
+/// Reads the header only: the format, the size (refused above the pixel
+/// limit) and the memory a complete decode will take (refused above the
+/// decode limit), counting the bytes per pixel of the decoded form.
+pub fn probe(path: &Path, limits: Limits) -> Result<Probed, MediaError> {
     let mut head = [0u8; 64];
     let mut file = File::open(path).map_err(io)?;
     let mut filled = 0;
@@ -182,57 +209,116 @@ pub fn inspect(path: &Path, limits: Limits) -> Result<Inspected, MediaError> {
         BufReader::new(File::open(path).map_err(io)?),
         format.image_format(),
     );
-    let (width, height) = reader
-        .into_dimensions()
+    let mut decoder = reader
+        .into_decoder()
         .map_err(|e| MediaError::BadHeader(e.to_string()))?;
+    let (width, height) = image::ImageDecoder::dimensions(&decoder);
     if width == 0 || height == 0 {
         return Err(MediaError::BadHeader("zero width or height".into()));
     }
-    if u64::from(width) * u64::from(height) > limits.max_pixels {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
         return Err(MediaError::TooManyPixels {
             width,
             height,
             limit: limits.max_pixels,
         });
     }
-
-    match format {
-        Format::Jpeg => decode_jpeg_strictly(path, width, height, limits)?,
-        Format::Png | Format::WebP | Format::Tiff => {
-            let mut reader = ImageReader::with_format(
-                BufReader::new(File::open(path).map_err(io)?),
-                format.image_format(),
-            );
-            let mut image_limits = image::Limits::default();
-            image_limits.max_image_width = Some(width);
-            image_limits.max_image_height = Some(height);
-            image_limits.max_alloc = Some(limits.max_decode_bytes);
-            reader.limits(image_limits);
-            reader.decode().map_err(decode_error)?;
+    let decoded = image::ImageDecoder::total_bytes(&decoder);
+    let _ = image::ImageDecoder::icc_profile(&mut decoder);
+    let decode_bytes = match format {
+        // Checked row by row: a few rows of the widest form (16-bit RGBA).
+        Format::Png => 4 * u64::from(width) * 8 + (1 << 20),
+        // Decoded whole (up to 4 samples a pixel); progressive files also
+        // keep every coefficient (2 bytes a sample).
+        Format::Jpeg => {
+            let progressive = jpeg_is_progressive(path).map_err(io)?;
+            pixels * if progressive { 4 + 8 } else { 4 } + (1 << 20)
         }
-    }
-    Ok(Inspected {
-        format,
-        width,
-        height,
-    })
-}
-
-fn decode_jpeg_strictly(
-    path: &Path,
-    width: u32,
-    height: u32,
-    limits: Limits,
-) -> Result<(), MediaError> {
-    // Output is at most 4 bytes per pixel (CMYK); refuse before allocating.
-    let needed = u64::from(width) * u64::from(height) * 4;
-    if needed > limits.max_decode_bytes {
+        Format::WebP | Format::Tiff => decoded + decoded / 8 + (1 << 20),
+    };
+    if decode_bytes > limits.max_decode_bytes {
         return Err(MediaError::TooLargeToDecode(format!(
-            "{needed} bytes needed, {} allowed",
+            "{decode_bytes} bytes needed, {} allowed",
             limits.max_decode_bytes
         )));
     }
-    let file = File::open(path).map_err(|e| MediaError::Io(e.to_string()))?;
+    Ok(Probed {
+        format,
+        width,
+        height,
+        decode_bytes,
+    })
+}
+
+/// Whether a JPEG's frame is progressive (SOF2, SOF6, SOF10, SOF14), read
+/// from its marker segments up to the frame header.
+fn jpeg_is_progressive(path: &Path) -> std::io::Result<bool> {
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut marker = [0u8; 4];
+    reader.read_exact(&mut marker[..2])?;
+    loop {
+        reader.read_exact(&mut marker)?;
+        if marker[0] != 0xFF {
+            return Ok(false);
+        }
+        match marker[1] {
+            0xC2 | 0xC6 | 0xCA | 0xCE => return Ok(true),
+            0xC0..=0xCF if !matches!(marker[1], 0xC4 | 0xC8 | 0xCC) => return Ok(false),
+            0xDA | 0xD9 => return Ok(false),
+            _ => {
+                let len = u64::from(u16::from_be_bytes([marker[2], marker[3]]));
+                std::io::copy(
+                    &mut (&mut reader).take(len.saturating_sub(2)),
+                    &mut std::io::sink(),
+                )?;
+            }
+        }
+    }
+}
+
+/// Decodes the whole file under the memory limit: PNG row by row (never
+/// the whole image), JPEG strictly, WebP and TIFF with the `image` crate.
+pub fn validate(path: &Path, probed: &Probed, limits: Limits) -> Result<(), MediaError> {
+    match probed.format {
+        Format::Jpeg => decode_jpeg_strictly(path, probed.width, probed.height),
+        Format::Png => decode_png_rows(path, limits),
+        Format::WebP | Format::Tiff => {
+            let mut reader = ImageReader::with_format(
+                BufReader::new(File::open(path).map_err(io)?),
+                probed.format.image_format(),
+            );
+            let mut image_limits = image::Limits::default();
+            image_limits.max_image_width = Some(probed.width);
+            image_limits.max_image_height = Some(probed.height);
+            image_limits.max_alloc = Some(limits.max_decode_bytes);
+            reader.limits(image_limits);
+            reader.decode().map(|_| ()).map_err(decode_error)
+        }
+    }
+}
+
+/// Decodes every row of a PNG (checking every chunk's checksum and the
+/// compressed data to its end) while holding a row or two.
+fn decode_png_rows(path: &Path, limits: Limits) -> Result<(), MediaError> {
+    let corrupt = |e: png::DecodingError| match e {
+        png::DecodingError::LimitsExceeded => {
+            MediaError::TooLargeToDecode("the PNG decoder's memory limit".into())
+        }
+        png::DecodingError::IoError(e) => MediaError::Corrupt(e.to_string()),
+        other => MediaError::Corrupt(other.to_string()),
+    };
+    let mut decoder = png::Decoder::new(BufReader::new(File::open(path).map_err(io)?));
+    decoder.set_limits(png::Limits {
+        bytes: usize::try_from(limits.max_decode_bytes).unwrap_or(usize::MAX),
+    });
+    let mut reader = decoder.read_info().map_err(corrupt)?;
+    while reader.next_row().map_err(corrupt)?.is_some() {}
+    reader.finish().map_err(corrupt)
+}
+
+fn decode_jpeg_strictly(path: &Path, width: u32, height: u32) -> Result<(), MediaError> {
+    let file = File::open(path).map_err(io)?;
     let options = zune_core::options::DecoderOptions::default()
         .set_strict_mode(true)
         .set_max_width(usize::try_from(width).unwrap_or(usize::MAX))

@@ -165,6 +165,51 @@ async fn claim(
         .map(|v| v.processing_attempts))
 }
 
+/// Reads an original into memory and reserves, from the process's image
+/// memory budget, the file and what decoding it will hold (estimated from
+/// its header). The file is reserved first; when the decode does not fit at
+/// once, everything is given back and the whole is waited for in one
+/// reservation (so no two attempts can wait on each other's half).
+async fn read_within_budget(
+    deps: &WorkerDeps,
+    sha256: &str,
+    specs: &[crate::render::RenditionSpec],
+    limits: crate::render::RenderLimits,
+) -> Result<(Vec<u8>, Vec<crate::budget::Reservation>), ProcessError> {
+    let key = original_key(sha256);
+    let missing = || {
+        ProcessError::Permanent(format!(
+            "the original {sha256} is missing from the blob store"
+        ))
+    };
+    let too_large = |e: crate::budget::BudgetError| ProcessError::Permanent(e.to_string());
+    let read = |reader: crate::storage::ObjectReader, size: u64| async move {
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut reader = reader;
+        reader
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| ProcessError::Transient(format!("reading the original: {e}")))?;
+        Ok::<_, ProcessError>(bytes)
+    };
+    let (reader, size) = deps.store.open(&key).await?.ok_or_else(missing)?;
+    let file = deps.budget.reserve(size).await.map_err(too_large)?;
+    let bytes = read(reader, size).await?;
+    let decode = crate::render::decode_estimate(&bytes, specs, limits)?;
+    if let Some(more) = deps.budget.try_reserve(decode) {
+        return Ok((bytes, vec![file, more]));
+    }
+    drop(bytes);
+    drop(file);
+    let all = deps
+        .budget
+        .reserve(size.saturating_add(decode))
+        .await
+        .map_err(too_large)?;
+    let (reader, size) = deps.store.open(&key).await?.ok_or_else(missing)?;
+    Ok((read(reader, size).await?, vec![all]))
+}
+
 /// One attempt at processing a version.
 async fn attempt(
     deps: &WorkerDeps,
@@ -177,21 +222,10 @@ async fn attempt(
     else {
         return Err(ProcessError::Permanent("the asset no longer exists".into()));
     };
-    let key = original_key(&version.blob_sha256);
-    let Some((mut reader, size)) = deps.store.open(&key).await? else {
-        return Err(ProcessError::Permanent(format!(
-            "the original {} is missing from the blob store",
-            version.blob_sha256
-        )));
-    };
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    reader
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| ProcessError::Transient(format!("reading the original: {e}")))?;
-
     let specs = deps.settings.processing.specs.clone();
     let limits = deps.settings.processing.limits;
+    let (bytes, _memory) = read_within_budget(deps, &version.blob_sha256, &specs, limits).await?;
+
     let (processed, camera) = tokio::task::spawn_blocking(move || {
         let camera = Camera::from_file(&bytes);
         process(&bytes, &specs, limits).map(|p| (p, camera))

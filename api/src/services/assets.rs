@@ -264,10 +264,7 @@ async fn ingest(
         max_pixels: limits.max_image_pixels,
         max_decode_bytes: limits.max_decode_bytes,
     };
-    let path = file.path.to_path_buf();
-    let inspected = tokio::task::spawn_blocking(move || media::inspect(&path, media_limits))
-        .await
-        .map_err(ApiError::internal)?;
+    let inspected = check_image(state, file.path, media_limits).await?;
     let inspected = match inspected {
         Ok(i) => i,
         Err(MediaError::Io(e)) => return Err(ApiError::Internal(e.into())),
@@ -304,6 +301,37 @@ async fn ingest(
     .await;
     stored.map_err(ApiError::internal)?;
     Ok(info)
+}
+
+/// Checks an upload: its header first, then — holding what the complete
+/// decode will take from the process's image memory budget, waiting for it
+/// if other uploads or jobs hold it — the whole file.
+async fn check_image(
+    state: &AppState,
+    path: &std::path::Path,
+    limits: media::Limits,
+) -> ApiResult<Result<media::Inspected, MediaError>> {
+    let at = path.to_path_buf();
+    let probed = tokio::task::spawn_blocking(move || media::probe(&at, limits))
+        .await
+        .map_err(ApiError::internal)?;
+    let probed = match probed {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let _memory = match state.budget.reserve(probed.decode_bytes).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(MediaError::TooLargeToDecode(e.to_string()))),
+    };
+    let at = path.to_path_buf();
+    let checked = tokio::task::spawn_blocking(move || media::validate(&at, &probed, limits))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(checked.map(|()| media::Inspected {
+        format: probed.format,
+        width: probed.width,
+        height: probed.height,
+    }))
 }
 
 /// Enqueues the processing of a committed version. A lost enqueue is not an

@@ -19,7 +19,11 @@ pub(crate) struct Decoded {
     pub decoder: &'static str,
 }
 
-fn check_pixels(width: u64, height: u64, limits: RenderLimits) -> Result<(), RenderError> {
+pub(crate) fn check_pixels(
+    width: u64,
+    height: u64,
+    limits: RenderLimits,
+) -> Result<(), RenderError> {
     if width == 0 || height == 0 {
         return Err(RenderError::Decode("zero width or height".into()));
     }
@@ -29,13 +33,63 @@ fn check_pixels(width: u64, height: u64, limits: RenderLimits) -> Result<(), Ren
             limits.max_pixels
         )));
     }
-    if width * height * 4 > limits.max_decode_bytes {
-        return Err(RenderError::TooLarge(format!(
-            "{width}×{height} needs more than {} bytes to decode",
-            limits.max_decode_bytes
-        )));
-    }
     Ok(())
+}
+
+/// What decoding `bytes` for renditions no larger than `largest` will hold
+/// in memory at most (the decoded image and its conversions; not the file
+/// itself), read from the header, counting the bytes per pixel of what each
+/// decoder makes.
+pub(crate) fn estimate(bytes: &[u8], largest: u32) -> Result<u64, RenderError> {
+    let head = &bytes[..bytes.len().min(64)];
+    let format = match sniff(head) {
+        Sniffed::Accepted(f) => f,
+        Sniffed::Refused(what) => {
+            return Err(RenderError::Decode(format!("the file is {what}")));
+        }
+    };
+    match format {
+        Format::Png => super::png::estimate(bytes, largest),
+        Format::Jpeg => {
+            let mut decompressor =
+                Decompressor::new().map_err(|e| RenderError::Decode(e.to_string()))?;
+            let header = decompressor
+                .read_header(bytes)
+                .map_err(|e| RenderError::Decode(e.to_string()))?;
+            let (w, h) = (header.width as u64, header.height as u64);
+            if matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
+                // The `image` crate: CMYK to RGB, then our RGB copy.
+                return Ok(w * h * (4 + 3));
+            }
+            let scaled = header.scaled(scaling_for(header.width, header.height, largest));
+            let output = scaled.width as u64 * scaled.height as u64 * 3;
+            // A progressive file's coefficients are kept whole whatever the
+            // scale (2 bytes a sample, at most 3 samples a pixel).
+            let coefficients = if jpeg_is_progressive(bytes) {
+                w * h * 6
+            } else {
+                0
+            };
+            Ok(output + coefficients)
+        }
+        Format::WebP | Format::Tiff => {
+            let decoder = ImageReader::with_format(Cursor::new(bytes), image_format(format))
+                .into_decoder()
+                .map_err(|e| RenderError::Decode(e.to_string()))?;
+            let (w, h) = decoder.dimensions();
+            // The decoded form, then at most an 8-bit RGB(A) copy of it.
+            Ok(decoder.total_bytes() + u64::from(w) * u64::from(h) * 4)
+        }
+    }
+}
+
+/// Whether a JPEG's frame is progressive (SOF2, SOF6, SOF10, SOF14).
+fn jpeg_is_progressive(bytes: &[u8]) -> bool {
+    crate::tagging::jpeg_segments(bytes).is_ok_and(|segments| {
+        segments
+            .iter()
+            .any(|s| matches!(s.marker, 0xC2 | 0xC6 | 0xCA | 0xCE))
+    })
 }
 
 pub(crate) fn decode(
@@ -54,6 +108,16 @@ pub(crate) fn decode(
         && let Some(decoded) = decode_jpeg_turbo(bytes, largest, limits)?
     {
         return Ok(decoded);
+    }
+    if format == Format::Png {
+        let shrunk = super::png::decode(bytes, largest, limits)?;
+        return Ok(Decoded {
+            image: shrunk.image,
+            full_width: shrunk.full_width,
+            full_height: shrunk.full_height,
+            icc: shrunk.icc,
+            decoder: "png (rows, shrunk on load)",
+        });
     }
     decode_generic(bytes, format, limits)
 }
@@ -155,9 +219,10 @@ fn decode_generic(
         image::ImageError::Limits(l) => RenderError::TooLarge(l.to_string()),
         other => RenderError::Decode(other.to_string()),
     })?;
+    // `into_*` converts without a copy when the image already has that form.
     let rgb = if image.color().has_alpha() {
         // JPEG has no alpha: composite over white, as a viewer would show it.
-        let rgba = image.to_rgba8();
+        let rgba = image.into_rgba8();
         let mut out = Vec::with_capacity(rgba.width() as usize * rgba.height() as usize * 3);
         for p in rgba.pixels() {
             let a = u16::from(p[3]);
@@ -168,7 +233,7 @@ fn decode_generic(
         }
         out
     } else {
-        image.to_rgb8().into_raw()
+        image.into_rgb8().into_raw()
     };
     Ok(Decoded {
         image: Rgb {

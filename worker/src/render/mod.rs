@@ -12,6 +12,7 @@
 mod decode;
 mod metadata;
 mod pixels;
+mod png;
 
 use vitrine_entity::RenditionKind;
 
@@ -68,6 +69,26 @@ pub enum RenderError {
     TooLarge(String),
     #[error("a rendition cannot be made: {0}")]
     Encode(String),
+}
+
+/// What making renditions of `bytes` will hold in memory at most besides
+/// the file itself (from its header), refused above `max_decode_bytes`.
+pub fn decode_estimate(
+    bytes: &[u8],
+    specs: &[RenditionSpec],
+    limits: RenderLimits,
+) -> Result<u64, RenderError> {
+    let largest = specs.iter().map(|s| s.long_edge).max().unwrap_or(1024);
+    // The decoded image, plus the renditions and their resize buffers.
+    let rendition = u64::from(largest) * u64::from(largest) * 3;
+    let needed = decode::estimate(bytes, largest)? + 4 * rendition + (1 << 20);
+    if needed > limits.max_decode_bytes {
+        return Err(RenderError::TooLarge(format!(
+            "{needed} bytes needed to decode, {} allowed",
+            limits.max_decode_bytes
+        )));
+    }
+    Ok(needed)
 }
 
 /// Makes the metadata, perceptual hash and renditions of an image.
