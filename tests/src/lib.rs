@@ -433,6 +433,37 @@ impl WsClient {
     }
 }
 
+/// Sends a GraphQL multipart request (one file, bound to `$file`) to the
+/// server at `base` (a free function, for requests from spawned tasks).
+pub async fn upload_with(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+    mut variables: Value,
+    file: &UploadFile,
+) -> reqwest::Response {
+    variables["file"] = Value::Null;
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "operations",
+            json!({ "query": query, "variables": variables }).to_string(),
+        )
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(file.bytes.clone())
+                .file_name(file.name.clone())
+                .mime_str(&file.content_type)
+                .unwrap(),
+        );
+    let mut request = client.post(format!("{base}/graphql")).multipart(form);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request sent")
+}
+
 /// The bytes of a committed fixture (`tests/fixtures/NAME`).
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -479,31 +510,10 @@ impl TestApp {
         &self,
         token: Option<&str>,
         query: &str,
-        mut variables: Value,
+        variables: Value,
         file: &UploadFile,
     ) -> reqwest::Response {
-        variables["file"] = Value::Null;
-        let form = reqwest::multipart::Form::new()
-            .text(
-                "operations",
-                json!({ "query": query, "variables": variables }).to_string(),
-            )
-            .text("map", json!({ "0": ["variables.file"] }).to_string())
-            .part(
-                "0",
-                reqwest::multipart::Part::bytes(file.bytes.clone())
-                    .file_name(file.name.clone())
-                    .mime_str(&file.content_type)
-                    .unwrap(),
-            );
-        let mut request = self
-            .client
-            .post(format!("{}/graphql", self.base))
-            .multipart(form);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.expect("request sent")
+        upload_with(&self.client, &self.base, token, query, variables, file).await
     }
 
     pub async fn upload_gql(

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vitrine_tests::images::{noisy_jpeg, png16_rgba};
-use vitrine_tests::{UploadFile, peak_rss_bytes, reset_peak_rss, rss_bytes, spawn_with};
+use vitrine_tests::{
+    UploadFile, peak_rss_bytes, reset_peak_rss, rss_bytes, spawn_with, upload_with,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -134,7 +136,14 @@ async fn three_huge_sixteen_bit_pngs_at_once_stay_within_the_decode_budget() {
             let app_base = app.base.clone();
             let client = app.client.clone();
             let token = admin.clone();
-            tokio::spawn(async move { upload(&client, &app_base, &token, &file).await })
+            tokio::spawn(async move {
+                let query = "mutation($file: Upload!) { uploadAsset(file: $file) { id } }";
+                upload_with(&client, &app_base, Some(&token), query, json!({}), &file)
+                    .await
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     for upload in uploads {
@@ -198,31 +207,4 @@ fn retagged_png(png: &[u8], tag: &str) -> Vec<u8> {
         at = end;
     }
     out
-}
-
-/// Uploads a file as a new asset (a client of its own, for parallel uploads).
-async fn upload(client: &reqwest::Client, base: &str, token: &str, file: &UploadFile) -> Value {
-    let form = reqwest::multipart::Form::new()
-        .text(
-            "operations",
-            json!({ "query": "mutation($file: Upload!) { uploadAsset(file: $file) { id } }", "variables": { "file": null } }).to_string(),
-        )
-        .text("map", json!({ "0": ["variables.file"] }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(file.bytes.clone())
-                .file_name(file.name.clone())
-                .mime_str(&file.content_type)
-                .unwrap(),
-        );
-    client
-        .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
