@@ -32,8 +32,8 @@ pub async fn build_state(
         crate::secret::ensure_secret(&mut config)?;
     }
     let tmp = config.upload_tmp_dir();
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    crate::http::upload::clean_tmp_dir(&tmp);
+    let uploads = crate::http::upload::UploadDir::claim(&tmp)
+        .with_context(|| format!("cannot create an upload directory in {}", tmp.display()))?;
     let (db, statements) = crate::db::connect_counted(&config)
         .await
         .with_context(|| format!("cannot connect to the {} database", config.database_kind()))?;
@@ -96,6 +96,7 @@ pub async fn build_state(
         throttle: Arc::new(throttle),
         passwords: Arc::new(password_gate),
         budget: vitrine_worker::budget::MemoryBudget::new(config_budget),
+        uploads: Arc::new(uploads),
         queue,
         usage_tail: Arc::default(),
     })
@@ -181,6 +182,8 @@ pub fn worker_deps(state: &AppState) -> WorkerDeps {
         store: state.store.clone(),
         settings: worker_settings(&state.config),
         budget: state.budget.clone(),
+        instance: uuid::Uuid::now_v7(),
+        home: Some(state.config.data_dir.clone()),
     }
 }
 

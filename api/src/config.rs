@@ -606,7 +606,7 @@ impl Config {
                 processing_lease: parse_duration_key(
                     &get,
                     "processing_lease",
-                    Duration::from_secs(600),
+                    Duration::from_secs(30),
                 )?,
                 processing_concurrency: match get("processing_concurrency") {
                     None => None,

@@ -34,6 +34,9 @@ pub struct AppState {
     /// The memory image work may hold in this process (upload checks,
     /// in-process workers, stamping originals for download).
     pub budget: vitrine_worker::budget::MemoryBudget,
+    /// Where this process stages uploads (removed at the next start if the
+    /// process dies).
+    pub uploads: Arc<crate::http::upload::UploadDir>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -15,6 +15,7 @@ mod m20261130_000007_license_enforcement;
 mod m20261201_000008_usage_stats;
 mod m20261202_000009_bulk_writes;
 mod m20261206_000010_download_units;
+mod m20261206_000011_processing_heartbeat;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_usage_stats::Migration),
             Box::new(m20261202_000009_bulk_writes::Migration),
             Box::new(m20261206_000010_download_units::Migration),
+            Box::new(m20261206_000011_processing_heartbeat::Migration),
         ]
     }
 }

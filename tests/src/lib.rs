@@ -902,6 +902,44 @@ where
     }
 }
 
+/// The `vitrine` binary of this workspace, built if needed (same features as
+/// the test build, so nothing is rebuilt but the binary itself).
+pub fn vitrine_binary() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--workspace", "--bins"])
+        .current_dir(&root)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cannot build the vitrine binary");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    target.join("debug").join("vitrine")
+}
+
+/// A child process killed when dropped (a failing test leaves nothing behind).
+pub struct ChildGuard(pub std::process::Child);
+
+impl ChildGuard {
+    pub fn new(child: std::process::Child) -> Self {
+        Self(child)
+    }
+
+    /// SIGKILL, and wait for it.
+    pub fn kill9(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

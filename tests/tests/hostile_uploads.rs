@@ -31,9 +31,10 @@ async fn assert_refused(app: &TestApp, token: &str, file: &UploadFile, code: &st
     assert_eq!(tmp_files(app), 0, "{}: temporary file left", file.name);
 }
 
+/// Files staged by the server's upload directory (its lock aside).
 fn tmp_files(app: &TestApp) -> usize {
-    std::fs::read_dir(app.config.upload_tmp_dir())
-        .map(|d| d.count())
+    std::fs::read_dir(app.state.uploads.path())
+        .map(|d| d.flatten().filter(|e| e.file_name() != ".lock").count())
         .unwrap_or(0)
 }
 

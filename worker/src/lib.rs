@@ -10,6 +10,7 @@ pub mod blobs;
 pub mod budget;
 pub mod derived;
 pub mod events;
+pub mod instance;
 pub mod jobs;
 pub mod lease;
 pub mod media;

@@ -30,8 +30,9 @@ pub struct ProcessingSettings {
     pub max_attempts: i32,
     /// First retry delay; doubled at each attempt.
     pub backoff: Duration,
-    /// How long an attempt may run before the reconciler assumes its worker
-    /// died and retries.
+    /// How long a worker's hold on a version lasts without a heartbeat (it
+    /// renews it every third of that while it works); past it, the
+    /// reconciler assumes the worker died and retries.
     pub lease: chrono::Duration,
     /// How long a PENDING version may wait before the reconciler enqueues it
     /// again (its enqueue may have been lost to a crash).
@@ -65,7 +66,7 @@ impl Default for ProcessingSettings {
             },
             max_attempts: 5,
             backoff: Duration::from_secs(2),
-            lease: chrono::Duration::minutes(10),
+            lease: chrono::Duration::seconds(30),
             pending_grace: chrono::Duration::minutes(2),
         }
     }
@@ -123,14 +124,29 @@ pub enum Outcome {
     },
 }
 
+/// Whether a PROCESSING version's holder has gone silent past the lease.
+fn lease_expired(now: DateTime<Utc>, lease: chrono::Duration) -> Condition {
+    let expired = now - lease;
+    Condition::all()
+        .add(asset_version::Column::ProcessingState.eq(ProcessingState::Processing))
+        .add(
+            Condition::any()
+                .add(asset_version::Column::ProcessingHeartbeatAt.lt(expired))
+                .add(
+                    Condition::all()
+                        .add(asset_version::Column::ProcessingHeartbeatAt.is_null())
+                        .add(asset_version::Column::ProcessingStartedAt.lt(expired)),
+                ),
+        )
+}
+
 /// Takes the version for this attempt if it is pending, or if its previous
-/// attempt outlived the lease. Returns the attempt number.
+/// attempt's worker went silent past the lease. Returns the attempt number.
 async fn claim(
     deps: &WorkerDeps,
     version_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<i32>, DbErr> {
-    let lease_expired = now - deps.settings.processing.lease;
     let result = asset_version::Entity::update_many()
         .col_expr(
             asset_version::Column::ProcessingState,
@@ -144,15 +160,19 @@ async fn claim(
             asset_version::Column::ProcessingStartedAt,
             Expr::value(Some(now)),
         )
+        .col_expr(
+            asset_version::Column::ProcessingHeartbeatAt,
+            Expr::value(Some(now)),
+        )
+        .col_expr(
+            asset_version::Column::ProcessingOwner,
+            Expr::value(Some(deps.instance.to_string())),
+        )
         .filter(asset_version::Column::Id.eq(version_id))
         .filter(
             Condition::any()
                 .add(asset_version::Column::ProcessingState.eq(ProcessingState::Pending))
-                .add(
-                    Condition::all()
-                        .add(asset_version::Column::ProcessingState.eq(ProcessingState::Processing))
-                        .add(asset_version::Column::ProcessingStartedAt.lt(lease_expired)),
-                ),
+                .add(lease_expired(now, deps.settings.processing.lease)),
         )
         .exec(&deps.db)
         .await?;
@@ -163,6 +183,76 @@ async fn claim(
         .one(&deps.db)
         .await?
         .map(|v| v.processing_attempts))
+}
+
+/// Renews this worker's hold on a version every third of the lease until
+/// dropped (the attempt ended).
+fn heartbeat(deps: &WorkerDeps, version_id: Uuid) -> tokio::task::JoinHandle<()> {
+    let deps = deps.clone();
+    let every = (deps.settings.processing.lease / 3)
+        .to_std()
+        .unwrap_or(Duration::from_secs(10))
+        .max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let renewed = asset_version::Entity::update_many()
+                .col_expr(
+                    asset_version::Column::ProcessingHeartbeatAt,
+                    Expr::value(Some(deps.clock.now())),
+                )
+                .filter(asset_version::Column::Id.eq(version_id))
+                .filter(asset_version::Column::ProcessingState.eq(ProcessingState::Processing))
+                .filter(asset_version::Column::ProcessingOwner.eq(deps.instance.to_string()))
+                .exec(&deps.db)
+                .await;
+            if let Err(e) = renewed {
+                tracing::warn!(%version_id, error = %e, "could not renew a processing lease");
+            }
+        }
+    })
+}
+
+/// Gives back, at once, the versions a dead worker process held (known
+/// dead: its successor holds its directory's lock): PENDING again, and
+/// enqueued. Returns how many.
+pub async fn reclaim(deps: &WorkerDeps, owner: &str) -> Result<u64, DbErr> {
+    let held: Vec<Uuid> = asset_version::Entity::find()
+        .filter(asset_version::Column::ProcessingState.eq(ProcessingState::Processing))
+        .filter(asset_version::Column::ProcessingOwner.eq(owner))
+        .all(&deps.db)
+        .await?
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    let mut reclaimed = 0;
+    for id in held {
+        let released = asset_version::Entity::update_many()
+            .col_expr(
+                asset_version::Column::ProcessingState,
+                Expr::value(ProcessingState::Pending),
+            )
+            .col_expr(
+                asset_version::Column::ProcessingOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                asset_version::Column::ProcessingStartedAt,
+                Expr::value(Some(deps.clock.now())),
+            )
+            .filter(asset_version::Column::Id.eq(id))
+            .filter(asset_version::Column::ProcessingState.eq(ProcessingState::Processing))
+            .filter(asset_version::Column::ProcessingOwner.eq(owner))
+            .exec(&deps.db)
+            .await?;
+        if released.rows_affected == 1 {
+            reclaimed += 1;
+            if let Err(e) = deps.queue.enqueue_process_version(id, None).await {
+                tracing::warn!(error = %e, "could not enqueue a reclaimed version; the reconciler will");
+            }
+        }
+    }
+    Ok(reclaimed)
 }
 
 /// Reads an original into memory and reserves, from the process's image
@@ -368,7 +458,10 @@ pub async fn run(deps: &WorkerDeps, version_id: Uuid) -> Result<Outcome, DbErr> 
         return Ok(Outcome::Skipped);
     };
     let settings = &deps.settings.processing;
-    match attempt(deps, &version).await {
+    let beating = heartbeat(deps, version_id);
+    let outcome = attempt(deps, &version).await;
+    beating.abort();
+    match outcome {
         Ok(details) => {
             tracing::info!(%version_id, attempt = attempt_number, %details, "version processed");
             Ok(Outcome::Processed)
@@ -404,6 +497,10 @@ pub async fn run(deps: &WorkerDeps, version_id: Uuid) -> Result<Outcome, DbErr> 
                     asset_version::Column::ProcessingStartedAt,
                     Expr::value(Some(deps.clock.now())),
                 )
+                .col_expr(
+                    asset_version::Column::ProcessingOwner,
+                    Expr::value(Option::<String>::None),
+                )
                 .filter(asset_version::Column::Id.eq(version_id))
                 .exec(&deps.db)
                 .await?;
@@ -429,7 +526,6 @@ pub async fn reconcile(deps: &WorkerDeps) -> Result<u64, DbErr> {
     let now = deps.clock.now();
     let settings = &deps.settings.processing;
     let stale_pending = now - settings.pending_grace;
-    let lease_expired = now - settings.lease;
     let lost = asset_version::Entity::find()
         .filter(
             Condition::any()
@@ -446,11 +542,7 @@ pub async fn reconcile(deps: &WorkerDeps) -> Result<u64, DbErr> {
                                 ),
                         ),
                 )
-                .add(
-                    Condition::all()
-                        .add(asset_version::Column::ProcessingState.eq(ProcessingState::Processing))
-                        .add(asset_version::Column::ProcessingStartedAt.lt(lease_expired)),
-                ),
+                .add(lease_expired(now, settings.lease)),
         )
         .all(&deps.db)
         .await?;

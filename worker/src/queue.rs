@@ -109,14 +109,15 @@ impl Queue {
     }
 
     /// Jobs are fetched two at a time, and a worker that stops sending
-    /// heartbeats is declared dead after 15 s, when its jobs go back to the
-    /// queue: a crashed process holds back little, and not for long.
+    /// heartbeats is declared dead after 6 s, when its jobs go back to the
+    /// queue: a crashed process holds back little, and not for long (what it
+    /// was running is reclaimed at once by its successor, see `instance`).
     pub(crate) fn sqlite_storage<J: Job>(pool: &SqlitePool, queue: &str) -> SqliteStorage<J> {
         SqliteStorage::new(pool).with_config(
             apalis_sqlite::Config::default()
                 .queue(queue)
                 .batch_size(2)
-                .heartbeat_interval(Duration::from_secs(5))
+                .heartbeat_interval(Duration::from_secs(2))
                 .missed_heartbeats(3),
         )
     }
@@ -126,7 +127,7 @@ impl Queue {
             apalis_redis::Config::default()
                 .queue(queue)
                 .batch_size(2)
-                .heartbeat_interval(Duration::from_secs(5))
+                .heartbeat_interval(Duration::from_secs(2))
                 .missed_heartbeats(3)
                 .idempotency_ttl(Some(Duration::from_secs(24 * 3600))),
         )

@@ -77,6 +77,11 @@ pub struct WorkerDeps {
     /// The memory image work may hold in this process (shared with the API's
     /// upload checks when both run in one process).
     pub budget: crate::budget::MemoryBudget,
+    /// This worker process's id (recorded on the versions it processes).
+    pub instance: uuid::Uuid,
+    /// A directory of this worker's own (see [`crate::instance`]), where a
+    /// restarted worker learns what its dead predecessor held.
+    pub home: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +99,7 @@ enum Periodic {
     PurgeExpiredSessions,
     /// Hourly, at minute 47.
     CollectGarbageBlobs,
-    /// Every 30 seconds.
+    /// Every 10 seconds.
     ReconcileProcessing,
     /// Every minute by default (configurable; can be turned off).
     LicenseTakedown,
@@ -116,7 +121,7 @@ impl Periodic {
         match self {
             Periodic::PurgeExpiredSessions => Some("0 17 * * * *".to_owned()),
             Periodic::CollectGarbageBlobs => Some("0 47 * * * *".to_owned()),
-            Periodic::ReconcileProcessing => Some("*/30 * * * * *".to_owned()),
+            Periodic::ReconcileProcessing => Some("*/10 * * * * *".to_owned()),
             Periodic::LicenseTakedown => settings.takedown.schedule.clone(),
             Periodic::UsageRollup => settings.rollup.schedule.clone(),
         }
@@ -204,7 +209,21 @@ pub async fn run_workers(
     }
 
     // A worker that starts after a crash recovers the work the crash lost at
-    // once, rather than at the next scheduled pass.
+    // once, rather than when its leases run out: what its dead predecessor
+    // (in the same worker directory) held, then anything lost otherwise.
+    let tenure = deps
+        .home
+        .as_deref()
+        .and_then(|home| crate::instance::take_over(home, deps.instance));
+    if let Some(predecessor) = tenure.as_ref().and_then(|t| t.predecessor) {
+        match crate::processing::reclaim(&deps, &predecessor.to_string()).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(n, %predecessor, "reclaimed versions a dead worker held")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not reclaim a dead worker's versions"),
+        }
+    }
     let startup = deps.clone();
     schedulers.push(tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -267,6 +286,7 @@ pub async fn run_workers(
     for scheduler in schedulers {
         scheduler.abort();
     }
+    drop(tenure);
     tracing::info!("workers stopped");
     result.map_err(|e| RunnerError::Monitor(e.to_string()))
 }

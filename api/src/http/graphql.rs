@@ -89,7 +89,7 @@ pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Respons
                 );
             }
             let content_type = content_type_header.unwrap_or_default();
-            let tmp_dir = app.state.config.upload_tmp_dir();
+            let tmp_dir = app.state.uploads.path().to_path_buf();
             return match upload::receive(&content_type, body, limits, &tmp_dir).await {
                 // Receiving may take minutes: the identity is read again for
                 // the mutation itself (a session revoked meanwhile uploads nothing).

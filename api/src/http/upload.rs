@@ -213,21 +213,62 @@ pub async fn receive(
     Ok((batch, received))
 }
 
-/// Removes temporary upload files older than a day (left by a crash).
-pub fn clean_tmp_dir(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let day = std::time::Duration::from_secs(24 * 3600);
-    for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if old {
-            let _ = std::fs::remove_file(entry.path());
+/// Where this process stages uploads: `<tmp>/<process id>/`, locked for the
+/// process's life. Several processes may share a data directory; at
+/// start-up each removes the staging directories whose lock is free — their
+/// process died (the operating system frees the lock even after `kill -9`),
+/// so what they hold are partial uploads nobody will finish.
+#[derive(Debug)]
+pub struct UploadDir {
+    path: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl UploadDir {
+    /// Creates this process's staging directory under `tmp`, after removing
+    /// those of dead processes (and files of the older flat layout).
+    pub fn claim(tmp: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(tmp)?;
+        let mut removed = 0usize;
+        for entry in std::fs::read_dir(tmp)?.flatten() {
+            let path = entry.path();
+            let dead = if path.is_dir() {
+                match std::fs::File::open(path.join(".lock")) {
+                    Ok(lock) => lock.try_lock().is_ok(),
+                    // A directory without its lock file: never finished starting.
+                    Err(_) => true,
+                }
+            } else {
+                // Files of the older flat layout: their writers are gone
+                // once the last process of that version stopped.
+                std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+            };
+            if dead {
+                let gone = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                if gone.is_ok() {
+                    removed += 1;
+                }
+            }
         }
+        if removed > 0 {
+            tracing::info!(removed, "removed uploads left by processes that died");
+        }
+        let path = tmp.join(uuid::Uuid::now_v7().simple().to_string());
+        std::fs::create_dir_all(&path)?;
+        let lock = std::fs::File::create(path.join(".lock"))?;
+        lock.try_lock().map_err(std::io::Error::other)?;
+        Ok(Self { path, _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }

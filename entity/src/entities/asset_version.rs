@@ -34,9 +34,13 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub processing_error: Option<String>,
     pub processing_attempts: i32,
-    /// When the current attempt started (a lease: the reconciler retries
-    /// attempts that outlive it).
+    /// When the current attempt started.
     pub processing_started_at: Option<DateTimeUtc>,
+    /// When the worker holding the version last said it was still at it
+    /// (its lease runs from here).
+    pub processing_heartbeat_at: Option<DateTimeUtc>,
+    /// Which worker process holds the version while PROCESSING.
+    pub processing_owner: Option<String>,
     pub processed_at: Option<DateTimeUtc>,
     /// Extracted metadata (JSON), without the GPS position.
     #[sea_orm(column_type = "Text", nullable)]
