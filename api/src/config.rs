@@ -27,6 +27,17 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Who may introspect the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspection {
+    /// Anyone, signed in or not (and error messages suggest field names).
+    Everyone,
+    /// Callers with a valid session only; no field suggestions for anyone.
+    SignedIn,
+    /// Nobody (no GraphiQL, no suggestions).
+    Nobody,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Human,
@@ -183,9 +194,9 @@ pub struct Config {
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
-    /// Serve schema introspection and GraphiQL (turn off in production if
-    /// clients ship their own schema).
-    pub introspection: bool,
+    /// Who may introspect the schema (and get GraphiQL and field
+    /// suggestions).
+    pub introspection: Introspection,
     /// How often an open WebSocket re-reads its session even when nothing
     /// happens on it (every operation re-reads it anyway), so a session that
     /// expired closes its socket.
@@ -614,7 +625,20 @@ impl Config {
                 },
             },
             trust_proxy_headers: parse_bool(&get, "trust_proxy_headers", false)?,
-            introspection: parse_bool(&get, "introspection", true)?,
+            introspection: match get("introspection")
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("signed-in" | "authenticated") => Introspection::SignedIn,
+                Some("everyone" | "true" | "1" | "yes" | "on") => Introspection::Everyone,
+                Some("nobody" | "false" | "0" | "no" | "off") => Introspection::Nobody,
+                Some(other) => {
+                    return Err(invalid(
+                        "introspection",
+                        format!("{other:?} is not signed-in, everyone or nobody"),
+                    ));
+                }
+            },
             ws_session_check_interval: parse_duration_key(
                 &get,
                 "ws_session_check_interval",

@@ -149,3 +149,46 @@ pub fn png16_rgba(width: u32, height: u32, tag: &str) -> Vec<u8> {
     }
     out
 }
+
+/// A `width` × `height` lossless WebP in the extended format whose EXIF
+/// chunk says `orientation` and starts with `Exif\0\0`, as exiftool writes
+/// it (a bare TIFF header is what the WebP container specifies).
+pub fn webp_with_exif_orientation(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+    let simple = gradient(width, height, ImageFormat::WebP);
+    assert_eq!(&simple[12..16], b"VP8L", "a lossless WebP");
+    let vp8l = &simple[12..];
+    // VP8X: EXIF flag, canvas size minus one in 24-bit little endian.
+    let mut vp8x = vec![0x08, 0, 0, 0];
+    vp8x.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
+    vp8x.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
+    // TIFF, little endian: one IFD with Orientation (SHORT).
+    let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes());
+    tiff.extend_from_slice(&3u16.to_le_bytes());
+    tiff.extend_from_slice(&1u32.to_le_bytes());
+    tiff.extend_from_slice(&orientation.to_le_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let exif = [b"Exif\0\0".as_slice(), &tiff].concat();
+    let riff_chunk = |kind: &[u8; 4], data: &[u8]| {
+        let mut c = kind.to_vec();
+        c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        c.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            c.push(0);
+        }
+        c
+    };
+    let body = [
+        b"WEBP".as_slice(),
+        &riff_chunk(b"VP8X", &vp8x),
+        vp8l,
+        &riff_chunk(b"EXIF", &exif),
+    ]
+    .concat();
+    [
+        b"RIFF".as_slice(),
+        &(body.len() as u32).to_le_bytes(),
+        &body,
+    ]
+    .concat()
+}

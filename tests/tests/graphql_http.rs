@@ -230,7 +230,10 @@ async fn introspection_and_graphiql_can_be_turned_off() {
         .gql(None, "{ __schema { queryType { name } } }", Value::Null)
         .await;
     assert_eq!(body["data"]["__schema"], Value::Null, "{body}");
-    let open = spawn_app().await;
+    let open = spawn_with(|env| {
+        env.insert("VITRINE_INTROSPECTION".into(), "everyone".into());
+    })
+    .await;
     let body = open
         .gql(None, "{ __schema { queryType { name } } }", Value::Null)
         .await;

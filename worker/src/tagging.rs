@@ -54,7 +54,7 @@ pub struct Camera {
 impl Camera {
     /// Reads the carried-over fields from a file's EXIF.
     pub fn from_file(bytes: &[u8]) -> Self {
-        let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
+        let Some(exif) = crate::render::read_exif(bytes) else {
             return Camera::default();
         };
         let ascii = |tag| {

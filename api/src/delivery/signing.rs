@@ -323,6 +323,17 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_token_size_is_the_real_one() {
+        let token = Keyring::new(SECRET, []).unwrap().sign(&claims());
+        let doc = include_str!("../../../docs/ACCESS.md");
+        let said = format!(
+            "base64url ({} characters) of {TOKEN_LEN} bytes",
+            token.len()
+        );
+        assert!(doc.contains(&said), "docs/ACCESS.md should say: {said}");
+    }
+
+    #[test]
     fn format_1_urls_still_verify_without_a_declared_use() {
         let ring = Keyring::new(SECRET, []).unwrap();
         let c = claims();

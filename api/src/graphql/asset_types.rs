@@ -299,7 +299,8 @@ pub struct Rendition {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct VersionProcessing {
     pub state: ProcessingState,
-    /// Why it failed (or, while retrying, the last transient error).
+    /// Why it failed (or, while retrying, the last transient error);
+    /// members only (null for partners).
     pub error: Option<String>,
     pub attempts: i32,
     pub started_at: Option<DateTime<Utc>>,
@@ -313,6 +314,15 @@ pub struct GpsPosition {
     pub longitude: f64,
 }
 
+/// Whether the caller is a member (partners learn nothing of private
+/// metadata or of internals).
+fn is_member(ctx: &Context<'_>) -> Result<bool, crate::error::ApiError> {
+    Ok(matches!(
+        super::auth(ctx)?.actor,
+        vitrine_entity::policy::Actor::Member { .. }
+    ))
+}
+
 /// What the file says about itself (from its EXIF).
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(complex)]
@@ -324,10 +334,12 @@ pub struct VersionMetadata {
     pub captured_at: Option<String>,
     /// EXIF orientation (1–8), applied to every rendition.
     pub orientation: i32,
-    /// Whether the original carries a GPS position (never delivered).
-    pub has_gps: bool,
-    /// Whether the original carries camera or lens serial numbers (never delivered).
-    pub has_serial_numbers: bool,
+    /// Whether the original carries a GPS position (never delivered); null
+    /// for partners, who learn nothing of private metadata.
+    pub has_gps: Option<bool>,
+    /// Whether the original carries camera or lens serial numbers (never
+    /// delivered); null for partners.
+    pub has_serial_numbers: Option<bool>,
     #[graphql(skip)]
     pub gps_position: Option<(f64, f64)>,
 }
@@ -386,30 +398,38 @@ impl AssetVersion {
             .collect())
     }
 
-    async fn processing(&self) -> VersionProcessing {
-        VersionProcessing {
+    async fn processing(&self, ctx: &Context<'_>) -> async_graphql::Result<VersionProcessing> {
+        // Failure reasons name storage and decoder internals: members only.
+        let member = is_member(ctx)?;
+        Ok(VersionProcessing {
             state: self.model.processing_state,
-            error: self.model.processing_error.clone(),
+            error: self.model.processing_error.clone().filter(|_| member),
             attempts: self.model.processing_attempts,
             started_at: self.model.processing_started_at,
             processed_at: self.model.processed_at,
-        }
+        })
     }
 
     /// Null until the version is processed.
-    async fn metadata(&self) -> Option<VersionMetadata> {
-        let m: vitrine_worker::render::ImageMetadata =
-            serde_json::from_str(self.model.metadata.as_deref()?).ok()?;
-        Some(VersionMetadata {
+    async fn metadata(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VersionMetadata>> {
+        let member = is_member(ctx)?;
+        let Some(m) =
+            self.model.metadata.as_deref().and_then(|m| {
+                serde_json::from_str::<vitrine_worker::render::ImageMetadata>(m).ok()
+            })
+        else {
+            return Ok(None);
+        };
+        Ok(Some(VersionMetadata {
             camera_make: m.camera_make,
             camera_model: m.camera_model,
             lens: m.lens,
             captured_at: m.captured_at,
             orientation: i32::from(m.orientation),
-            has_gps: m.has_gps,
-            has_serial_numbers: m.has_serial_numbers,
+            has_gps: Some(m.has_gps).filter(|_| member),
+            has_serial_numbers: Some(m.has_serial_numbers).filter(|_| member),
             gps_position: self.model.gps_latitude.zip(self.model.gps_longitude),
-        })
+        }))
     }
 
     /// 64-bit difference hash of the image (hex), for duplicate and leak lookup.

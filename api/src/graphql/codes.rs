@@ -42,7 +42,15 @@ fn validation_code(error: &ServerError) -> &'static str {
 
 fn finish(mut response: Response) -> Response {
     for error in &mut response.errors {
-        set_code(error, "INTERNAL");
+        // A literal argument that is not a valid value of its scalar (a bad
+        // DateTime, say) is found when the field is resolved: the caller's
+        // mistake, not ours.
+        let code = if error.message.starts_with("Failed to parse \"") {
+            "BAD_USER_INPUT"
+        } else {
+            "INTERNAL"
+        };
+        set_code(error, code);
     }
     response
 }

@@ -54,7 +54,11 @@ use crate::state::{AppState, Auth, RequestMeta};
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with its limits.
-pub fn build_schema(state: AppState, limits: &Limits, introspection: bool) -> VitrineSchema {
+pub fn build_schema(
+    state: AppState,
+    limits: &Limits,
+    introspection: crate::config::Introspection,
+) -> VitrineSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -69,7 +73,11 @@ pub fn build_schema(state: AppState, limits: &Limits, introspection: bool) -> Vi
         max_aliases: limits.max_aliases,
     })
     .data(state);
-    if !introspection {
+    // "Did you mean …" names fields: only where anyone may see the schema.
+    if introspection != crate::config::Introspection::Everyone {
+        builder = builder.disable_suggestions();
+    }
+    if introspection == crate::config::Introspection::Nobody {
         builder = builder.disable_introspection();
     }
     builder.finish()

@@ -211,7 +211,7 @@ pub async fn get_handler(req: &Request, app: Data<&App>) -> Response {
         }
     };
     let Some(query) = params.query else {
-        let wants_html = app.state.config.introspection
+        let wants_html = app.state.config.introspection != crate::config::Introspection::Nobody
             && req
                 .header("accept")
                 .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
@@ -318,7 +318,12 @@ async fn execute(
         _ => None,
     };
     let mut files = files.into_iter();
+    let anonymous = auth.session_id.is_none();
+    let introspection = app.state.config.introspection;
     let mut attach = |mut request: async_graphql::Request| {
+        if anonymous && introspection == crate::config::Introspection::SignedIn {
+            request = request.disable_introspection();
+        }
         request.data = request_data(&app.state, auth.clone(), meta.clone(), DataScope::Request);
         request.data.insert(files.next().unwrap_or_default());
         if let Some(budget) = &budget {

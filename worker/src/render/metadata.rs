@@ -59,9 +59,41 @@ fn degrees(exif: &Exif, tag: Tag, reference: Tag, negative: u8) -> Option<f64> {
     Some(sign * value)
 }
 
+/// The EXIF of a WebP file: its `EXIF` chunk, with or without the
+/// `Exif\0\0` prefix that some writers (exiftool) put before the TIFF
+/// header, which the EXIF reader does not expect.
+fn webp_exif(bytes: &[u8]) -> Option<Exif> {
+    if bytes.get(0..4) != Some(b"RIFF".as_slice()) || bytes.get(8..12) != Some(b"WEBP".as_slice()) {
+        return None;
+    }
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let kind = &bytes[at..at + 4];
+        let len = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        let len = usize::try_from(len).ok()?;
+        let data = bytes.get(at + 8..at + 8 + len)?;
+        if kind == b"EXIF" {
+            let tiff = data.strip_prefix(b"Exif\0\0".as_slice()).unwrap_or(data);
+            return Reader::new().read_raw(tiff.to_vec()).ok();
+        }
+        // Chunks are padded to an even length.
+        at += 8 + len + (len & 1);
+    }
+    None
+}
+
+/// A file's EXIF, whatever container carries it.
+pub fn read_exif(bytes: &[u8]) -> Option<Exif> {
+    webp_exif(bytes).or_else(|| {
+        Reader::new()
+            .read_from_container(&mut Cursor::new(bytes))
+            .ok()
+    })
+}
+
 /// Reads what we keep from a file's EXIF; a file without EXIF gives defaults.
 pub fn read_metadata(bytes: &[u8]) -> ImageMetadata {
-    let Ok(exif) = Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
+    let Some(exif) = read_exif(bytes) else {
         return ImageMetadata {
             orientation: 1,
             ..ImageMetadata::default()

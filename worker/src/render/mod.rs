@@ -16,7 +16,7 @@ mod png;
 
 use vitrine_entity::RenditionKind;
 
-pub use metadata::{ImageMetadata, read_metadata};
+pub use metadata::{ImageMetadata, read_exif, read_metadata};
 
 /// What to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
