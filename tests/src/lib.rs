@@ -403,6 +403,12 @@ impl WsClient {
             .unwrap();
     }
 
+    /// Sends a raw text message.
+    pub async fn send_raw(&mut self, text: String) {
+        // A closed socket refuses the message: the next read says how.
+        let _ = self.socket.send(Message::text(text)).await;
+    }
+
     /// Sends an operation and returns its first `next` payload, or how the
     /// socket was closed instead.
     pub async fn operation(&mut self, id: &str, query: &str, variables: Value) -> WsEvent {

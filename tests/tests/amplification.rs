@@ -164,3 +164,41 @@ async fn a_response_larger_than_the_cap_is_replaced_by_an_error() {
     assert!(body["errors"].is_null(), "{body}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_socket_runs_a_bounded_number_of_operations_and_messages() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut ws = app.ws_connect(json!({ "token": admin })).await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+    for i in 0..100 {
+        ws.subscribe(&format!("s{i}"), "subscription { auditFeed { seq } }")
+            .await;
+    }
+    ws.subscribe("one-too-many", "subscription { auditFeed { seq } }")
+        .await;
+    let refusal = ws.message().await;
+    assert_eq!(refusal["type"], "error", "{refusal}");
+    assert_eq!(refusal["id"], "one-too-many");
+    assert_eq!(
+        refusal["payload"][0]["extensions"]["code"],
+        "TOO_MANY_REQUESTS"
+    );
+    // Completing one makes room for another.
+    ws.send_raw(json!({ "id": "s0", "type": "complete" }).to_string())
+        .await;
+    match ws.operation("after", "{ me { email } }", Value::Null).await {
+        vitrine_tests::WsEvent::Message(p) => assert!(p["errors"].is_null(), "{p}"),
+        other => panic!("{other:?}"),
+    }
+    // A message larger than a request body may be ends the connection.
+    let big = "x".repeat(2 << 20);
+    ws.send_raw(
+        json!({ "id": "big", "type": "subscribe", "payload": { "query": format!("{{ me {{ email }} }} #{big}") } })
+            .to_string(),
+    )
+    .await;
+    let (code, reason) = ws.closed(std::time::Duration::from_secs(10)).await;
+    assert!(code.is_none() || code == Some(1009), "{code:?} {reason}");
+    app.finish().await;
+}

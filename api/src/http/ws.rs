@@ -13,6 +13,7 @@
 //! next identity change anywhere in the deployment (the event bus), and at
 //! the latest after `VITRINE_WS_SESSION_CHECK_INTERVAL`.
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::http::{WebSocketProtocols, WsMessage};
@@ -23,7 +24,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt, future};
 use poem::http::StatusCode;
 use poem::web::Data as PoemData;
-use poem::web::websocket::{Message, WebSocket};
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig};
 use poem::{IntoResponse, Request, Response as HttpResponse, handler};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
@@ -194,9 +195,44 @@ pub async fn handler(
         .header("authorization")
         .and_then(bearer)
         .map(str::to_owned);
+    // One message is one request: no larger than an HTTP request's body.
+    let max = app.state.config.limits.max_request_bytes;
     ws.protocols(["graphql-transport-ws"])
+        .config(
+            WebSocketConfig::default()
+                .max_message_size(Some(max))
+                .max_frame_size(Some(max)),
+        )
         .on_upgrade(move |socket| serve(app, meta, header_token, socket))
         .into_response()
+}
+
+/// The most operations one socket may run at once (each holds a stream, a
+/// bus subscription and its data); beyond it a `subscribe` is refused.
+pub const MAX_OPERATIONS: usize = 100;
+
+/// The type and id of a graphql-transport-ws message.
+fn kind_and_id(bytes: &[u8]) -> Option<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+    }
+    let e: Envelope = serde_json::from_slice(bytes).ok()?;
+    Some((e.kind, e.id?))
+}
+
+fn too_many_operations(id: &str) -> String {
+    serde_json::json!({
+        "id": id,
+        "type": "error",
+        "payload": [{
+            "message": format!("at most {MAX_OPERATIONS} operations at once on one connection"),
+            "extensions": { "code": "TOO_MANY_REQUESTS" },
+        }],
+    })
+    .to_string()
 }
 
 async fn serve(
@@ -206,11 +242,39 @@ async fn serve(
     socket: poem::web::websocket::WebSocketStream,
 ) {
     let (mut sink, stream) = socket.split();
+    // Operations running on this socket, by id: started by `subscribe`,
+    // ended by the client's `complete` or the server's `complete`/`error`.
+    let running: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
+    let (refusals, mut refused) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let counted = running.clone();
     let input = stream
         .take_while(|m| future::ready(m.is_ok()))
         .filter_map(|m| future::ready(m.ok()))
         .filter(|m| future::ready(m.is_text() || m.is_binary()))
-        .map(Message::into_bytes);
+        .map(Message::into_bytes)
+        .filter(move |bytes| {
+            let pass = match kind_and_id(bytes) {
+                Some((kind, id)) if kind == "subscribe" => {
+                    let mut running = counted.lock().unwrap_or_else(|p| p.into_inner());
+                    if running.len() >= MAX_OPERATIONS && !running.contains(&id) {
+                        let _ = refusals.send(too_many_operations(&id));
+                        false
+                    } else {
+                        running.insert(id);
+                        true
+                    }
+                }
+                Some((kind, id)) if kind == "complete" => {
+                    counted
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    true
+                }
+                _ => true,
+            };
+            future::ready(pass)
+        });
     let state = app.state.clone();
     let identity = Arc::new(SocketIdentity::new());
     let executor = SocketExecutor {
@@ -254,6 +318,11 @@ async fn serve(
             }
             next = messages.next() => match next {
                 Some(WsMessage::Text(text)) => {
+                    if let Some((kind, id)) = kind_and_id(text.as_bytes())
+                        && (kind == "complete" || kind == "error")
+                    {
+                        running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                    }
                     if sink.send(Message::text(text)).await.is_err() {
                         break;
                     }
@@ -266,6 +335,12 @@ async fn serve(
                 }
                 None => break,
             },
+            Some(text) = refused.recv() => {
+                if sink.send(Message::text(text)).await.is_err() {
+                    break;
+                }
+                false
+            }
             changed = ended.changed() => {
                 let reason = ended.borrow_and_update().clone();
                 match (changed, reason) {
