@@ -28,6 +28,7 @@ class Server:
             "VITRINE_BIND": f"127.0.0.1:{self.port}",
             "VITRINE_LOG": "warn",
             "VITRINE_LOGIN_MAX_FAILURES_PER_IP": "100000",
+            "VITRINE_LOGIN_MAX_FAILURES_PER_ACCOUNT": "100000",
         })
         self.env.update(extra_env or {})
         self.url = f"http://127.0.0.1:{self.port}/graphql"

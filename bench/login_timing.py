@@ -54,6 +54,7 @@ def main():
             "VITRINE_BIND": f"127.0.0.1:{port}",
             "VITRINE_LOGIN_MAX_FAILURES_PER_EMAIL": "1000",
             "VITRINE_LOGIN_MAX_FAILURES_PER_IP": "100000",
+            "VITRINE_LOGIN_MAX_FAILURES_PER_ACCOUNT": "100000",
             "VITRINE_LOG": "warn",
         })
         server = subprocess.Popen([binary, "serve"], env=env, stderr=subprocess.DEVNULL)

@@ -653,6 +653,20 @@ impl Config {
             )?,
             data_dir,
         };
+        // The first download of an original holds it and its stamped copy.
+        let stamping = config
+            .limits
+            .max_upload_bytes
+            .saturating_mul(2)
+            .saturating_add(1 << 20);
+        if stamping > config.limits.decode_budget {
+            return Err(invalid(
+                "decode_budget",
+                format!(
+                    "must hold an original and its stamped copy: at least {stamping} bytes (2 × max_upload_bytes + 1 MiB)"
+                ),
+            ));
+        }
         if config.limits.max_decode_bytes > config.limits.decode_budget {
             return Err(invalid(
                 "max_decode_bytes",

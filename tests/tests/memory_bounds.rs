@@ -102,6 +102,7 @@ async fn three_huge_sixteen_bit_pngs_at_once_stay_within_the_decode_budget() {
     let app = spawn_with(|env| {
         env.insert("VITRINE_DECODE_BUDGET".into(), budget.to_string());
         env.insert("VITRINE_MAX_DECODE_BYTES".into(), budget.to_string());
+        env.insert("VITRINE_MAX_UPLOAD_BYTES".into(), "64MiB".into());
     })
     .await;
     let admin = app.admin_token().await;
