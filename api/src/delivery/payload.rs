@@ -99,26 +99,27 @@ pub async fn payload(state: &AppState, served: &Served) -> anyhow::Result<Payloa
     if let Some(bytes) = delivery.cached_file(&cache_key) {
         return Ok(Payload::Memory(bytes));
     }
-    let len = match state.store.size(&key).await? {
-        Some(len) => len,
-        None => match served {
-            Served::Original { .. } => stamp(state, served, &key).await?,
-            _ => anyhow::bail!("{key} is missing from the blob store"),
-        },
-    };
-    if len <= delivery.small_file_limit() as u64 {
-        let (mut reader, _) = state
-            .store
-            .open(&key)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("{key} is missing from the blob store"))?;
-        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        reader.read_to_end(&mut buf).await?;
-        let bytes = Bytes::from(buf);
-        delivery.remember_file(cache_key, bytes.clone());
-        return Ok(Payload::Memory(bytes));
+    // Renditions are small: read at once. Originals: made if missing, and
+    // read only when small enough to keep.
+    if let Served::Original { .. } = served {
+        let len = match state.store.size(&key).await? {
+            Some(len) => len,
+            None => stamp(state, served, &key).await?,
+        };
+        if len > delivery.small_file_limit() as u64 {
+            return Ok(Payload::Stored { key, len });
+        }
     }
-    Ok(Payload::Stored { key, len })
+    let (mut reader, len) = state
+        .store
+        .open(&key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{key} is missing from the blob store"))?;
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    reader.read_to_end(&mut buf).await?;
+    let bytes = Bytes::from(buf);
+    delivery.remember_file(cache_key, bytes.clone());
+    Ok(Payload::Memory(bytes))
 }
 
 /// Makes the stamped copy of an original under `key` (once, however many

@@ -14,9 +14,7 @@ use async_graphql::extensions::{
     NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{
-    Pos, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use tokio::sync::watch;
 
 /// The complexity budget one HTTP request's operations share.
@@ -54,11 +52,7 @@ impl BatchBudget {
 }
 
 fn too_complex(message: String) -> ServerError {
-    let mut error = ServerError::new(message, Some(Pos::default()));
-    let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "QUERY_TOO_COMPLEX");
-    error.extensions = Some(extensions);
-    error
+    super::coded(message, "QUERY_TOO_COMPLEX")
 }
 
 /// Refuses a document in which a selection names one field (or spreads

@@ -23,6 +23,13 @@ impl ExtensionFactory for ErrorCodes {
 
 struct ErrorCodesExtension;
 
+/// An error with a code of its own (refusals raised outside resolvers).
+pub(crate) fn coded(message: impl Into<String>, code: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    set_code(&mut error, code);
+    error
+}
+
 fn set_code(error: &mut ServerError, code: &str) {
     let ext = error.extensions.get_or_insert_with(Default::default);
     if ext.get("code").is_none() {

@@ -21,6 +21,7 @@ use vitrine_entity::access::AccessMap;
 
 use asset_resolvers::{AssetMutation, AssetQuery};
 pub use codes::ErrorCodes;
+pub(crate) use codes::coded;
 pub use loaders::Loaders;
 use mutation::IdentityMutation;
 use query::IdentityQuery;

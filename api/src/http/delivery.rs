@@ -260,17 +260,16 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
             }
             _ => None,
         };
-        let sent = plan
-            .as_ref()
-            .filter(|_| !asked.head)
-            .map_or(0, |p| p.range.bytes(p.payload.len()));
+        // Bytes that go out, of a body of `len`.
+        let (sent, len) = plan.as_ref().filter(|_| !asked.head).map_or((0, 0), |p| {
+            (p.range.bytes(p.payload.len()), p.payload.len())
+        });
         if let Some(link_id) = visitor_link
             && sent > 0
             && !counted
         {
             let counting = if claims.kind.is_download() {
-                let units =
-                    share_link::download_units(sent, plan.as_ref().map_or(0, |p| p.payload.len()));
+                let units = share_link::download_units(sent, len);
                 share_links::count_download(&state.db, link_id, units, now).await
             } else {
                 share_links::count_view(&state.db, link_id, now)

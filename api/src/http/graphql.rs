@@ -341,6 +341,11 @@ async fn execute(
     render(response, flavor, limits.max_response_bytes)
 }
 
+/// Why a response larger than `max` bytes is not sent.
+pub(crate) fn too_large_message(max: usize) -> String {
+    format!("the response would exceed {max} bytes: ask for smaller pages or fewer fields")
+}
+
 /// A response larger than allowed (or that cannot be serialised).
 pub(crate) struct Oversize;
 
@@ -415,9 +420,7 @@ fn render(response: BatchResponse, flavor: Flavor, max_bytes: usize) -> Response
             return request_error(
                 StatusCode::OK,
                 "RESPONSE_TOO_LARGE",
-                &format!(
-                    "the response would exceed {max_bytes} bytes: ask for smaller pages or fewer fields"
-                ),
+                &too_large_message(max_bytes),
                 flavor,
             );
         }

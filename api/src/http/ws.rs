@@ -32,7 +32,7 @@ use uuid::Uuid;
 use vitrine_entity::AuditAction;
 use vitrine_worker::BusEvent;
 
-use super::graphql::{operation_type, serialize_capped};
+use super::graphql::{operation_type, serialize_capped, too_large_message};
 use super::{App, bearer, request_meta};
 use crate::error::ApiError;
 use crate::graphql::{DataScope, VitrineSchema, request_data};
@@ -114,14 +114,10 @@ struct SocketExecutor {
 }
 
 fn too_large(max: usize) -> Response {
-    let mut error = async_graphql::ServerError::new(
-        format!("the response would exceed {max} bytes: ask for smaller pages or fewer fields"),
-        None,
-    );
-    let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "RESPONSE_TOO_LARGE");
-    error.extensions = Some(extensions);
-    Response::from_errors(vec![error])
+    Response::from_errors(vec![crate::graphql::coded(
+        too_large_message(max),
+        "RESPONSE_TOO_LARGE",
+    )])
 }
 
 fn refusal(error: ApiError) -> Response {
