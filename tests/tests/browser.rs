@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
-use vitrine_tests::{UploadFile, spawn_app};
+use vitrine_tests::{UploadFile, spawn_app, spawn_with};
 
 fn browser_ready(dir: &Path, chromium: &str) -> Result<(), String> {
     if !dir.join("node_modules/playwright-core").is_dir() {
@@ -26,8 +26,9 @@ fn browser_ready(dir: &Path, chromium: &str) -> Result<(), String> {
     }
 }
 
-#[tokio::test]
-async fn a_visitor_uses_share_links_in_a_real_browser() {
+/// The harness directory and browser, or `None` (after saying why) when the
+/// browser tests cannot run here and are not required.
+fn harness() -> Option<(std::path::PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     let chromium = std::env::var("VT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if let Err(why) = browser_ready(&dir, &chromium) {
@@ -36,8 +37,83 @@ async fn a_visitor_uses_share_links_in_a_real_browser() {
             "the browser test is required here: {why}"
         );
         eprintln!("skipping the browser test: {why}");
-        return;
+        return None;
     }
+    Some((dir, chromium))
+}
+
+/// Runs a harness script; panics with its output unless it passed.
+async fn run_script(mut command: tokio::process::Command) {
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("the browser run finished in time")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("browser checks passed"),
+        "the browser run failed:\n{stdout}\n{stderr}"
+    );
+}
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[tokio::test]
+async fn a_page_on_an_allowed_origin_uses_the_api_and_another_origin_is_blocked() {
+    let Some((dir, chromium)) = harness() else {
+        return;
+    };
+    let (allowed, other) = (free_port(), free_port());
+    let app = spawn_with(|env| {
+        env.insert(
+            "VITRINE_CORS_ALLOWED_ORIGINS".into(),
+            format!("http://127.0.0.1:{allowed}, https://portal.example.com"),
+        );
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let asset = app
+        .upload_asset(&admin, &UploadFile::fixture("garden.jpg"), json!({}))
+        .await;
+    let id = asset["id"].as_str().unwrap().to_owned();
+    assert!(app.wait_until_processed(Duration::from_secs(60)).await);
+    let url = app
+        .delivery_url(&admin, &id, "PREVIEW", Some(600))
+        .await
+        .expect("a delivery URL");
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(dir.join("cors.mjs"))
+        .env("VT_API", &app.base)
+        .env("VT_TOKEN", &admin)
+        .env("VT_DELIVERY_URL", &url)
+        .env("VT_EMAIL", "admin@vitrine.test")
+        .env("VT_ALLOWED_PORT", allowed.to_string())
+        .env("VT_OTHER_PORT", other.to_string())
+        .env("VT_CHROMIUM", &chromium);
+    run_script(command).await;
+    // The foreign page's cross-site sign-in attempts never ran.
+    assert_eq!(
+        app.count_rows("audit_events WHERE action = 'LOGIN_FAILED'")
+            .await,
+        0,
+        "a cross-site simple request ran a mutation"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_visitor_uses_share_links_in_a_real_browser() {
+    let Some((dir, chromium)) = harness() else {
+        return;
+    };
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let _worker = app.start_worker_if_needed().await;
@@ -86,7 +162,8 @@ async fn a_visitor_uses_share_links_in_a_real_browser() {
     };
     let downloads = std::env::temp_dir().join(format!("vitrine-dl-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&downloads).unwrap();
-    let output = tokio::process::Command::new("node")
+    let mut command = tokio::process::Command::new("node");
+    command
         .arg(dir.join("share.mjs"))
         .env("VT_PROTECTED_URL", url(&protected))
         .env("VT_PASSWORD", "open sesame 2027")
@@ -100,18 +177,8 @@ async fn a_visitor_uses_share_links_in_a_real_browser() {
                 .unwrap(),
         )
         .env("VT_CHROMIUM", &chromium)
-        .env("VT_DOWNLOAD_DIR", &downloads)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), output)
-        .await
-        .expect("the browser run finished in time")
-        .expect("node runs");
+        .env("VT_DOWNLOAD_DIR", &downloads);
+    run_script(command).await;
     std::fs::remove_dir_all(&downloads).ok();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("browser checks passed"),
-        "the browser run failed:\n{stdout}\n{stderr}"
-    );
     app.finish().await;
 }

@@ -73,7 +73,7 @@ async fn a_password_protected_link_opens_only_with_its_password_and_for_its_own_
     assert_eq!(form.status(), 200);
     for (name, value) in [
         ("x-robots-tag", "noindex"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),
         ("cache-control", "no-store"),
     ] {

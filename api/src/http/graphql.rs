@@ -224,6 +224,8 @@ pub async fn get_handler(req: &Request, app: Data<&App>) -> Response {
             return Response::builder()
                 .content_type("text/html; charset=utf-8")
                 .header("Cache-Control", "no-store")
+                // Its requests must carry its origin (see `cors`).
+                .header("Referrer-Policy", "same-origin")
                 .body(page);
         }
         return request_error(

@@ -1,6 +1,7 @@
 //! HTTP routes: the GraphQL endpoint (POST, GET, GraphiQL), WebSocket
 //! subscriptions, and the health probes.
 
+pub mod cors;
 mod delivery;
 mod graphql;
 mod health;
@@ -32,6 +33,17 @@ pub struct App {
 
 /// The route table with its middleware.
 pub fn routes(app: App) -> impl Endpoint {
+    let config = &app.state.config;
+    let cors_policy = Arc::new(cors::CorsPolicy {
+        allowed: config.cors_allowed_origins.iter().cloned().collect(),
+        max_age: config.cors_max_age,
+        public_origin: config
+            .delivery
+            .public_url
+            .as_deref()
+            .and_then(cors::origin_of_url),
+        trust_forwarded_host: config.trust_proxy_headers,
+    });
     Route::new()
         .at(
             "/graphql",
@@ -43,11 +55,11 @@ pub fn routes(app: App) -> impl Endpoint {
         .at("/stats/usage.csv", get(stats::usage_csv))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
+        .around(move |ep, req| cors::cors(cors_policy.clone(), ep, req))
         .data(app)
         .with(
             SetHeader::new()
                 .overriding("X-Content-Type-Options", "nosniff")
-                .overriding("Referrer-Policy", "no-referrer")
                 .overriding("X-Frame-Options", "DENY"),
         )
         .with(CatchPanic::new())

@@ -74,7 +74,10 @@ fn page(state: &AppState, status: StatusCode, title: &str, body: &str) -> Respon
         .header(header::CACHE_CONTROL, "no-store")
         .header("Content-Security-Policy", csp)
         .header("X-Robots-Tag", "noindex, nofollow")
-        .header("Referrer-Policy", "no-referrer")
+        // `same-origin`, not `no-referrer`: under `no-referrer` the browser
+        // sends `Origin: null` with the password form, which the cross-site
+        // check must refuse. Nothing leaves for another origin either way.
+        .header("Referrer-Policy", "same-origin")
         .header("X-Frame-Options", "DENY")
         .body(html)
 }

@@ -194,6 +194,11 @@ pub struct Config {
     pub renditions: Renditions,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
+    /// Browser origins (besides this server's own) that may call the API
+    /// and read delivered files from scripts; normalised `scheme://host[:port]`.
+    pub cors_allowed_origins: Vec<String>,
+    /// How long browsers may cache a preflight answer.
+    pub cors_max_age: Duration,
     /// Who may introspect the schema (and get GraphiQL and field
     /// suggestions).
     pub introspection: Introspection,
@@ -325,6 +330,8 @@ pub const KEYS: &[&str] = &[
     "processing_lease",
     "processing_concurrency",
     "trust_proxy_headers",
+    "cors_allowed_origins",
+    "cors_max_age",
     "introspection",
     "ws_session_check_interval",
     "log_format",
@@ -625,6 +632,15 @@ impl Config {
                 },
             },
             trust_proxy_headers: parse_bool(&get, "trust_proxy_headers", false)?,
+            cors_allowed_origins: get("cors_allowed_origins")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(crate::http::cors::parse_origin)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid("cors_allowed_origins", e))?,
+            cors_max_age: parse_duration_key(&get, "cors_max_age", Duration::from_secs(600))?,
             introspection: match get("introspection")
                 .map(|v| v.to_ascii_lowercase())
                 .as_deref()
@@ -702,378 +718,12 @@ impl Config {
     }
 }
 
-fn storage_config(
-    get: &impl Fn(&str) -> Option<String>,
-    data_dir: &Path,
-) -> Result<StorageConfig, ConfigError> {
-    let url = get("storage_url");
-    let Some(url) = url else {
-        return Ok(StorageConfig::Local(data_dir.join("blobs")));
-    };
-    if let Some(path) = url.strip_prefix("file://") {
-        return Ok(StorageConfig::Local(PathBuf::from(path)));
-    }
-    if let Some(rest) = url.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty()
-            || !bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        {
-            return Err(invalid(
-                "storage_url",
-                "s3://BUCKET[/PREFIX]: the bucket name is missing or invalid",
-            ));
-        }
-        let prefix = prefix.trim_matches('/');
-        let prefix = if prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{prefix}/")
-        };
-        let region = get("s3_region").unwrap_or_else(|| "us-east-1".into());
-        let explicit_endpoint = get("s3_endpoint");
-        let path_style = parse_bool(get, "s3_path_style", explicit_endpoint.is_some())?;
-        let endpoint =
-            explicit_endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
-        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            return Err(invalid("s3_endpoint", "must be an http:// or https:// URL"));
-        }
-        let access_key_id = get("s3_access_key_id")
-            .ok_or_else(|| invalid("s3_access_key_id", "required with an s3:// storage URL"))?;
-        let secret_access_key = get("s3_secret_access_key")
-            .ok_or_else(|| invalid("s3_secret_access_key", "required with an s3:// storage URL"))?;
-        return Ok(StorageConfig::S3 {
-            bucket: bucket.to_owned(),
-            prefix,
-            endpoint,
-            region,
-            path_style,
-            access_key_id,
-            secret_access_key: Secret::new(secret_access_key),
-        });
-    }
-    if url.contains("://") {
-        return Err(invalid(
-            "storage_url",
-            format!(
-                "unsupported scheme in {:?}: use a directory, file:// or s3://",
-                url.split("://").next().unwrap_or_default()
-            ),
-        ));
-    }
-    Ok(StorageConfig::Local(PathBuf::from(url)))
-}
-
-fn default_sqlite_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("vitrine.sqlite").display()
-    )
-}
-
-/// Reads a TOML configuration file into setting values.
-pub fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
-    let file_err = |message: String| ConfigError::File {
-        path: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
-    let mut out = HashMap::new();
-    for (key, value) in table {
-        if !KEYS.contains(&key.as_str()) {
-            return Err(file_err(format!("unknown setting {key:?}")));
-        }
-        let value = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            other => return Err(file_err(format!("{key}: unsupported value {other:?}"))),
-        };
-        out.insert(key, value);
-    }
-    Ok(out)
-}
-
-fn parse_num<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let Some(raw) = get(key) else {
-        return Ok(default);
-    };
-    let value: T = raw
-        .replace('_', "")
-        .parse()
-        .map_err(|_| invalid(key, format!("{raw:?} is not a number")))?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(invalid(
-            key,
-            format!("{value} is outside {}..={}", range.start(), range.end()),
-        ))
-    }
-}
-
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(key).map(|v| v.to_ascii_lowercase()).as_deref() {
-        None => Ok(default),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some("0" | "false" | "no" | "off") => Ok(false),
-        Some(other) => Err(invalid(key, format!("{other:?} is not true or false"))),
-    }
-}
-
-/// A cron schedule with seconds, or `off` (`None`).
-fn parse_schedule(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    default: &str,
-) -> Result<Option<String>, ConfigError> {
-    match get(key).as_deref() {
-        None => Ok(Some(default.to_owned())),
-        Some("off") => Ok(None),
-        Some(spec) => {
-            vitrine_worker::runner::check_schedule(spec)
-                .map_err(|e| invalid(key, format!("{spec:?}: {e}")))?;
-            Ok(Some(spec.to_owned()))
-        }
-    }
-}
-
-/// Parses `90`, `90s`, `15m`, `12h`, `7d` (a bare number is seconds).
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => return Some(Duration::from_millis(n)),
-        "m" | "min" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
-}
-
-fn parse_duration_key(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    match get(key) {
-        None => Ok(default),
-        Some(raw) => match parse_duration(&raw) {
-            Some(d) if !d.is_zero() => Ok(d),
-            _ => Err(invalid(
-                key,
-                format!("{raw:?} is not a positive duration like 90s, 15m, 12h or 7d"),
-            )),
-        },
-    }
-}
-
-/// Parses `1048576`, `512KiB`, `256MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
-pub fn parse_size_str(raw: &str) -> Option<u64> {
-    let raw = raw.trim().replace('_', "");
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" | "k" => 1 << 10,
-        "mib" | "m" => 1 << 20,
-        "gib" | "g" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return None,
-    };
-    n.checked_mul(factor)
-}
-
-fn parse_size(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match get(key) {
-        None => Ok(default),
-        Some(raw) => match parse_size_str(&raw) {
-            Some(n) if n > 0 => Ok(n),
-            _ => Err(invalid(
-                key,
-                format!("{raw:?} is not a positive size like 1048576, 512KiB or 256MiB"),
-            )),
-        },
-    }
-}
-
+mod parse;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_are_safe_and_local() {
-        let c = Config::from_sources(&HashMap::new(), &HashMap::new()).unwrap();
-        assert_eq!(c.data_dir, PathBuf::from("./data"));
-        assert!(
-            c.database_url
-                .expose()
-                .starts_with("sqlite://./data/vitrine.sqlite")
-        );
-        assert!(c.redis_url.is_none());
-        assert!(c.embedded_workers());
-        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
-        assert_eq!(c.limits.max_upload_bytes, 256 << 20);
-        assert_eq!(c.login.max_failures_per_email, 5);
-        assert!(!c.trust_proxy_headers);
-        assert!(c.secret.is_none());
-    }
-
-    #[test]
-    fn environment_overrides_file() {
-        let file = env(&[("bind", "0.0.0.0:9000"), ("session_ttl", "1h")]);
-        let c = Config::from_sources(&env(&[("VITRINE_BIND", "127.0.0.1:9001")]), &file).unwrap();
-        assert_eq!(c.bind.port(), 9001);
-        assert_eq!(c.session_ttl, Duration::from_secs(3600));
-    }
-
-    #[test]
-    fn invalid_values_name_the_setting() {
-        let cases = [
-            ("VITRINE_BIND", "not-an-address", "VITRINE_BIND"),
-            ("VITRINE_DATABASE_URL", "mysql://x", "VITRINE_DATABASE_URL"),
-            ("VITRINE_REDIS_URL", "http://x", "VITRINE_REDIS_URL"),
-            ("VITRINE_SECRET", "short", "VITRINE_SECRET"),
-            ("VITRINE_SESSION_TTL", "forever", "VITRINE_SESSION_TTL"),
-            (
-                "VITRINE_MAX_UPLOAD_BYTES",
-                "lots",
-                "VITRINE_MAX_UPLOAD_BYTES",
-            ),
-            ("VITRINE_MAX_QUERY_DEPTH", "0", "VITRINE_MAX_QUERY_DEPTH"),
-            ("VITRINE_LOG_FORMAT", "xml", "VITRINE_LOG_FORMAT"),
-            (
-                "VITRINE_TRUST_PROXY_HEADERS",
-                "maybe",
-                "VITRINE_TRUST_PROXY_HEADERS",
-            ),
-            ("VITRINE_STORAGE_URL", "ftp://x", "VITRINE_STORAGE_URL"),
-            ("VITRINE_BOGUS", "1", "VITRINE_BOGUS"),
-            ("VITRINE_STORAGE_URL", "s3://", "VITRINE_STORAGE_URL"),
-            (
-                "VITRINE_STORAGE_URL",
-                "s3://bucket",
-                "VITRINE_S3_ACCESS_KEY_ID",
-            ),
-        ];
-        for (key, value, named) in cases {
-            let err = Config::from_sources(&env(&[(key, value)]), &HashMap::new()).unwrap_err();
-            assert!(err.to_string().starts_with(named), "{key}: {err}");
-        }
-    }
-
-    #[test]
-    fn secrets_never_show_in_debug_output() {
-        let c = Config::from_sources(
-            &env(&[
-                ("VITRINE_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"),
-                ("VITRINE_DATABASE_URL", "postgres://u:hunter2@db/x"),
-                ("VITRINE_REDIS_URL", "redis://:pw-redis@r"),
-            ]),
-            &HashMap::new(),
-        )
-        .unwrap();
-        let debug = format!("{c:?}");
-        for leaked in ["s3cr3t", "hunter2", "pw-redis"] {
-            assert!(!debug.contains(leaked), "{leaked} in {debug}");
-        }
-    }
-
-    #[test]
-    fn storage_is_local_by_default_and_s3_by_url() {
-        let c = Config::from_sources(&HashMap::new(), &HashMap::new()).unwrap();
-        assert_eq!(
-            c.storage,
-            StorageConfig::Local(PathBuf::from("./data/blobs"))
-        );
-        let c = Config::from_sources(
-            &env(&[
-                ("VITRINE_STORAGE_URL", "s3://media-bucket/vitrine/prod/"),
-                ("VITRINE_S3_ACCESS_KEY_ID", "AKID"),
-                ("VITRINE_S3_SECRET_ACCESS_KEY", "very-secret-key"),
-                ("VITRINE_S3_REGION", "eu-west-3"),
-            ]),
-            &HashMap::new(),
-        )
-        .unwrap();
-        match &c.storage {
-            StorageConfig::S3 {
-                bucket,
-                prefix,
-                endpoint,
-                path_style,
-                ..
-            } => {
-                assert_eq!(bucket, "media-bucket");
-                assert_eq!(prefix, "vitrine/prod/");
-                assert_eq!(endpoint, "https://s3.eu-west-3.amazonaws.com");
-                assert!(!path_style);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(!format!("{c:?}").contains("very-secret-key"));
-    }
-
-    #[test]
-    fn durations_and_sizes_parse() {
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("x"), None);
-        assert_eq!(parse_size_str("256MiB"), Some(256 << 20));
-        assert_eq!(parse_size_str("1_000"), Some(1000));
-        assert_eq!(parse_size_str("1TB"), None);
-    }
-
-    #[test]
-    fn toml_file_is_read_and_unknown_keys_refused() {
-        let dir = std::env::temp_dir().join(format!("vitrine-config-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let good = dir.join("good.toml");
-        std::fs::write(&good, "bind = \"127.0.0.1:7000\"\nmax_batch_size = 3\n").unwrap();
-        let values = read_file(&good).unwrap();
-        let c = Config::from_sources(&HashMap::new(), &values).unwrap();
-        assert_eq!(c.bind.port(), 7000);
-        assert_eq!(c.limits.max_batch_size, 3);
-        let bad = dir.join("bad.toml");
-        std::fs::write(&bad, "bnid = \"x\"\n").unwrap();
-        assert!(read_file(&bad).unwrap_err().to_string().contains("bnid"));
-        std::fs::remove_dir_all(&dir).ok();
-    }
-}
+use parse::{
+    default_sqlite_url, parse_bool, parse_duration_key, parse_num, parse_schedule, parse_size,
+    storage_config,
+};
+pub use parse::{parse_duration, parse_size_str, read_file};
