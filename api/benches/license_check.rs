@@ -73,6 +73,7 @@ fn pure() {
         user_id: Uuid::now_v7(),
         org_id: Uuid::now_v7(),
         org_allowlisted: true,
+        scope: vitrine_entity::policy::KeyScope::FULL,
     };
     let base = AssetFacts {
         access: AccessMode::Public,

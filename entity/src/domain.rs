@@ -446,6 +446,12 @@ audit_actions! {
     /// Usage crossed an anomaly threshold (bulk downloading); recorded by the
     /// anomaly watcher (SYSTEM) within seconds of the burst.
     AnomalyDetected = "ANOMALY_DETECTED",
+    /// An API key was created (its secret shown once).
+    ApiKeyCreated = "API_KEY_CREATED",
+    /// An API key got a new secret; the old one works until the overlap ends.
+    ApiKeyRotated = "API_KEY_ROTATED",
+    /// An API key was revoked.
+    ApiKeyRevoked = "API_KEY_REVOKED",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -18,13 +18,19 @@ use crate::domain::{AccessMode, ActorKind, GrantLevel, Role, ShareScope, Subject
 pub enum Actor {
     /// No valid credentials were presented.
     Anonymous,
-    /// An internal member with a role.
-    Member { user_id: Uuid, role: Role },
+    /// An internal member with a role (a person, or the service user of an
+    /// API key, narrowed by the key's `scope`).
+    Member {
+        user_id: Uuid,
+        role: Role,
+        scope: KeyScope,
+    },
     /// A user of a partner organisation; `org_allowlisted` is read at request time.
     Partner {
         user_id: Uuid,
         org_id: Uuid,
         org_allowlisted: bool,
+        scope: KeyScope,
     },
     /// The holder of a share-link session.
     Visitor { share_link_id: Uuid },
@@ -32,7 +38,65 @@ pub enum Actor {
     System,
 }
 
+/// What an API key may be used for, on top of what its principal (a role,
+/// or a partner organisation) may do: a key can only narrow, never widen.
+/// Sign-in sessions are [`KeyScope::FULL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyScope {
+    /// Read metadata, renditions and downloads, and the audit log and
+    /// statistics where the principal may.
+    pub read: bool,
+    /// Read metadata and get delivery URLs (renditions, downloads) only.
+    pub deliver: bool,
+    /// Everything the principal may do, changes included.
+    pub write: bool,
+}
+
+impl KeyScope {
+    /// No narrowing (sign-in sessions, and keys with the WRITE scope).
+    pub const FULL: KeyScope = KeyScope {
+        read: true,
+        deliver: true,
+        write: true,
+    };
+
+    /// Whether the scope lets its holder attempt `action` at all.
+    pub fn permits(self, action: Action) -> bool {
+        let delivery = matches!(
+            action,
+            Action::ViewMetadata
+                | Action::ViewPreview
+                | Action::DownloadLowres
+                | Action::DownloadOriginal
+        );
+        match action {
+            Action::ViewMetadata
+            | Action::ViewPreview
+            | Action::DownloadLowres
+            | Action::DownloadOriginal => self.write || self.read || (self.deliver && delivery),
+            Action::ViewAudit | Action::ViewStats => self.write || self.read,
+            Action::Upload
+            | Action::Edit
+            | Action::Delete
+            | Action::Share
+            | Action::Moderate
+            | Action::ManageAccess
+            | Action::ManageLicenses
+            | Action::Admin => self.write,
+        }
+    }
+}
+
 impl Actor {
+    /// The key scope narrowing this actor ([`KeyScope::FULL`] for all but
+    /// API keys).
+    pub fn scope(&self) -> KeyScope {
+        match self {
+            Actor::Member { scope, .. } | Actor::Partner { scope, .. } => *scope,
+            Actor::Anonymous | Actor::Visitor { .. } | Actor::System => KeyScope::FULL,
+        }
+    }
+
     /// The audit actor kind; anonymous callers are recorded as visitors.
     pub fn kind(&self) -> ActorKind {
         match self {
@@ -484,6 +548,9 @@ pub enum Denial {
     /// force covers.
     #[error("no license in force covers the declared use")]
     UseNotLicensed,
+    /// The API key's scopes do not allow the action.
+    #[error("this API key's scopes do not allow {}", action.as_str())]
+    KeyScopeLacksAction { action: Action },
 }
 
 fn level_name(level: GrantLevel) -> &'static str {
@@ -515,7 +582,8 @@ impl Denial {
             | Denial::GrantLacksAction { .. }
             | Denial::ScopeLacksAction { .. }
             | Denial::DownloadsExhausted
-            | Denial::UseNotLicensed => false,
+            | Denial::UseNotLicensed
+            | Denial::KeyScopeLacksAction { .. } => false,
         }
     }
 }
@@ -527,6 +595,9 @@ pub fn authorize(
     resource: &Resource,
     now: DateTime<Utc>,
 ) -> Result<(), Denial> {
+    if !actor.scope().permits(action) {
+        return Err(Denial::KeyScopeLacksAction { action });
+    }
     match actor {
         Actor::Anonymous => Err(Denial::Unauthenticated),
         Actor::System => Ok(()),
@@ -650,6 +721,11 @@ pub enum StatsScope {
 
 /// Decides whether `actor` may read usage statistics, and whose.
 pub fn stats_scope(actor: &Actor, now: DateTime<Utc>) -> Result<StatsScope, Denial> {
+    if !actor.scope().permits(Action::ViewStats) {
+        return Err(Denial::KeyScopeLacksAction {
+            action: Action::ViewStats,
+        });
+    }
     match actor {
         Actor::Anonymous => Err(Denial::Unauthenticated),
         Actor::System => Ok(StatsScope::Everyone),
@@ -807,6 +883,7 @@ mod tests {
         Actor::Member {
             user_id: Uuid::nil(),
             role,
+            scope: KeyScope::FULL,
         }
     }
 
@@ -815,7 +892,107 @@ mod tests {
             user_id: Uuid::from_u128(1),
             org_id: Uuid::from_u128(2),
             org_allowlisted: allowlisted,
+            scope: KeyScope::FULL,
         }
+    }
+
+    fn scoped(actor: Actor, scope: KeyScope) -> Actor {
+        match actor {
+            Actor::Member { user_id, role, .. } => Actor::Member {
+                user_id,
+                role,
+                scope,
+            },
+            Actor::Partner {
+                user_id,
+                org_id,
+                org_allowlisted,
+                ..
+            } => Actor::Partner {
+                user_id,
+                org_id,
+                org_allowlisted,
+                scope,
+            },
+            other => other,
+        }
+    }
+
+    /// Every combination of scopes, for every member role and a partner, on
+    /// every action and resource kind: a key allows exactly what both its
+    /// principal and its scopes allow, never more.
+    #[test]
+    fn a_keys_scopes_only_ever_narrow_its_principal() {
+        let mut principals: Vec<Actor> = ROLES.iter().map(|r| member(*r)).collect();
+        principals.push(partner(true));
+        let folder = Resource::Folder(FolderFacts {
+            restricted: false,
+            grant: Some(GrantLevel::Manage),
+        });
+        let asset = Resource::Asset(AssetFacts {
+            grant: Some(GrantLevel::Manage),
+            ..published()
+        });
+        for bits in 0u8..8 {
+            let scope = KeyScope {
+                read: bits & 1 != 0,
+                deliver: bits & 2 != 0,
+                write: bits & 4 != 0,
+            };
+            for principal in &principals {
+                let key = scoped(principal.clone(), scope);
+                for action in Action::ALL {
+                    for resource in [&Resource::Instance, &folder, &asset] {
+                        let full = authorize(principal, action, resource, now());
+                        let narrowed = authorize(&key, action, resource, now());
+                        if scope.permits(action) {
+                            assert_eq!(narrowed, full, "{scope:?} {action:?}");
+                        } else {
+                            assert_eq!(
+                                narrowed,
+                                Err(Denial::KeyScopeLacksAction { action }),
+                                "{scope:?} {action:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // What each scope means.
+        let deliver = KeyScope {
+            read: false,
+            deliver: true,
+            write: false,
+        };
+        let read = KeyScope {
+            read: true,
+            deliver: false,
+            write: false,
+        };
+        for action in Action::ALL {
+            let delivery = matches!(
+                action,
+                Action::ViewMetadata
+                    | Action::ViewPreview
+                    | Action::DownloadLowres
+                    | Action::DownloadOriginal
+            );
+            assert_eq!(deliver.permits(action), delivery, "{action:?}");
+            assert_eq!(
+                read.permits(action),
+                delivery || matches!(action, Action::ViewAudit | Action::ViewStats),
+                "{action:?}"
+            );
+            assert!(KeyScope::FULL.permits(action));
+        }
+        let admin_key = scoped(member(Role::Admin), read);
+        assert_eq!(stats_scope(&admin_key, now()), Ok(StatsScope::Everyone));
+        assert_eq!(
+            stats_scope(&scoped(member(Role::Admin), deliver), now()),
+            Err(Denial::KeyScopeLacksAction {
+                action: Action::ViewStats
+            })
+        );
     }
 
     #[test]
@@ -1712,6 +1889,7 @@ mod tests {
                 user_id,
                 org_id,
                 org_allowlisted: true,
+                scope: KeyScope::FULL,
             };
             let mine = subjects(&actor);
             let facts = AssetFacts {

@@ -16,6 +16,7 @@ mod m20261201_000008_usage_stats;
 mod m20261202_000009_bulk_writes;
 mod m20261206_000010_download_units;
 mod m20261206_000011_processing_heartbeat;
+mod m20261207_000012_api_keys;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_bulk_writes::Migration),
             Box::new(m20261206_000010_download_units::Migration),
             Box::new(m20261206_000011_processing_heartbeat::Migration),
+            Box::new(m20261207_000012_api_keys::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL schema. Resolvers stay thin: parse, call a service (which asks
 //! the policy), map the result to an output type.
 
+mod api_keys;
 mod asset_resolvers;
 pub mod asset_types;
 pub mod budget;
@@ -35,6 +36,7 @@ pub struct QueryRoot(
     share::ShareQuery,
     licenses::LicenseQuery,
     usage::UsageQueryRoot,
+    api_keys::ApiKeyQuery,
 );
 
 /// The mutation root.
@@ -45,6 +47,7 @@ pub struct MutationRoot(
     AssetMutation,
     share::ShareMutation,
     licenses::LicenseMutation,
+    api_keys::ApiKeyMutation,
 );
 pub use subscription::SubscriptionRoot;
 

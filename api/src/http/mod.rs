@@ -124,7 +124,10 @@ pub(crate) async fn request_auth(
     match req.headers().get("authorization") {
         None => Ok(Auth::anonymous()),
         Some(value) => match value.to_str().ok().and_then(bearer) {
-            Some(token) => authenticate(state, token).await,
+            Some(token) => {
+                let meta = request_meta(req, state.config.trust_proxy_headers);
+                authenticate(state, token, meta.ip.as_deref()).await
+            }
             None => Ok(Auth::rejected(
                 "malformed Authorization header (expected: Bearer <token>)",
             )),

@@ -60,6 +60,7 @@ fn changes_identity(action: &str) -> bool {
     [
         AuditAction::Logout,
         AuditAction::TokenRevoked,
+        AuditAction::ApiKeyRevoked,
         AuditAction::UserUpdated,
         AuditAction::UserDisabled,
         AuditAction::PartnerOrgUpdated,
@@ -281,13 +282,14 @@ async fn serve(
     };
     let init_identity = identity.clone();
     let init_state = state.clone();
+    let init_ip = executor.meta.ip.clone();
     let messages =
         async_graphql::http::WebSocket::new(executor, input, WebSocketProtocols::GraphQLWS)
             .on_connection_init(move |payload| async move {
                 let token = payload_token(&payload)
                     .or(header_token)
                     .ok_or_else(|| async_graphql::Error::new(FORBIDDEN))?;
-                let auth = authenticate(&init_state, &token)
+                let auth = authenticate(&init_state, &token, init_ip.as_deref())
                     .await
                     .map_err(|_| async_graphql::Error::new(FORBIDDEN))?;
                 let Some(session_id) = auth.session_id else {

@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::entities::{partner_org, session, user};
 use vitrine_entity::identity::normalize_email;
-use vitrine_entity::policy::Actor;
+use vitrine_entity::policy::{Actor, KeyScope};
 use vitrine_entity::{ActorKind, AuditAction, UserKind};
 
 use crate::error::{ApiError, ApiResult};
@@ -196,6 +196,7 @@ pub async fn login(
             .user_agent
             .clone()
             .map(|ua| ua.chars().take(512).collect())),
+        ..Default::default()
     }
     .insert(tx.conn())
     .await?;
@@ -224,11 +225,24 @@ pub async fn login(
     })
 }
 
-/// Resolves a bearer token to an identity, at `now`. Every request does this,
-/// so revocation, expiry, disabling and allowlist removal act at once.
-pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Auth> {
+/// Resolves a bearer token — a sign-in token (`vts_…`) or an API key
+/// (`vtk_…`, whose use from `ip` is recorded) — to an identity, at `now`.
+/// Every request does this, so revocation, expiry, disabling and allowlist
+/// removal act at once.
+pub async fn authenticate(state: &AppState, token: &str, ip: Option<&str>) -> ApiResult<Auth> {
+    if token.starts_with(crate::services::api_keys::API_KEY_PREFIX) {
+        let found = crate::services::api_keys::lookup(state, token).await?;
+        let auth = resolve(state, found.clone()).await?;
+        if auth.session_id.is_some()
+            && let Some((key, _)) = &found
+        {
+            crate::services::api_keys::touch(state, key, ip).await?;
+        }
+        return Ok(auth);
+    }
     let found = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .filter(session::Column::ApiKeyName.is_null())
         .find_also_related(user::Entity)
         .one(&state.db)
         .await?;
@@ -278,7 +292,7 @@ async fn resolve(
         return Ok(Auth::rejected("account disabled"));
     }
     let actor = match actor_of_user(&state.db, &user).await? {
-        Ok(actor) => actor,
+        Ok(actor) => crate::services::api_keys::narrow(actor, session.scopes.as_deref()),
         Err(reason) => return Ok(Auth::rejected(reason)),
     };
     Ok(Auth {
@@ -301,6 +315,7 @@ pub async fn actor_of_user<C: sea_orm::ConnectionTrait>(
         (UserKind::Member, Some(role), _) => Ok(Actor::Member {
             user_id: user.id,
             role,
+            scope: KeyScope::FULL,
         }),
         (UserKind::Partner, _, Some(org_id)) => {
             let org = partner_org::Entity::find_by_id(org_id).one(conn).await?;
@@ -309,6 +324,7 @@ pub async fn actor_of_user<C: sea_orm::ConnectionTrait>(
                     user_id: user.id,
                     org_id,
                     org_allowlisted: true,
+                    scope: KeyScope::FULL,
                 }),
                 _ => Err("partner organisation not allowlisted"),
             }

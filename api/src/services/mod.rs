@@ -4,6 +4,7 @@
 //! after the commit.
 
 pub mod access;
+pub mod api_keys;
 pub mod asset_events;
 pub mod assets;
 pub mod audit;

@@ -161,6 +161,7 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         last_login_at: Set(None),
+        service: Set(false),
     }
     .insert(tx.conn())
     .await
@@ -421,8 +422,10 @@ pub async fn list(
     if let Some(after) = after {
         cond = cond.add(user::Column::Id.gt(after));
     }
+    // API keys' principals are listed as keys (`apiKeys`), not as users.
     let query = user::Entity::find()
         .filter(cond)
+        .filter(user::Column::Service.eq(false))
         .order_by_asc(user::Column::Id);
     Ok(fetch_page(query, limit, &state.db).await?)
 }

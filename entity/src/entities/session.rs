@@ -15,6 +15,18 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Set for API keys (long-lived sessions of service users): its name.
+    pub api_key_name: Option<String>,
+    /// An API key's scopes (`READ`, `DELIVER`, `WRITE`, comma-separated);
+    /// `None` for sign-in sessions (no narrowing).
+    pub scopes: Option<String>,
+    pub last_used_at: Option<DateTimeUtc>,
+    pub last_used_ip: Option<String>,
+    /// A rotated key's earlier secret, accepted until `previous_expires_at`.
+    pub previous_token_hash: Option<String>,
+    pub previous_expires_at: Option<DateTimeUtc>,
+    /// Who created the key.
+    pub created_by: Option<Uuid>,
 }
 
 impl Model {
