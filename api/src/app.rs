@@ -31,6 +31,13 @@ pub async fn build_state(
     if config.secret.is_none() {
         crate::secret::ensure_secret(&mut config)?;
     }
+    config.webhooks.key = vitrine_worker::webhooks::derive_key(
+        config
+            .secret
+            .as_ref()
+            .map(|s| s.expose().as_bytes())
+            .unwrap_or_default(),
+    );
     let tmp = config.upload_tmp_dir();
     let uploads = crate::http::upload::UploadDir::claim(&tmp)
         .with_context(|| format!("cannot create an upload directory in {}", tmp.display()))?;
@@ -164,6 +171,14 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
             interval: config.anomaly_interval,
             thresholds: config.anomaly.thresholds(),
         },
+        webhooks: vitrine_worker::webhooks::WebhookSettings {
+            schedule: config.webhooks.schedule.clone(),
+            timeout: config.webhooks.timeout,
+            max_attempts: config.webhooks.max_attempts,
+            disable_after: config.webhooks.disable_after,
+            allow_private: config.webhooks.allow_private,
+            key: config.webhooks.key,
+        },
         processing_concurrency: config
             .renditions
             .processing_concurrency
@@ -184,6 +199,11 @@ pub fn worker_deps(state: &AppState) -> WorkerDeps {
         budget: state.budget.clone(),
         instance: uuid::Uuid::now_v7(),
         home: Some(state.config.data_dir.clone()),
+        audience: Some(std::sync::Arc::new(
+            crate::services::webhooks::PolicyAudience {
+                state: state.clone(),
+            },
+        )),
     }
 }
 

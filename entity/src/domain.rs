@@ -452,6 +452,14 @@ audit_actions! {
     ApiKeyRotated = "API_KEY_ROTATED",
     /// An API key was revoked.
     ApiKeyRevoked = "API_KEY_REVOKED",
+    /// A webhook endpoint was registered.
+    WebhookEndpointCreated = "WEBHOOK_ENDPOINT_CREATED",
+    /// A webhook endpoint's URL, events or state changed.
+    WebhookEndpointUpdated = "WEBHOOK_ENDPOINT_UPDATED",
+    /// A webhook endpoint was removed.
+    WebhookEndpointDeleted = "WEBHOOK_ENDPOINT_DELETED",
+    /// A webhook endpoint was disabled after sustained failure (SYSTEM).
+    WebhookEndpointDisabled = "WEBHOOK_ENDPOINT_DISABLED",
 }
 
 impl std::fmt::Display for AuditAction {

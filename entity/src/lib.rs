@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod anomaly;
+pub mod asset_events;
 pub mod audit;
 pub mod audit_chain;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod license;
 pub mod policy;
 pub mod store;
 pub mod usage;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{

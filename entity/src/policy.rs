@@ -708,6 +708,37 @@ fn member(
     }
 }
 
+/// Decides whether `actor` may manage webhook endpoints of `org` (`None`:
+/// the brand's own endpoints, told about everything): administrators may
+/// manage any; a partner user (or partner key) only its own organisation's,
+/// which are told only what that organisation may see.
+pub fn manage_webhooks(actor: &Actor, org: Option<Uuid>, now: DateTime<Utc>) -> Result<(), Denial> {
+    if !actor.scope().permits(Action::Admin) {
+        return Err(Denial::KeyScopeLacksAction {
+            action: Action::Admin,
+        });
+    }
+    match actor {
+        Actor::Partner {
+            org_id,
+            org_allowlisted,
+            ..
+        } => {
+            if !org_allowlisted {
+                Err(Denial::PartnerNotAllowlisted)
+            } else if org == Some(*org_id) {
+                Ok(())
+            } else {
+                Err(Denial::ActorKindLacksAction {
+                    kind: ActorKind::Partner,
+                    action: Action::Admin,
+                })
+            }
+        }
+        _ => authorize(actor, Action::Admin, &Resource::Instance, now),
+    }
+}
+
 /// Whose usage statistics an actor may read (always only about assets it
 /// may see; the service narrows to those in SQL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -992,6 +1023,56 @@ mod tests {
             Err(Denial::KeyScopeLacksAction {
                 action: Action::ViewStats
             })
+        );
+    }
+
+    #[test]
+    fn webhooks_are_managed_by_admins_and_by_each_partner_for_its_own_organisation() {
+        let own = Some(Uuid::from_u128(2));
+        let other = Some(Uuid::from_u128(3));
+        for role in ROLES {
+            for org in [None, own, other] {
+                let expected = if role == Role::Admin {
+                    Ok(())
+                } else {
+                    Err(Denial::RoleLacksAction {
+                        role,
+                        action: Action::Admin,
+                    })
+                };
+                assert_eq!(manage_webhooks(&member(role), org, now()), expected);
+            }
+        }
+        assert_eq!(manage_webhooks(&partner(true), own, now()), Ok(()));
+        for org in [None, other] {
+            assert!(matches!(
+                manage_webhooks(&partner(true), org, now()),
+                Err(Denial::ActorKindLacksAction { .. })
+            ));
+        }
+        assert_eq!(
+            manage_webhooks(&partner(false), own, now()),
+            Err(Denial::PartnerNotAllowlisted)
+        );
+        let read_only = KeyScope {
+            read: true,
+            deliver: true,
+            write: false,
+        };
+        assert!(matches!(
+            manage_webhooks(&scoped(partner(true), read_only), own, now()),
+            Err(Denial::KeyScopeLacksAction { .. })
+        ));
+        assert!(manage_webhooks(&Actor::Anonymous, None, now()).is_err());
+        assert!(
+            manage_webhooks(
+                &Actor::Visitor {
+                    share_link_id: Uuid::nil()
+                },
+                own,
+                now()
+            )
+            .is_err()
         );
     }
 

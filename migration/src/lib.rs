@@ -17,6 +17,7 @@ mod m20261202_000009_bulk_writes;
 mod m20261206_000010_download_units;
 mod m20261206_000011_processing_heartbeat;
 mod m20261207_000012_api_keys;
+mod m20261207_000013_webhooks;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_download_units::Migration),
             Box::new(m20261206_000011_processing_heartbeat::Migration),
             Box::new(m20261207_000012_api_keys::Migration),
+            Box::new(m20261207_000013_webhooks::Migration),
         ]
     }
 }

@@ -140,6 +140,21 @@ pub(crate) async fn usage_rollup(
     .await
 }
 
+/// Fans out webhook events and sends the due deliveries.
+pub(crate) async fn send_webhooks(
+    job: crate::jobs::SendWebhooks,
+    deps: Data<WorkerDeps>,
+) -> Result<String, BoxDynError> {
+    guarded("send-webhooks", async move {
+        let report = crate::webhooks::run(&deps).await?;
+        if report != crate::webhooks::PassReport::default() {
+            tracing::debug!(tick = job.tick, ?report, "webhooks");
+        }
+        Ok(serde_json::to_string(&report)?)
+    })
+    .await
+}
+
 /// Deletes sessions that ended (expired or revoked) before the retention cut-off.
 pub(crate) async fn purge_expired_sessions(
     job: PurgeExpiredSessions,

@@ -103,3 +103,17 @@ impl Job for UsageRollup {
     // The next tick retries: a rollup resumes at its watermark.
     const MAX_ATTEMPTS: usize = 1;
 }
+
+/// Fans new audit events out to webhook endpoints and sends what is due.
+/// Enqueued every second by the scheduler (by default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendWebhooks {
+    /// The scheduler tick (Unix seconds) that enqueued it.
+    pub tick: u64,
+}
+
+impl Job for SendWebhooks {
+    const QUEUE: &'static str = "v1:send-webhooks";
+    // The next tick carries on: retries are per delivery, with backoff.
+    const MAX_ATTEMPTS: usize = 1;
+}

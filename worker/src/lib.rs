@@ -24,6 +24,7 @@ pub mod tagging;
 pub mod takedown;
 pub mod tx;
 pub mod usage;
+pub mod webhooks;
 
 mod handlers;
 

@@ -217,6 +217,14 @@ impl Queue {
     }
 
     /// Enqueues a usage rollup for a scheduler tick (once per tick).
+    pub async fn enqueue_send_webhooks(&self, tick: u64) -> Result<(), QueueError> {
+        self.push(
+            crate::jobs::SendWebhooks { tick },
+            Some(format!("send-webhooks:{tick}")),
+        )
+        .await
+    }
+
     pub async fn enqueue_usage_rollup(&self, tick: u64) -> Result<(), QueueError> {
         self.push(UsageRollup { tick }, Some(format!("usage-rollup:{tick}")))
             .await

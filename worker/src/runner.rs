@@ -44,6 +44,8 @@ pub struct WorkerSettings {
     pub rollup: crate::usage::RollupSettings,
     /// The anomaly watcher.
     pub anomaly: crate::anomaly::AnomalySettings,
+    /// Outgoing webhooks.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl Default for WorkerSettings {
@@ -60,6 +62,7 @@ impl Default for WorkerSettings {
             takedown: crate::takedown::TakedownSettings::default(),
             rollup: crate::usage::RollupSettings::default(),
             anomaly: crate::anomaly::AnomalySettings::default(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -82,6 +85,8 @@ pub struct WorkerDeps {
     /// A directory of this worker's own (see [`crate::instance`]), where a
     /// restarted worker learns what its dead predecessor held.
     pub home: Option<std::path::PathBuf>,
+    /// Decides what webhook subscribers may be told (the API's policy).
+    pub audience: Option<crate::webhooks::SharedAudience>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,15 +110,18 @@ enum Periodic {
     LicenseTakedown,
     /// Every 10 seconds by default (configurable; can be turned off).
     UsageRollup,
+    /// Every second by default (configurable; can be turned off).
+    SendWebhooks,
 }
 
 impl Periodic {
-    const ALL: [Periodic; 5] = [
+    const ALL: [Periodic; 6] = [
         Periodic::PurgeExpiredSessions,
         Periodic::CollectGarbageBlobs,
         Periodic::ReconcileProcessing,
         Periodic::LicenseTakedown,
         Periodic::UsageRollup,
+        Periodic::SendWebhooks,
     ];
 
     /// The cron schedule (with seconds); `None`: not scheduled.
@@ -124,6 +132,7 @@ impl Periodic {
             Periodic::ReconcileProcessing => Some("*/10 * * * * *".to_owned()),
             Periodic::LicenseTakedown => settings.takedown.schedule.clone(),
             Periodic::UsageRollup => settings.rollup.schedule.clone(),
+            Periodic::SendWebhooks => settings.webhooks.schedule.clone(),
         }
     }
 
@@ -134,6 +143,7 @@ impl Periodic {
             Periodic::ReconcileProcessing => queue.enqueue_reconcile(tick).await,
             Periodic::LicenseTakedown => queue.enqueue_license_takedown(tick).await,
             Periodic::UsageRollup => queue.enqueue_usage_rollup(tick).await,
+            Periodic::SendWebhooks => queue.enqueue_send_webhooks(tick).await,
         }
     }
 }
@@ -276,6 +286,13 @@ pub async fn run_workers(
         1
     );
     let monitor = register!(monitor, deps, UsageRollup, handlers::usage_rollup, 1);
+    let monitor = register!(
+        monitor,
+        deps,
+        crate::jobs::SendWebhooks,
+        handlers::send_webhooks,
+        1
+    );
     tracing::info!("workers started");
     let result = monitor
         .run_with_signal(async move {

@@ -15,6 +15,7 @@ mod share;
 mod subscription;
 pub mod types;
 pub mod usage;
+mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Schema};
@@ -37,6 +38,7 @@ pub struct QueryRoot(
     licenses::LicenseQuery,
     usage::UsageQueryRoot,
     api_keys::ApiKeyQuery,
+    webhooks::WebhookQuery,
 );
 
 /// The mutation root.
@@ -48,6 +50,7 @@ pub struct MutationRoot(
     share::ShareMutation,
     licenses::LicenseMutation,
     api_keys::ApiKeyMutation,
+    webhooks::WebhookMutation,
 );
 pub use subscription::SubscriptionRoot;
 

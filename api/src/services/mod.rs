@@ -16,6 +16,7 @@ pub mod partners;
 pub mod share_links;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select};
 use vitrine_entity::audit::{ActorRef, NewEvent};

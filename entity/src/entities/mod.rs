@@ -24,3 +24,6 @@ pub mod usage_daily;
 pub mod usage_monthly;
 pub mod user;
 pub mod watermark;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
