@@ -10,6 +10,7 @@ pub mod audit_chain;
 pub mod clock;
 pub mod domain;
 pub mod entities;
+pub mod explain;
 pub mod identity;
 pub mod license;
 pub mod policy;

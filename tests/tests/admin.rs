@@ -236,7 +236,23 @@ async fn partners_belong_to_allowlisted_orgs_and_are_cut_off_when_removed() {
             Value::Null,
         )
         .await;
+    // The right password proved who they are: told why, and nothing more.
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "your partner organisation is not active"
+    );
+    assert!(body["data"].is_null());
+    // A wrong password learns nothing about the organisation.
+    let body = app
+        .gql(
+            None,
+            "mutation { login(email: \"paul@dist.example\", password: \"not the password\") { token } }",
+            Value::Null,
+        )
+        .await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+    assert_eq!(body["errors"][0]["message"], "invalid email or password");
     app.finish().await;
 }
 

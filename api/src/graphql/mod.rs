@@ -7,6 +7,7 @@ pub mod asset_types;
 pub mod budget;
 mod codes;
 mod cost;
+mod explain;
 mod licenses;
 mod loaders;
 mod mutation;
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     usage::UsageQueryRoot,
     api_keys::ApiKeyQuery,
     webhooks::WebhookQuery,
+    explain::ExplainQuery,
 );
 
 /// The mutation root.

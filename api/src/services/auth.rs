@@ -27,6 +27,7 @@ pub struct LoginOutcome {
 }
 
 const INVALID_CREDENTIALS: &str = "invalid email or password";
+const ORG_NOT_ALLOWLISTED: &str = "partner organisation not allowlisted";
 
 fn visitor() -> ActorRef {
     ActorRef {
@@ -48,7 +49,7 @@ fn refusal(
     } else if user.disabled {
         Some("account disabled")
     } else if user.kind == UserKind::Partner && !org.is_some_and(|o| o.allowlisted) {
-        Some("partner organisation not allowlisted")
+        Some(ORG_NOT_ALLOWLISTED)
     } else if user.kind == UserKind::Member && user.role.is_none() {
         Some("member without a role")
     } else {
@@ -162,6 +163,22 @@ pub async fn login(
         None => Some("unknown email"),
         Some(u) => refusal(Some(u), password_ok, org.as_ref()),
     };
+    if reason == Some(ORG_NOT_ALLOWLISTED) {
+        // The password proved who they are: say why, and only that (no
+        // failure counted against them).
+        state.throttle.release_all(&reserved).await?;
+        let mut tx = begin(state).await?;
+        let mut refused = event(AuditAction::LoginFailed, visitor(), meta)
+            .details(json!({ "email": claimed, "reason": ORG_NOT_ALLOWLISTED }));
+        if let Some(u) = &found {
+            refused = refused.target("user", u.id);
+        }
+        tx.audit(refused).await?;
+        tx.commit().await?;
+        return Err(ApiError::Forbidden(
+            "your partner organisation is not active".into(),
+        ));
+    }
     if let Some(reason) = reason {
         // The reservations stay: they are the failure counts.
         let mut failed = event(AuditAction::LoginFailed, visitor(), meta)

@@ -9,6 +9,7 @@ pub mod asset_events;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod explain;
 pub mod folders;
 pub mod licenses;
 pub mod ownership;
