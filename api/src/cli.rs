@@ -25,6 +25,10 @@ pub struct Cli {
     /// A TOML configuration file (environment variables override it).
     #[arg(long, global = true, env = "VITRINE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The data directory (database file, job queue, secret key, blobs):
+    /// every subcommand must be given the one `serve` uses.
+    #[arg(long, global = true, env = "VITRINE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -87,7 +91,7 @@ pub enum AdminCommand {
     CreateUser {
         #[arg(long)]
         email: String,
-        #[arg(long)]
+        #[arg(long, ignore_case = true, value_parser = role_parser())]
         role: Role,
         #[arg(long)]
         name: Option<String>,
@@ -100,10 +104,26 @@ pub enum AuditCommand {
     Verify,
 }
 
+/// Role names, listed by `--help`.
+fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new([
+        "ADMIN",
+        "MANAGER",
+        "EDITOR",
+        "CONTRIBUTOR",
+        "VIEWER",
+    ])
+    .try_map(|s| s.parse::<Role>())
+}
+
 fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
-    let env: std::collections::HashMap<String, String> = std::env::vars()
+    let mut env: std::collections::HashMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("VITRINE_"))
         .collect();
+    if let Some(dir) = &cli.data_dir {
+        env.insert("VITRINE_DATA_DIR".into(), dir.display().to_string());
+    }
     let file = match &cli.config {
         Some(path) => crate::config::read_file(path).map_err(config_failure)?,
         None => Default::default(),
@@ -132,6 +152,18 @@ pub async fn run(cli: Cli) -> ExitCode {
         Err(code) => return code,
     };
     crate::telemetry::init(config.log_format, &config.log_filter);
+    // Commands that work on an existing installation never create one: a
+    // wrong directory is named, not silently filled with an empty database.
+    if matches!(
+        cli.command,
+        Command::Admin { .. }
+            | Command::Audit { .. }
+            | Command::Licenses { .. }
+            | Command::Usage { .. }
+    ) && let Err(code) = require_database(&config)
+    {
+        return code;
+    }
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
@@ -257,6 +289,23 @@ async fn worker(config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail("workers stopped", e),
     }
+}
+
+/// Fails, naming the path, when the configured SQLite database does not exist.
+fn require_database(config: &Config) -> Result<(), ExitCode> {
+    let Some(path) = config.sqlite_path() else {
+        return Ok(());
+    };
+    if path.exists() {
+        return Ok(());
+    }
+    eprintln!(
+        "vitrine: no database at {}: this is not the data directory of a Vitrine installation.\n\
+         Give the one `vitrine serve` uses with --data-dir or VITRINE_DATA_DIR (default ./data, \
+         relative to the current directory), or create it with `vitrine migrate`.",
+        path.display()
+    );
+    Err(ExitCode::from(2))
 }
 
 async fn connect(config: &Config) -> Result<sea_orm::DatabaseConnection, ExitCode> {

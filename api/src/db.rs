@@ -57,8 +57,15 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations (quietly when there are none: the migrator
+/// logs every check at INFO otherwise).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
     Migrator::up(db, None).await
 }
 

@@ -701,7 +701,12 @@ impl Config {
                 Duration::from_secs(30),
             )?,
             log_format,
-            log_filter: get("log").unwrap_or_else(|| "info".into()),
+            log_filter: {
+                let filter = get("log").unwrap_or_else(|| "info".into());
+                tracing_subscriber::EnvFilter::try_new(&filter)
+                    .map_err(|e| invalid("log", format!("{filter:?} is not a log filter: {e}")))?;
+                filter
+            },
             shutdown_timeout: parse_duration_key(
                 &get,
                 "shutdown_timeout",
@@ -730,6 +735,16 @@ impl Config {
             ));
         }
         Ok(config)
+    }
+
+    /// The file of a SQLite database (`None` for PostgreSQL and in-memory).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.database_url.expose();
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
     }
 
     /// Whether jobs run inside the `serve` process (no Redis configured).

@@ -159,14 +159,15 @@ pub(super) fn parse_schedule(
     }
 }
 
-/// Parses `90`, `90s`, `15m`, `12h`, `7d` (a bare number is seconds).
+/// Parses `90s`, `15m`, `12h`, `7d`, `250ms`. A unit is required: a bare
+/// `90` could mean seconds or minutes, and guessing wrong is a silent fault.
 pub fn parse_duration(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (digits, unit) = raw.split_at(split);
     let n: u64 = digits.parse().ok()?;
     let secs = match unit.trim() {
-        "" | "s" => n,
+        "s" => n,
         "ms" => return Some(Duration::from_millis(n)),
         "m" | "min" => n.checked_mul(60)?,
         "h" => n.checked_mul(3600)?,
@@ -187,7 +188,7 @@ pub(super) fn parse_duration_key(
             Some(d) if !d.is_zero() => Ok(d),
             _ => Err(invalid(
                 key,
-                format!("{raw:?} is not a positive duration like 90s, 15m, 12h or 7d"),
+                format!("{raw:?} is not a positive duration with a unit, like 90s, 15m, 12h or 7d"),
             )),
         },
     }

@@ -133,7 +133,8 @@ fn storage_is_local_by_default_and_s3_by_url() {
 
 #[test]
 fn durations_and_sizes_parse() {
-    assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+    assert_eq!(parse_duration("90"), None, "a unit is required");
+    assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
     assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
     assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
     assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
