@@ -4,8 +4,9 @@ use async_graphql::{Context, ID, Object, Upload};
 
 use super::asset_types::{
     AccessGrant, Asset, AssetConnection, AssetFilter, AssetOrder, AssetVersion, CreateFolderInput,
-    Folder, GrantSubjectInput, OwnershipInput, OwnershipProfile, SetAccessInput, UpdateAssetInput,
-    UploadAssetInput, UploadVersionInput, asset_connection, page_request, prefetch,
+    Folder, GrantSubjectInput, OwnershipInput, OwnershipProfile, Paging, SetAccessInput,
+    UpdateAssetInput, UploadAssetInput, UploadVersionInput, asset_connection, page_request,
+    prefetch,
 };
 use super::{auth, meta, parse_id, state};
 use crate::error::ApiError;
@@ -56,7 +57,10 @@ impl AssetQuery {
 
     /// Assets, filtered and ordered (newest first by default), as a cursor
     /// connection. Pages stay stable while assets are added.
-    #[graphql(complexity = "super::cost::page(first, child_complexity)")]
+    /// Page forwards with `first`/`after`, or backwards with `last`/`before`
+    /// (the page ends just before `before`, or at the end of the listing).
+    #[graphql(complexity = "super::cost::page(first.or(last), child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn assets(
         &self,
         ctx: &Context<'_>,
@@ -64,6 +68,8 @@ impl AssetQuery {
         order_by: Option<AssetOrder>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> async_graphql::Result<AssetConnection> {
         let filter = filter.unwrap_or_default();
         let service_filter = assets::AssetFilter {
@@ -80,7 +86,13 @@ impl AssetQuery {
             created_before: filter.created_before,
         };
         let order = Order::from(order_by);
-        let request = page_request(ctx, after.as_deref(), first)?;
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        let request = page_request(ctx, &paging)?;
         let page = assets::list(
             state(ctx)?,
             &auth(ctx)?.actor,
@@ -90,7 +102,7 @@ impl AssetQuery {
         )
         .await?;
         prefetch(ctx, &page.rows).await?;
-        Ok(asset_connection(page, order, after.is_some()))
+        Ok(asset_connection(page, order))
     }
 
     /// The organisation's ownership statement, written into every delivered file.
@@ -111,14 +123,19 @@ impl AssetQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<AssetConnection> {
-        let request = page_request(ctx, after.as_deref(), first)?;
+        let paging = Paging {
+            first,
+            after,
+            ..Paging::default()
+        };
+        let request = page_request(ctx, &paging)?;
         let page = assets::trash(state(ctx)?, &auth(ctx)?.actor, request).await?;
         let order = Order {
             field: assets::OrderField::DeletedAt,
             descending: true,
         };
         prefetch(ctx, &page.rows).await?;
-        Ok(asset_connection(page, order, after.is_some()))
+        Ok(asset_connection(page, order))
     }
 }
 

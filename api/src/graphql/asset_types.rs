@@ -896,15 +896,41 @@ pub struct AssetConnectionFields {
     pub total_count: u64,
 }
 
+/// Where a client is in a connection: `first`/`after` forwards, or
+/// `last`/`before` backwards (Relay cursor connections).
+#[derive(Debug, Clone, Default)]
+pub struct Paging {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
 /// The page the client asks for; `totalCount` is computed only if selected.
 pub fn page_request<'a>(
     ctx: &Context<'_>,
-    after: Option<&'a str>,
-    first: Option<i32>,
+    paging: &'a Paging,
 ) -> async_graphql::Result<PageRequest<'a>> {
+    let backwards = match (
+        paging.first.is_some() || paging.after.is_some(),
+        paging.last.is_some() || paging.before.is_some(),
+    ) {
+        (true, true) => {
+            return Err(crate::error::ApiError::BadUserInput(
+                "page forwards (first, after) or backwards (last, before), not both".into(),
+            )
+            .into());
+        }
+        (_, backwards) => backwards,
+    };
+    let size = if backwards { paging.last } else { paging.first };
     Ok(PageRequest {
-        after,
-        limit: super::page_size(first)?,
+        after: paging.after.as_deref(),
+        before: paging.before.as_deref(),
+        backwards,
+        limit: super::page_size(size).map_err(|_| {
+            crate::error::ApiError::BadUserInput("first and last must be between 1 and 200".into())
+        })?,
         with_total: ctx.look_ahead().field("totalCount").exists(),
     })
 }
@@ -912,9 +938,9 @@ pub fn page_request<'a>(
 pub type AssetConnection =
     Connection<String, Asset, AssetConnectionFields, async_graphql::connection::EmptyFields>;
 
-pub fn asset_connection(page: Page, order: Order, after_given: bool) -> AssetConnection {
+pub fn asset_connection(page: Page, order: Order) -> AssetConnection {
     let mut connection = Connection::with_additional_fields(
-        after_given,
+        page.has_previous,
         page.has_next,
         AssetConnectionFields {
             total_count: page.total.unwrap_or_default(),

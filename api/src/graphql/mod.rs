@@ -11,6 +11,7 @@ mod explain;
 mod licenses;
 mod loaders;
 mod mutation;
+mod node;
 mod query;
 mod share;
 mod subscription;
@@ -41,6 +42,7 @@ pub struct QueryRoot(
     api_keys::ApiKeyQuery,
     webhooks::WebhookQuery,
     explain::ExplainQuery,
+    node::NodeQuery,
 );
 
 /// The mutation root.

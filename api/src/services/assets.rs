@@ -3,26 +3,23 @@
 
 use std::path::Path;
 
-use base64::Engine;
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, asset_tag, asset_takedown, asset_version, folder};
-use vitrine_entity::policy::{Action, Actor, AssetFacts, Resource, authorize};
+use vitrine_entity::entities::{asset, asset_tag, asset_takedown, asset_version};
+use vitrine_entity::policy::{Action, Actor, Resource, authorize};
 use vitrine_entity::{AuditAction, ProcessingState, Stage};
 use vitrine_worker::blobs::{self, BlobInfo};
 use vitrine_worker::media::{self, MediaError};
 use vitrine_worker::storage::original_key;
 
 use crate::error::{ApiError, ApiResult};
-use crate::services::access::{self, Shelf};
+use crate::services::access;
 use crate::services::folders::authorize_folder;
-use crate::services::{Tx, begin, event, fetch_page};
+use crate::services::{Tx, begin, event};
 use crate::state::{AppState, RequestMeta};
 
 /// A file received with a request, ready to be checked and stored.
@@ -889,334 +886,9 @@ pub async fn versions<C: ConnectionTrait>(
         .await?)
 }
 
-// ---------------------------------------------------------------- listing
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderField {
-    CreatedAt,
-    UpdatedAt,
-    Title,
-    DeletedAt,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Order {
-    pub field: OrderField,
-    pub descending: bool,
-}
-
-impl Default for Order {
-    fn default() -> Self {
-        Order {
-            field: OrderField::CreatedAt,
-            descending: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AssetFilter {
-    pub folder_id: Option<Uuid>,
-    pub recursive: bool,
-    /// Every one of these tags.
-    pub tags: Vec<String>,
-    /// The current version's stage.
-    pub stage: Option<Stage>,
-    /// In the title or a tag (case-insensitive).
-    pub text: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-}
-
-/// A position in a listing: the sort value and the id of the last row seen.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct Cursor {
-    v: String,
-    id: Uuid,
-}
-
-pub fn encode_cursor(order: Order, asset: &asset::Model) -> String {
-    let v = match order.field {
-        OrderField::CreatedAt => vitrine_entity::audit_chain::format_instant(asset.created_at),
-        OrderField::UpdatedAt => vitrine_entity::audit_chain::format_instant(asset.updated_at),
-        OrderField::DeletedAt => asset
-            .deleted_at
-            .map(vitrine_entity::audit_chain::format_instant)
-            .unwrap_or_default(),
-        OrderField::Title => asset.title.clone(),
-    };
-    let json = serde_json::to_vec(&Cursor { v, id: asset.id }).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-}
-
-fn decode_cursor(raw: &str) -> ApiResult<Cursor> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| ApiError::BadUserInput("after is not a valid cursor".into()))
-}
-
-fn column(field: OrderField) -> asset::Column {
-    match field {
-        OrderField::CreatedAt => asset::Column::CreatedAt,
-        OrderField::UpdatedAt => asset::Column::UpdatedAt,
-        OrderField::Title => asset::Column::Title,
-        OrderField::DeletedAt => asset::Column::DeletedAt,
-    }
-}
-
-/// Rows strictly after the cursor in the listing order (keyset pagination:
-/// rows inserted meanwhile neither repeat nor shift later pages).
-fn after_cursor(order: Order, cursor: &Cursor) -> ApiResult<Condition> {
-    let col = column(order.field);
-    let value: sea_orm::Value = match order.field {
-        OrderField::Title => cursor.v.clone().into(),
-        _ => DateTime::parse_from_rfc3339(&cursor.v)
-            .map_err(|_| ApiError::BadUserInput("after is not a valid cursor".into()))?
-            .with_timezone(&Utc)
-            .into(),
-    };
-    let (beyond, id_beyond) = if order.descending {
-        (
-            Expr::col((asset::Entity, col)).lt(value.clone()),
-            asset::Column::Id.lt(cursor.id),
-        )
-    } else {
-        (
-            Expr::col((asset::Entity, col)).gt(value.clone()),
-            asset::Column::Id.gt(cursor.id),
-        )
-    };
-    Ok(Condition::any().add(beyond).add(
-        Condition::all()
-            .add(Expr::col((asset::Entity, col)).eq(value))
-            .add(id_beyond),
-    ))
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-async fn filter_condition(
-    state: &AppState,
-    actor: &Actor,
-    filter: &AssetFilter,
-) -> ApiResult<Condition> {
-    let mut cond = Condition::all();
-    if let Some(folder_id) = filter.folder_id {
-        // A folder the actor may not see is NOT_FOUND, like a missing one.
-        let root = crate::services::folders::get(state, actor, folder_id).await?;
-        if filter.recursive {
-            // Ancestry strings hold only ids and '/', so no LIKE wildcard.
-            cond = cond.add(
-                asset::Column::FolderId.in_subquery(
-                    Query::select()
-                        .column(folder::Column::Id)
-                        .from(folder::Entity)
-                        .and_where(folder::Column::Ancestry.like(format!("{}%", root.ancestry)))
-                        .to_owned(),
-                ),
-            );
-        } else {
-            cond = cond.add(asset::Column::FolderId.eq(folder_id));
-        }
-    }
-    for tag in normalize_tags(&filter.tags)? {
-        cond = cond.add(
-            asset::Column::Id.in_subquery(
-                Query::select()
-                    .column(asset_tag::Column::AssetId)
-                    .from(asset_tag::Entity)
-                    .and_where(asset_tag::Column::Tag.eq(tag))
-                    .to_owned(),
-            ),
-        );
-    }
-    if let Some(stage) = filter.stage {
-        cond = cond.add(
-            asset::Column::CurrentVersionId.in_subquery(
-                Query::select()
-                    .column(asset_version::Column::Id)
-                    .from(asset_version::Entity)
-                    .and_where(asset_version::Column::Stage.eq(stage))
-                    .to_owned(),
-            ),
-        );
-    }
-    if let Some(text) = filter
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        cond = cond.add(
-            Condition::any()
-                .add(
-                    Expr::expr(Func::lower(Expr::col((
-                        asset::Entity,
-                        asset::Column::Title,
-                    ))))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                )
-                .add(
-                    asset::Column::Id.in_subquery(
-                        Query::select()
-                            .column(asset_tag::Column::AssetId)
-                            .from(asset_tag::Entity)
-                            .and_where(
-                                Expr::col(asset_tag::Column::Tag)
-                                    .like(LikeExpr::new(pattern).escape('\\')),
-                            )
-                            .to_owned(),
-                    ),
-                ),
-        );
-    }
-    if let Some(after) = filter.created_after {
-        cond = cond.add(asset::Column::CreatedAt.gte(after));
-    }
-    if let Some(before) = filter.created_before {
-        cond = cond.add(asset::Column::CreatedAt.lt(before));
-    }
-    Ok(cond)
-}
-
-/// A page of a listing.
-#[derive(Debug)]
-pub struct Page {
-    pub rows: Vec<asset::Model>,
-    pub has_next: bool,
-    /// The number of matches across all pages, when it was asked for
-    /// (counting costs a scan of every match).
-    pub total: Option<u64>,
-}
-
-/// What to fetch: how many rows after which cursor, and whether to count all matches.
-#[derive(Debug, Clone, Copy)]
-pub struct PageRequest<'a> {
-    pub after: Option<&'a str>,
-    pub limit: u64,
-    pub with_total: bool,
-}
-
-async fn page(
-    state: &AppState,
-    base: Condition,
-    order: Order,
-    request: PageRequest<'_>,
-) -> ApiResult<Page> {
-    let PageRequest {
-        after,
-        limit,
-        with_total,
-    } = request;
-    let total = if with_total {
-        Some(
-            asset::Entity::find()
-                .filter(base.clone())
-                .count(&state.db)
-                .await?,
-        )
-    } else {
-        None
-    };
-    let mut cond = base;
-    if let Some(raw) = after {
-        cond = cond.add(after_cursor(order, &decode_cursor(raw)?)?);
-    }
-    let mut query = asset::Entity::find().filter(cond);
-    query = if order.descending {
-        query
-            .order_by_desc(column(order.field))
-            .order_by_desc(asset::Column::Id)
-    } else {
-        query
-            .order_by_asc(column(order.field))
-            .order_by_asc(asset::Column::Id)
-    };
-    let (rows, has_next) = fetch_page(query, limit, &state.db).await?;
-    Ok(Page {
-        rows,
-        has_next,
-        total,
-    })
-}
-
-/// The live assets `actor` may see, filtered and ordered, one page.
-pub async fn list(
-    state: &AppState,
-    actor: &Actor,
-    filter: &AssetFilter,
-    order: Order,
-    request: PageRequest<'_>,
-) -> ApiResult<Page> {
-    if order.field == OrderField::DeletedAt {
-        return Err(ApiError::BadUserInput(
-            "live assets have no deletion time".into(),
-        ));
-    }
-    if matches!(actor, Actor::Anonymous) {
-        return Err(ApiError::Unauthenticated("authentication required".into()));
-    }
-    let now = state.clock.now();
-    let Some(scope) = access::asset_scope(
-        &state.db,
-        actor,
-        now,
-        Shelf::Live,
-        state.config.license_unlicensed_deliverable,
-    )
-    .await?
-    else {
-        return Ok(Page {
-            rows: Vec::new(),
-            has_next: false,
-            total: request.with_total.then_some(0),
-        });
-    };
-    let cond = scope.add(filter_condition(state, actor, filter).await?);
-    page(state, cond, order, request).await
-}
-
-/// The trash: deleted assets, most recently deleted first (for those who may
-/// restore them).
-pub async fn trash(state: &AppState, actor: &Actor, request: PageRequest<'_>) -> ApiResult<Page> {
-    let now = state.clock.now();
-    authorize(
-        actor,
-        Action::Delete,
-        &Resource::Asset(AssetFacts {
-            deleted: true,
-            ..AssetFacts::default()
-        }),
-        now,
-    )?;
-    let order = Order {
-        field: OrderField::DeletedAt,
-        descending: true,
-    };
-    let Some(cond) = access::asset_scope(
-        &state.db,
-        actor,
-        now,
-        Shelf::Trash,
-        state.config.license_unlicensed_deliverable,
-    )
-    .await?
-    else {
-        return Ok(Page {
-            rows: Vec::new(),
-            has_next: false,
-            total: request.with_total.then_some(0),
-        });
-    };
-    page(state, cond, order, request).await
-}
+pub use crate::services::asset_listing::{
+    AssetFilter, Order, OrderField, Page, PageRequest, encode_cursor, list, trash,
+};
 
 #[cfg(test)]
 mod tests {
@@ -1252,17 +924,5 @@ mod tests {
             "Ring_Gold-01.final"
         );
         assert_eq!(title_from_filename(None), "Untitled");
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        assert!(decode_cursor("not-base64!").is_err());
-        let c = Cursor {
-            v: "2026-01-01T00:00:00.000000Z".into(),
-            id: Uuid::nil(),
-        };
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(&c).unwrap());
-        assert_eq!(decode_cursor(&raw).unwrap(), c);
     }
 }

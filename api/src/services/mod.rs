@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod asset_events;
+pub mod asset_listing;
 pub mod assets;
 pub mod audit;
 pub mod auth;

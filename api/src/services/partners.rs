@@ -165,6 +165,21 @@ pub async fn set_allowlisted(
     Ok(org)
 }
 
+/// One organisation: administrators, and a partner its own.
+pub async fn get(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<partner_org::Model> {
+    let not_found = || ApiError::NotFound("no such partner organisation".into());
+    if actor.partner_org_id() != Some(id) {
+        require_admin(state, actor).map_err(|e| match e {
+            ApiError::Forbidden(_) => not_found(),
+            other => other,
+        })?;
+    }
+    partner_org::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)
+}
+
 pub async fn list(state: &AppState, actor: &Actor) -> ApiResult<Vec<partner_org::Model>> {
     require_admin(state, actor)?;
     Ok(partner_org::Entity::find()
