@@ -1,14 +1,24 @@
 //! The GraphQL-over-HTTP endpoint: POST (JSON and multipart uploads, with
 //! size, file-count and batch limits), GET for queries, GraphiQL for browsers.
+//!
+//! It follows the GraphQL over HTTP specification (checked by the
+//! graphql-http server audits, `tests/graphql-http`): a body that is not a
+//! GraphQL request — no `query`, a parameter of the wrong type — is 400 under
+//! both media types; under `application/graphql-response+json` a request
+//! refused before execution (parse, validation, limits) is 400; and such a
+//! refusal has no `data` entry under either media type, since nothing ran.
 
-use async_graphql::http::GraphiQLSource;
+use std::fmt;
+
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Variables};
 use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
-use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::upload::{self, ReceiveError, ReceivedFiles};
@@ -127,6 +137,9 @@ pub async fn post_handler(req: &Request, body: Body, app: Data<&App>) -> Respons
                     );
                 }
             };
+            if let Err(message) = check_params(&bytes) {
+                return request_error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &message, flavor);
+            }
             match serde_json::from_slice::<BatchRequest>(&bytes) {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -168,6 +181,167 @@ fn too_large(limit: u64, flavor: Flavor) -> Response {
         &format!("the request body exceeds the limit of {limit} bytes"),
         flavor,
     )
+}
+
+/// The JSON type of a value, read without keeping the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Null,
+    Boolean,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Null => "null",
+            Kind::Boolean => "a boolean",
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::Array => "an array",
+            Kind::Object => "an object",
+        })
+    }
+}
+
+struct KindVisitor;
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Kind, E> {
+        Ok(Kind::Boolean)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Kind, E> {
+        Ok(Kind::Number)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Kind, E> {
+        Ok(Kind::Number)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Kind, E> {
+        Ok(Kind::Number)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Kind, E> {
+        Ok(Kind::String)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Kind::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Kind::Object)
+    }
+}
+
+/// A parameter's JSON type (absent and `null` are both `None`).
+struct KindOf(Kind);
+
+impl<'de> Deserialize<'de> for KindOf {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KindVisitor).map(KindOf)
+    }
+}
+
+/// The parameters of one operation of a JSON body, by type only.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "an object with a query")]
+struct ParamKinds {
+    query: Option<KindOf>,
+    operation_name: Option<KindOf>,
+    variables: Option<KindOf>,
+    extensions: Option<KindOf>,
+}
+
+impl ParamKinds {
+    /// Why these are not the parameters of a GraphQL request, if they are not.
+    fn problem(&self) -> Option<String> {
+        let wrong = |name: &str, kind: Kind, want: Kind| {
+            format!("the {name} parameter must be {want}, not {kind}")
+        };
+        match &self.query {
+            None => return Some("the query parameter is required".into()),
+            Some(KindOf(kind)) if *kind != Kind::String => {
+                return Some(wrong("query", *kind, Kind::String));
+            }
+            Some(_) => {}
+        }
+        for (name, value, want) in [
+            ("operationName", &self.operation_name, Kind::String),
+            ("variables", &self.variables, Kind::Object),
+            ("extensions", &self.extensions, Kind::Object),
+        ] {
+            if let Some(KindOf(kind)) = value
+                && *kind != want
+            {
+                return Some(wrong(name, *kind, want));
+            }
+        }
+        None
+    }
+}
+
+/// A JSON body: one operation, or a batch of them.
+enum BodyKinds {
+    Single(ParamKinds),
+    Batch(Vec<ParamKinds>),
+}
+
+impl<'de> Deserialize<'de> for BodyKinds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BodyVisitor;
+        impl<'de> Visitor<'de> for BodyVisitor {
+            type Value = BodyKinds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object (or an array of objects for a batch)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BodyKinds, A::Error> {
+                ParamKinds::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(BodyKinds::Single)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BodyKinds, A::Error> {
+                let mut all = Vec::new();
+                while let Some(params) = seq.next_element::<ParamKinds>()? {
+                    all.push(params);
+                }
+                Ok(BodyKinds::Batch(all))
+            }
+        }
+        deserializer.deserialize_any(BodyVisitor)
+    }
+}
+
+/// Checks that a JSON body is a GraphQL request (each operation with a
+/// string `query`, parameters of the right types) before it is read as one,
+/// so that the refusal can say what is wrong.
+fn check_params(bytes: &[u8]) -> Result<(), String> {
+    match serde_json::from_slice::<BodyKinds>(bytes) {
+        Err(e) => Err(format!("the body is not a GraphQL request: {e}")),
+        Ok(BodyKinds::Single(params)) => params.problem().map_or(Ok(()), Err),
+        Ok(BodyKinds::Batch(all)) if all.is_empty() => {
+            Err("the batch is empty: send at least one operation".into())
+        }
+        Ok(BodyKinds::Batch(all)) => {
+            for (i, params) in all.iter().enumerate() {
+                if let Some(problem) = params.problem() {
+                    return Err(format!("{problem} (operation {} of the batch)", i + 1));
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,17 +390,7 @@ pub async fn get_handler(req: &Request, app: Data<&App>) -> Response {
                 .header("accept")
                 .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
         if wants_html {
-            let page = GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .title("Vitrine GraphQL")
-                .finish();
-            return Response::builder()
-                .content_type("text/html; charset=utf-8")
-                .header("Cache-Control", "no-store")
-                // Its requests must carry its origin (see `cors`).
-                .header("Referrer-Policy", "same-origin")
-                .body(page);
+            return super::graphiql::page();
         }
         return request_error(
             StatusCode::BAD_REQUEST,
@@ -388,6 +552,75 @@ pub(crate) fn serialize_capped<T: serde::Serialize>(
     }
 }
 
+/// Whether a response is a refusal before execution: no data, and only
+/// request errors (parse, validation, limits, bad input), none on a field.
+fn refused(r: &async_graphql::Response) -> bool {
+    r.data == async_graphql::Value::Null
+        && !r.errors.is_empty()
+        && r.errors.iter().all(|e| {
+            e.path.is_empty()
+                && error_code(e).is_some_and(|c| REQUEST_ERROR_CODES.contains(&c.as_str()))
+        })
+}
+
+/// One response as sent: without a `data` entry when the request was
+/// refused before execution (GraphQL over HTTP: a request error has none).
+struct Rendered<'a>(&'a async_graphql::Response);
+
+impl Serialize for Rendered<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        if !refused(r) {
+            map.serialize_entry("data", &r.data)?;
+        }
+        if !r.extensions.is_empty() {
+            map.serialize_entry("extensions", &r.extensions)?;
+        }
+        if !r.errors.is_empty() {
+            map.serialize_entry("errors", &r.errors)?;
+        }
+        map.end()
+    }
+}
+
+/// The body: one response, or an array for a batch.
+struct RenderedBatch<'a>(&'a BatchResponse);
+
+impl Serialize for RenderedBatch<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            BatchResponse::Single(r) => Rendered(r).serialize(serializer),
+            BatchResponse::Batch(rs) => {
+                let mut seq = serializer.serialize_seq(Some(rs.len()))?;
+                for r in rs {
+                    seq.serialize_element(&Rendered(r))?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+/// What is sent instead of a response larger than allowed. The operations
+/// did run (a mutation's effects stand), so this is not a request error:
+/// `data` is null, as when an error reaches the root, and the status is 200
+/// under both media types (GraphQL over HTTP: a response with a `data`
+/// entry that is null is 2xx). A batch gets one such entry per operation.
+fn oversize_body(response: &BatchResponse, max_bytes: usize) -> String {
+    let one = json!({
+        "data": null,
+        "errors": [{
+            "message": too_large_message(max_bytes),
+            "extensions": { "code": "RESPONSE_TOO_LARGE" },
+        }],
+    });
+    match response {
+        BatchResponse::Single(_) => one.to_string(),
+        BatchResponse::Batch(rs) => serde_json::Value::Array(vec![one; rs.len()]).to_string(),
+    }
+}
+
 fn render(response: BatchResponse, flavor: Flavor, max_bytes: usize) -> Response {
     let mut status = StatusCode::OK;
     let mut retry_after: Option<u64> = None;
@@ -405,26 +638,16 @@ fn render(response: BatchResponse, flavor: Flavor, max_bytes: usize) -> Response
             }
         }
     }
-    if let (Flavor::GraphqlResponse, BatchResponse::Single(r)) = (flavor, &response) {
-        let refused = r.data == async_graphql::Value::Null
-            && !r.errors.is_empty()
-            && r.errors.iter().all(|e| {
-                e.path.is_empty()
-                    && error_code(e).is_some_and(|c| REQUEST_ERROR_CODES.contains(&c.as_str()))
-            });
-        if refused {
-            status = StatusCode::BAD_REQUEST;
-        }
+    if let (Flavor::GraphqlResponse, BatchResponse::Single(r)) = (flavor, &response)
+        && refused(r)
+    {
+        status = StatusCode::BAD_REQUEST;
     }
-    let body = match serialize_capped(&response, max_bytes) {
+    let body = match serialize_capped(&RenderedBatch(&response), max_bytes) {
         Ok(body) => body,
         Err(Oversize) => {
-            return request_error(
-                StatusCode::OK,
-                "RESPONSE_TOO_LARGE",
-                &too_large_message(max_bytes),
-                flavor,
-            );
+            status = StatusCode::OK;
+            oversize_body(&response, max_bytes).into_bytes()
         }
     };
     let mut builder = Response::builder()

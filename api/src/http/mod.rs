@@ -3,6 +3,7 @@
 
 pub mod cors;
 mod delivery;
+mod graphiql;
 mod graphql;
 mod health;
 mod share;
@@ -50,6 +51,7 @@ pub fn routes(app: App) -> impl Endpoint {
             get(graphql::get_handler).post(graphql::post_handler),
         )
         .at("/graphql/ws", get(ws::handler))
+        .at("/graphql/assets/:file", get(graphiql::asset))
         .at("/r/:token", get(delivery::deliver).head(delivery::deliver))
         .at("/s/:token", get(share::show).post(share::unlock))
         .at("/stats/usage.csv", get(stats::usage_csv))
