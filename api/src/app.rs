@@ -171,14 +171,7 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
             interval: config.anomaly_interval,
             thresholds: config.anomaly.thresholds(),
         },
-        webhooks: vitrine_worker::webhooks::WebhookSettings {
-            schedule: config.webhooks.schedule.clone(),
-            timeout: config.webhooks.timeout,
-            max_attempts: config.webhooks.max_attempts,
-            disable_after: config.webhooks.disable_after,
-            allow_private: config.webhooks.allow_private,
-            key: config.webhooks.key,
-        },
+        webhooks: config.webhooks.clone(),
         processing_concurrency: config
             .renditions
             .processing_concurrency

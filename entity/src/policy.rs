@@ -88,6 +88,30 @@ impl KeyScope {
 }
 
 impl Actor {
+    /// The same actor narrowed to `scope` (an API key's); other actors are
+    /// unchanged.
+    pub fn with_scope(self, scope: KeyScope) -> Actor {
+        match self {
+            Actor::Member { user_id, role, .. } => Actor::Member {
+                user_id,
+                role,
+                scope,
+            },
+            Actor::Partner {
+                user_id,
+                org_id,
+                org_allowlisted,
+                ..
+            } => Actor::Partner {
+                user_id,
+                org_id,
+                org_allowlisted,
+                scope,
+            },
+            other => other,
+        }
+    }
+
     /// The key scope narrowing this actor ([`KeyScope::FULL`] for all but
     /// API keys).
     pub fn scope(&self) -> KeyScope {
@@ -928,25 +952,7 @@ mod tests {
     }
 
     fn scoped(actor: Actor, scope: KeyScope) -> Actor {
-        match actor {
-            Actor::Member { user_id, role, .. } => Actor::Member {
-                user_id,
-                role,
-                scope,
-            },
-            Actor::Partner {
-                user_id,
-                org_id,
-                org_allowlisted,
-                ..
-            } => Actor::Partner {
-                user_id,
-                org_id,
-                org_allowlisted,
-                scope,
-            },
-            other => other,
-        }
+        actor.with_scope(scope)
     }
 
     /// Every combination of scopes, for every member role and a partner, on

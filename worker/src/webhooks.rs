@@ -318,24 +318,15 @@ pub async fn fan_out(deps: &WorkerDeps) -> Result<u64, DbErr> {
             {
                 continue;
             }
-            rows.push(webhook_delivery::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                endpoint_id: Set(endpoint.id),
-                event_id: Set(format!("evt_{}", event.seq)),
-                event_type: Set(event_type.to_owned()),
-                audit_seq: Set(Some(event.seq)),
-                asset_id: Set(asset_id),
-                payload: Set(base_payload(event).to_string()),
-                status: Set(PENDING.into()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                claimed_until: Set(None),
-                last_status_code: Set(None),
-                last_response_ms: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                delivered_at: Set(None),
-            });
+            rows.push(new_delivery(
+                Uuid::now_v7(),
+                endpoint.id,
+                format!("evt_{}", event.seq),
+                event_type,
+                Some((event.seq, asset_id)),
+                base_payload(event),
+                now,
+            ));
         }
     }
     let n = rows.len() as u64;
@@ -693,14 +684,38 @@ pub async fn queue_ping<C: sea_orm::ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<webhook_delivery::Model, DbErr> {
     let id = Uuid::now_v7();
+    new_delivery(
+        id,
+        endpoint,
+        format!("evt_ping_{}", id.simple()),
+        vitrine_entity::webhook::PING,
+        None,
+        json!({ "ping": true }),
+        now,
+    )
+    .insert(conn)
+    .await
+}
+
+/// A pending delivery, due at `now`; `origin`: the audit event (and asset)
+/// it stands for.
+fn new_delivery(
+    id: Uuid,
+    endpoint: Uuid,
+    event_id: String,
+    event_type: &str,
+    origin: Option<(i64, Option<Uuid>)>,
+    payload: Value,
+    now: DateTime<Utc>,
+) -> webhook_delivery::ActiveModel {
     webhook_delivery::ActiveModel {
         id: Set(id),
         endpoint_id: Set(endpoint),
-        event_id: Set(format!("evt_ping_{}", id.simple())),
-        event_type: Set(vitrine_entity::webhook::PING.into()),
-        audit_seq: Set(None),
-        asset_id: Set(None),
-        payload: Set(json!({ "ping": true }).to_string()),
+        event_id: Set(event_id),
+        event_type: Set(event_type.to_owned()),
+        audit_seq: Set(origin.map(|(seq, _)| seq)),
+        asset_id: Set(origin.and_then(|(_, asset)| asset)),
+        payload: Set(payload.to_string()),
         status: Set(PENDING.into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -711,8 +726,6 @@ pub async fn queue_ping<C: sea_orm::ConnectionTrait>(
         created_at: Set(now),
         delivered_at: Set(None),
     }
-    .insert(conn)
-    .await
 }
 
 /// Shared handle type for the audience.

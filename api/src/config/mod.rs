@@ -139,32 +139,6 @@ pub enum StorageConfig {
     },
 }
 
-/// Outgoing webhooks.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookConfig {
-    /// When deliveries are fanned out and sent (cron with seconds); `None`: never.
-    pub schedule: Option<String>,
-    pub timeout: Duration,
-    pub max_attempts: i32,
-    pub disable_after: i32,
-    /// Endpoints on loopback/private addresses, and plain http://.
-    pub allow_private: bool,
-    /// Seals endpoint secrets; derived from the signing key at start-up.
-    pub key: [u8; 32],
-}
-
-impl std::fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("schedule", &self.schedule)
-            .field("timeout", &self.timeout)
-            .field("max_attempts", &self.max_attempts)
-            .field("disable_after", &self.disable_after)
-            .field("allow_private", &self.allow_private)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Sign-in throttling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginThrottle {
@@ -225,7 +199,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// How long browsers may cache a preflight answer.
     pub cors_max_age: Duration,
-    pub webhooks: WebhookConfig,
+    /// Outgoing webhooks (the key is derived from the secret at start-up).
+    pub webhooks: vitrine_worker::webhooks::WebhookSettings,
     /// Who may introspect the schema (and get GraphiQL and field
     /// suggestions).
     pub introspection: Introspection,
@@ -673,7 +648,7 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| invalid("cors_allowed_origins", e))?,
             cors_max_age: parse_duration_key(&get, "cors_max_age", Duration::from_secs(600))?,
-            webhooks: WebhookConfig {
+            webhooks: vitrine_worker::webhooks::WebhookSettings {
                 schedule: parse_schedule(&get, "webhook_schedule", "* * * * * *")?,
                 timeout: parse_duration_key(&get, "webhook_timeout", Duration::from_secs(10))?,
                 max_attempts: parse_num(&get, "webhook_max_attempts", 12, 1..=100)?,

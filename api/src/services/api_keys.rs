@@ -86,28 +86,9 @@ pub fn scopes_of(key: &session::Model) -> Vec<ApiKeyScope> {
 
 /// Narrows an actor to a key's scopes (sessions without scopes: unchanged).
 pub fn narrow(actor: Actor, scopes: Option<&str>) -> Actor {
-    let Some(stored) = scopes else {
-        return actor;
-    };
-    let scope = parse_scopes(stored);
-    match actor {
-        Actor::Member { user_id, role, .. } => Actor::Member {
-            user_id,
-            role,
-            scope,
-        },
-        Actor::Partner {
-            user_id,
-            org_id,
-            org_allowlisted,
-            ..
-        } => Actor::Partner {
-            user_id,
-            org_id,
-            org_allowlisted,
-            scope,
-        },
-        other => other,
+    match scopes {
+        Some(stored) => actor.with_scope(parse_scopes(stored)),
+        None => actor,
     }
 }
 
