@@ -44,7 +44,10 @@ fn refusal(
     org: Option<&partner_org::Model>,
 ) -> Option<&'static str> {
     let user = user?;
-    if !password_ok {
+    if user.service {
+        // An API key's principal: never a person signing in.
+        Some("api key principal")
+    } else if !password_ok {
         Some("wrong password")
     } else if user.disabled {
         Some("account disabled")
