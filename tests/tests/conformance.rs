@@ -332,3 +332,35 @@ async fn an_oversized_response_is_data_null_with_200_under_both_media_types() {
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn an_upload_whose_operations_lack_a_query_is_a_bad_request() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "operations",
+            r#"{"qeury":"mutation { logout }","variables":{}}"#,
+        )
+        .text("map", "{}");
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(
+        body["errors"][0]["message"], "operations: the query parameter is required",
+        "{body}"
+    );
+    assert!(body.get("data").is_none(), "{body}");
+    // The token still works: nothing ran.
+    let me = app.gql(Some(&admin), "{ me { email } }", json!({})).await;
+    assert!(me["errors"].is_null(), "{me}");
+    app.finish().await;
+}

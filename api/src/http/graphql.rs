@@ -326,7 +326,7 @@ impl<'de> Deserialize<'de> for BodyKinds {
 /// Checks that a JSON body is a GraphQL request (each operation with a
 /// string `query`, parameters of the right types) before it is read as one,
 /// so that the refusal can say what is wrong.
-fn check_params(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_params(bytes: &[u8]) -> Result<(), String> {
     match serde_json::from_slice::<BodyKinds>(bytes) {
         Err(e) => Err(format!("the body is not a GraphQL request: {e}")),
         Ok(BodyKinds::Single(params)) => params.problem().map_or(Ok(()), Err),

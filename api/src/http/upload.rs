@@ -131,6 +131,9 @@ pub async fn receive(
         match name.as_str() {
             "operations" => {
                 let bytes = read_small(field, limits.max_request_bytes, total).await?;
+                // The same check as a JSON body: each operation has a query.
+                super::graphql::check_params(&bytes)
+                    .map_err(|e| ReceiveError::BadRequest(format!("operations: {e}")))?;
                 batch = Some(serde_json::from_slice(&bytes).map_err(|e| {
                     ReceiveError::BadRequest(format!("operations is not a GraphQL request: {e}"))
                 })?);
