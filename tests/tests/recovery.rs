@@ -93,6 +93,12 @@ async fn the_embedded_server_recovers_within_seconds_of_a_restart_after_sigkill(
     let binary = vitrine_binary();
     let data = std::env::temp_dir().join(format!("vitrine-recovery-{}", uuid::Uuid::now_v7()));
     let port = free_port();
+    // A fresh directory: create the database first (`admin` never does).
+    let migrated = vitrine(&binary, &data, port)
+        .arg("migrate")
+        .status()
+        .unwrap();
+    assert!(migrated.success(), "migrate");
     let mut create = vitrine(&binary, &data, port)
         .args(["admin", "create-user", "--email", "admin@example.com"])
         .args(["--role", "ADMIN", "--name", "Admin"])

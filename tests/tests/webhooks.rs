@@ -404,12 +404,9 @@ async fn failures_are_retried_in_order_then_the_endpoint_is_disabled() {
             .await;
         assert!(body["errors"].is_null(), "{body}");
     }
-    for _ in 0..4 {
-        let before = receiver.received().len();
-        receiver.wait_for(before + 1).await;
+    // Move time on (past each backoff) until the endpoint gives up.
+    let disabled = eventually(Duration::from_secs(60), || async {
         app.clock.advance(chrono::Duration::seconds(100));
-    }
-    let disabled = eventually(Duration::from_secs(20), || async {
         let body = app
             .gql(
                 Some(&admin),
@@ -421,6 +418,13 @@ async fn failures_are_retried_in_order_then_the_endpoint_is_disabled() {
     })
     .await;
     assert!(disabled, "the endpoint was not disabled");
+    // Three attempts of the first, then the second's first: four in a row.
+    assert_eq!(
+        receiver.received().len(),
+        3 + 4,
+        "{:?}",
+        receiver.received()
+    );
     assert_eq!(
         app.count_rows("audit_events WHERE action = 'WEBHOOK_ENDPOINT_DISABLED'")
             .await,
@@ -513,5 +517,49 @@ async fn private_addresses_and_plain_http_are_refused_by_default() {
         .gql(Some(&editor), "{ webhookEndpoints { id } }", json!({}))
         .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn finished_deliveries_leave_the_log_after_the_retention() {
+    let app = spawn().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let receiver = Receiver::start().await;
+    let (hook, _) = endpoint(
+        &app,
+        &admin,
+        json!({ "name": "x", "url": receiver.url, "events": ["asset.updated"] }),
+    )
+    .await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { testWebhookEndpoint(id: $id) { id } }",
+            json!({ "id": hook }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    receiver.wait_for(1).await;
+    let done = eventually(Duration::from_secs(20), || async {
+        deliveries(&app, &admin, &hook).await[0]["status"] == "SUCCEEDED"
+    })
+    .await;
+    assert!(done);
+    let now = vitrine_entity::Clock::now(&app.clock);
+    // Not yet: kept for the retention period.
+    let kept = vitrine_worker::webhooks::purge_log(
+        app.db(),
+        now - vitrine_worker::webhooks::LOG_RETENTION,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept, 0);
+    let purged = vitrine_worker::webhooks::purge_log(app.db(), now + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    assert!(deliveries(&app, &admin, &hook).await.is_empty());
+    assert_eq!(app.count_rows("webhook_attempts").await, 0);
     app.finish().await;
 }

@@ -263,14 +263,52 @@ pub struct PassReport {
     pub skipped: u64,
 }
 
-/// One pass: fan out new events, then send what is due.
+/// How long finished deliveries (and their attempts) stay in the log.
+pub const LOG_RETENTION: Duration = Duration::days(30);
+
+/// One pass: fan out new events, then send what is due; about once an hour,
+/// forget finished deliveries older than [`LOG_RETENTION`].
 pub async fn run(deps: &WorkerDeps) -> Result<PassReport, DbErr> {
     let mut report = PassReport {
         fanned_out: fan_out(deps).await?,
         ..PassReport::default()
     };
     send_due(deps, &mut report).await?;
+    static LAST_PURGE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = deps.clock.now();
+    let last = LAST_PURGE.load(std::sync::atomic::Ordering::Relaxed);
+    if now.timestamp() - last >= 3600 {
+        LAST_PURGE.store(now.timestamp(), std::sync::atomic::Ordering::Relaxed);
+        purge_log(&deps.db, now - LOG_RETENTION).await?;
+    }
     Ok(report)
+}
+
+/// Deletes finished deliveries created before `cutoff`, with their attempts.
+pub async fn purge_log(
+    db: &sea_orm::DatabaseConnection,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use sea_orm::QueryTrait;
+    let old = || {
+        webhook_delivery::Entity::find()
+            .select_only()
+            .column(webhook_delivery::Column::Id)
+            .filter(webhook_delivery::Column::CreatedAt.lt(cutoff))
+            .filter(webhook_delivery::Column::Status.ne(PENDING))
+    };
+    let txn = db.begin().await?;
+    webhook_attempt::Entity::delete_many()
+        .filter(webhook_attempt::Column::DeliveryId.in_subquery(old().into_query()))
+        .exec(&txn)
+        .await?;
+    let deleted = webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::CreatedAt.lt(cutoff))
+        .filter(webhook_delivery::Column::Status.ne(PENDING))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(deleted.rows_affected)
 }
 
 /// Records deliveries for the audit events after the watermark.
