@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build -q --workspace --bins
-BIN="$PWD/target/debug/vitrine"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vitrine"
 WORK="$(mktemp -d)"
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export VITRINE_DATA_DIR="$WORK/data"
