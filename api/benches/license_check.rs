@@ -159,6 +159,7 @@ async fn seed(db: &DatabaseConnection) -> Vec<Uuid> {
             access_mode: Set(AccessMode::Public),
             access_starts_at: Set(None),
             access_ends_at: Set(None),
+            awaiting_moderation: Set(false),
         }))
         .exec_without_returning(db)
         .await

@@ -95,6 +95,7 @@ impl AccessMap {
             ends_at: asset.access_ends_at,
             link: None,
             licensing: None,
+            awaiting_moderation: asset.awaiting_moderation,
         }
     }
 
@@ -239,8 +240,10 @@ mod tests {
             access_mode: AccessMode::Public,
             access_starts_at: Some(now),
             access_ends_at: None,
+            awaiting_moderation: true,
         };
         let facts = AccessMap::default().asset_facts(None, &asset);
+        assert!(facts.awaiting_moderation);
         assert_eq!(facts.access, AccessMode::Public);
         assert_eq!(facts.starts_at, Some(now));
         assert!(!facts.restricted);

@@ -49,6 +49,10 @@ pub fn classify(event: &audit_event::Model, now: DateTime<Utc>) -> Option<(Uuid,
         | AuditAction::AssetOwnershipUpdated
         | AuditAction::RenditionsRetagged => AssetEventKind::Updated,
         AuditAction::VersionApproved => AssetEventKind::VersionApproved,
+        // Approval lets the asset leave the organisation; a rejection (of a
+        // version that was approved before) takes it back.
+        AuditAction::ModerationApproved => AssetEventKind::Published,
+        AuditAction::ModerationRejected => AssetEventKind::AccessChanged,
         AuditAction::AssetAccessChanged => {
             let to = window(event, "to")?;
             if to.0 == AccessMode::Public

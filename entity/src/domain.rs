@@ -226,6 +226,44 @@ pub enum AccessMode {
     Restricted,
 }
 
+/// Whether a version may leave the organisation as far as moderation goes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ModerationState {
+    /// Uploaded where no moderation is required.
+    #[sea_orm(string_value = "NOT_REQUIRED")]
+    NotRequired,
+    /// Waiting for a moderator: never delivered to partners or visitors.
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    #[sea_orm(string_value = "APPROVED")]
+    Approved,
+    /// Refused: stays invisible outside the organisation.
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+}
+
+impl ModerationState {
+    /// Whether a version in this state holds its asset back from partners
+    /// and visitors.
+    pub fn holds_back(self) -> bool {
+        matches!(self, ModerationState::Pending | ModerationState::Rejected)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerationState::NotRequired => "NOT_REQUIRED",
+            ModerationState::Pending => "PENDING",
+            ModerationState::Approved => "APPROVED",
+            ModerationState::Rejected => "REJECTED",
+        }
+    }
+}
+
 /// Where the processing of a version stands.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
@@ -460,6 +498,12 @@ audit_actions! {
     WebhookEndpointDeleted = "WEBHOOK_ENDPOINT_DELETED",
     /// A webhook endpoint was disabled after sustained failure (SYSTEM).
     WebhookEndpointDisabled = "WEBHOOK_ENDPOINT_DISABLED",
+    /// A moderator approved a version: it may now leave the organisation.
+    ModerationApproved = "MODERATION_APPROVED",
+    /// A moderator rejected a version.
+    ModerationRejected = "MODERATION_REJECTED",
+    /// A folder began or stopped requiring moderation of what is uploaded.
+    FolderModerationChanged = "FOLDER_MODERATION_CHANGED",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -28,6 +28,7 @@ pub fn code(denial: &Denial) -> &'static str {
         Denial::CreatorLacksAction { .. } => "LINK_CREATOR_LACKS_ACTION",
         Denial::UseNotLicensed => "USE_NOT_LICENSED",
         Denial::KeyScopeLacksAction { .. } => "KEY_SCOPE_LACKS_ACTION",
+        Denial::AwaitingModeration => "AWAITING_MODERATION",
     }
 }
 
@@ -50,6 +51,9 @@ pub fn sentence(denial: &Denial, facts: &AssetFacts, now: DateTime<Utc>) -> Stri
             "the asset is in a restricted folder and no grant there covers this subject".into()
         }
         Denial::InTrash => "the asset is in the trash".into(),
+        Denial::AwaitingModeration => {
+            "its current version is awaiting moderation (or was rejected)".into()
+        }
         other => other.to_string(),
     }
 }

@@ -20,6 +20,6 @@ pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{
-    AccessMode, ActorKind, AuditAction, GrantLevel, ProcessingState, RenditionKind, Role,
-    ShareScope, Stage, SubjectKind, UserKind,
+    AccessMode, ActorKind, AuditAction, GrantLevel, ModerationState, ProcessingState,
+    RenditionKind, Role, ShareScope, Stage, SubjectKind, UserKind,
 };

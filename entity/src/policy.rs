@@ -250,6 +250,9 @@ pub struct AssetFacts {
     /// leaves the organisation must be licensed at that instant). `None`:
     /// not known, which denies them.
     pub licensing: Option<Licensing>,
+    /// Its current version is PENDING or REJECTED moderation: nothing of it
+    /// leaves the organisation (members still see it, marked).
+    pub awaiting_moderation: bool,
 }
 
 /// The licenses of an asset, for deciding what may leave the organisation.
@@ -394,6 +397,7 @@ impl Default for AssetFacts {
             ends_at: None,
             link: None,
             licensing: None,
+            awaiting_moderation: false,
         }
     }
 }
@@ -575,6 +579,9 @@ pub enum Denial {
     /// The API key's scopes do not allow the action.
     #[error("this API key's scopes do not allow {}", action.as_str())]
     KeyScopeLacksAction { action: Action },
+    /// Its current version waits for (or failed) moderation.
+    #[error("awaiting moderation")]
+    AwaitingModeration,
 }
 
 fn level_name(level: GrantLevel) -> &'static str {
@@ -600,7 +607,8 @@ impl Denial {
             | Denial::LinkUnavailable
             | Denial::NotInLink
             | Denial::CreatorLacksAction { .. }
-            | Denial::NotLicensed => true,
+            | Denial::NotLicensed
+            | Denial::AwaitingModeration => true,
             Denial::Unauthenticated
             | Denial::RoleLacksAction { .. }
             | Denial::GrantLacksAction { .. }
@@ -662,6 +670,9 @@ fn visitor(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<()
     }
     if !a.published(now) {
         return Err(Denial::NotPublished);
+    }
+    if a.awaiting_moderation {
+        return Err(Denial::AwaitingModeration);
     }
     if !a.licensing.as_ref().is_some_and(|l| l.permits(now)) {
         return Err(Denial::NotLicensed);
@@ -825,6 +836,9 @@ fn partner(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<()
             };
             if !a.published(now) {
                 return Err(Denial::NotPublished);
+            }
+            if a.awaiting_moderation {
+                return Err(Denial::AwaitingModeration);
             }
             if !a.licensing.as_ref().is_some_and(|l| l.permits(now)) {
                 return Err(Denial::NotLicensed);
@@ -1029,6 +1043,92 @@ mod tests {
             Err(Denial::KeyScopeLacksAction {
                 action: Action::ViewStats
             })
+        );
+    }
+
+    /// A version awaiting (or refused by) moderation never leaves the
+    /// organisation, whatever else holds; members see it as before.
+    #[test]
+    fn nothing_awaiting_moderation_leaves_the_organisation() {
+        let held = AssetFacts {
+            grant: Some(GrantLevel::Manage),
+            awaiting_moderation: true,
+            ..published()
+        };
+        for action in Action::ALL {
+            assert!(
+                matches!(
+                    authorize(
+                        &partner(true),
+                        action,
+                        &Resource::Asset(held.clone()),
+                        now()
+                    ),
+                    Err(Denial::AwaitingModeration | Denial::GrantLacksAction { .. })
+                ),
+                "{action:?}"
+            );
+            assert_eq!(
+                authorize(
+                    &member(Role::Admin),
+                    action,
+                    &Resource::Asset(held.clone()),
+                    now()
+                ),
+                authorize(
+                    &member(Role::Admin),
+                    action,
+                    &Resource::Asset(AssetFacts {
+                        awaiting_moderation: false,
+                        ..held.clone()
+                    }),
+                    now()
+                ),
+                "{action:?}"
+            );
+        }
+        assert_eq!(
+            authorize(
+                &partner(true),
+                Action::ViewMetadata,
+                &Resource::Asset(held.clone()),
+                now()
+            ),
+            Err(Denial::AwaitingModeration)
+        );
+        assert!(Denial::AwaitingModeration.hides_existence());
+        let link = LinkFacts {
+            scope: ShareScope::Download,
+            revoked: false,
+            starts_at: None,
+            includes: true,
+            expires_at: now() + chrono::Duration::days(1),
+            downloads_left: true,
+            views_left: true,
+            creator: CreatorRights {
+                share: true,
+                preview: true,
+                lowres: true,
+                original: true,
+            },
+        };
+        let visitor = Actor::Visitor {
+            share_link_id: Uuid::nil(),
+        };
+        let via_link = |awaiting: bool| {
+            Resource::Asset(AssetFacts {
+                link: Some(link.clone()),
+                awaiting_moderation: awaiting,
+                ..published()
+            })
+        };
+        assert_eq!(
+            authorize(&visitor, Action::ViewPreview, &via_link(true), now()),
+            Err(Denial::AwaitingModeration)
+        );
+        assert_eq!(
+            authorize(&visitor, Action::ViewPreview, &via_link(false), now()),
+            Ok(())
         );
     }
 

@@ -72,6 +72,8 @@ pub fn candidate_actions() -> Vec<&'static str> {
         AuditAction::AssetRestored,
         AuditAction::AssetTakenDown,
         AuditAction::AssetReinstated,
+        AuditAction::ModerationApproved,
+        AuditAction::ModerationRejected,
         AuditAction::LicenseExpiring,
         AuditAction::ShareLinkOpened,
         AuditAction::AnomalyDetected,

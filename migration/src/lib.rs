@@ -18,6 +18,7 @@ mod m20261206_000010_download_units;
 mod m20261206_000011_processing_heartbeat;
 mod m20261207_000012_api_keys;
 mod m20261207_000013_webhooks;
+mod m20261207_000014_moderation;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_processing_heartbeat::Migration),
             Box::new(m20261207_000012_api_keys::Migration),
             Box::new(m20261207_000013_webhooks::Migration),
+            Box::new(m20261207_000014_moderation::Migration),
         ]
     }
 }

@@ -96,6 +96,12 @@ impl From<folder::Model> for Folder {
 
 #[ComplexObject]
 impl Folder {
+    /// Whether versions uploaded here (or below) wait for a moderator; null
+    /// for partners.
+    async fn requires_moderation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        Ok(internal(ctx)?.then_some(self.model.requires_moderation))
+    }
+
     /// The names from the top of what the caller sees down to this folder,
     /// e.g. `/Campaigns/SS27` (folders above a partner's grant, or a
     /// restricted folder the caller may not see, are left out).
@@ -368,6 +374,15 @@ impl VersionMetadata {
 
 #[ComplexObject]
 impl AssetVersion {
+    /// Where it stands with moderation; null for partners and visitors (who
+    /// only ever see what needs none or was approved).
+    async fn moderation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::moderation::VersionModeration>> {
+        Ok(internal(ctx)?.then(|| (&self.model).into()))
+    }
+
     /// THUMBNAIL, PREVIEW and LOWRES, each READY once made.
     #[graphql(complexity = "super::cost::list(super::cost::RENDITIONS, child_complexity)")]
     async fn renditions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Rendition>> {

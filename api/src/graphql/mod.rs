@@ -10,6 +10,7 @@ mod cost;
 mod explain;
 mod licenses;
 mod loaders;
+mod moderation;
 mod mutation;
 mod node;
 mod query;
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     webhooks::WebhookQuery,
     explain::ExplainQuery,
     node::NodeQuery,
+    moderation::ModerationQuery,
 );
 
 /// The mutation root.
@@ -55,6 +57,7 @@ pub struct MutationRoot(
     licenses::LicenseMutation,
     api_keys::ApiKeyMutation,
     webhooks::WebhookMutation,
+    moderation::ModerationMutation,
 );
 pub use subscription::SubscriptionRoot;
 

@@ -211,6 +211,8 @@ pub fn folder_scope(scope: &AssetScope, map: &AccessMap) -> Option<Condition> {
 pub fn published_at(at: DateTime<Utc>) -> Condition {
     Condition::all()
         .add(asset::Column::AccessMode.eq(AccessMode::Public))
+        // The policy's AwaitingModeration, in SQL.
+        .add(asset::Column::AwaitingModeration.eq(false))
         .add(
             Condition::any()
                 .add(asset::Column::AccessStartsAt.is_null())

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::entities::{asset, asset_tag, asset_takedown, asset_version};
 use vitrine_entity::policy::{Action, Actor, Resource, authorize};
-use vitrine_entity::{AuditAction, ProcessingState, Stage};
+use vitrine_entity::{AuditAction, ModerationState, ProcessingState, Stage};
 use vitrine_worker::blobs::{self, BlobInfo};
 use vitrine_worker::media::{self, MediaError};
 use vitrine_worker::storage::original_key;
@@ -349,6 +349,7 @@ struct VersionSpec<'a> {
     note: Option<String>,
     uploaded_by: Option<Uuid>,
     restored_from: Option<i32>,
+    moderation: ModerationState,
 }
 
 async fn insert_version(tx: &Tx<'_>, spec: VersionSpec<'_>) -> ApiResult<asset_version::Model> {
@@ -371,6 +372,7 @@ async fn insert_version(tx: &Tx<'_>, spec: VersionSpec<'_>) -> ApiResult<asset_v
         restored_from: Set(spec.restored_from),
         processing_state: Set(ProcessingState::Pending),
         processing_attempts: Set(0),
+        moderation_state: Set(spec.moderation),
         ..Default::default()
     }
     .insert(tx.conn())
@@ -393,6 +395,7 @@ async fn make_current(
 ) -> ApiResult<asset::Model> {
     let mut active: asset::ActiveModel = asset.into();
     active.current_version_id = Set(Some(version.id));
+    active.awaiting_moderation = Set(version.moderation_state.holds_back());
     active.updated_at = Set(tx.now());
     Ok(active.update(tx.conn()).await?)
 }
@@ -455,13 +458,17 @@ pub async fn upload_asset(
         access_mode: Set(vitrine_entity::AccessMode::Restricted),
         access_starts_at: Set(None),
         access_ends_at: Set(None),
+        awaiting_moderation: Set(false),
     }
     .insert(tx.conn())
     .await?;
     write_tags(tx.conn(), asset_id, &tags).await?;
+    let moderation =
+        crate::services::moderation::state_for_upload(tx.conn(), input.folder_id).await?;
     let version = insert_version(
         &tx,
         VersionSpec {
+            moderation,
             asset_id,
             number: 1,
             stage: input.stage.unwrap_or(Stage::Raw),
@@ -522,9 +529,12 @@ pub async fn upload_version(
         .await
         .map_err(ApiError::internal)?;
     let number = next_number(tx.conn(), asset_id).await?;
+    let moderation =
+        crate::services::moderation::state_for_upload(tx.conn(), asset.folder_id).await?;
     let version = insert_version(
         &tx,
         VersionSpec {
+            moderation,
             asset_id,
             number,
             stage: stage.unwrap_or(Stage::Raw),
@@ -666,9 +676,18 @@ pub async fn restore_version(
         height: old.height,
     };
     let next = next_number(tx.conn(), asset_id).await?;
+    // The same bytes as `number`: a rejected image cannot come back through
+    // a restore, an approved one needs no second look.
+    let moderation = match old.moderation_state {
+        ModerationState::Rejected | ModerationState::Approved => old.moderation_state,
+        ModerationState::Pending | ModerationState::NotRequired => {
+            crate::services::moderation::state_for_upload(tx.conn(), asset.folder_id).await?
+        }
+    };
     let version = insert_version(
         &tx,
         VersionSpec {
+            moderation,
             asset_id,
             number: next,
             stage: old.stage,

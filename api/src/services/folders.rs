@@ -128,6 +128,7 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         restricted: Set(false),
+        requires_moderation: Set(false),
     }
     .insert(tx.conn())
     .await

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod explain;
 pub mod folders;
 pub mod licenses;
+pub mod moderation;
 pub mod ownership;
 pub mod partners;
 pub mod share_links;

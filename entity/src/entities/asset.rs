@@ -24,6 +24,9 @@ pub struct Model {
     pub access_starts_at: Option<DateTimeUtc>,
     /// After this instant the asset is RESTRICTED again.
     pub access_ends_at: Option<DateTimeUtc>,
+    /// Its current version is PENDING or REJECTED moderation: nothing of it
+    /// leaves the organisation (kept in step with the current version).
+    pub awaiting_moderation: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

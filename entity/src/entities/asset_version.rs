@@ -52,6 +52,13 @@ pub struct Model {
     pub gps_latitude: Option<f64>,
     #[sea_orm(column_type = "Double", nullable)]
     pub gps_longitude: Option<f64>,
+    /// Whether it may leave the organisation as far as moderation goes.
+    pub moderation_state: crate::domain::ModerationState,
+    /// MANUAL or OVERRIDE (a person), AUTOMATIC (rules).
+    pub moderation_kind: Option<String>,
+    pub moderated_by: Option<Uuid>,
+    pub moderated_at: Option<DateTimeUtc>,
+    pub moderation_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ pub struct Model {
     /// A pre-launch collection: only admins and explicitly granted subjects
     /// see it and everything below.
     pub restricted: bool,
+    /// Versions uploaded here (or below) wait for a moderator.
+    pub requires_moderation: bool,
 }
 
 impl Model {

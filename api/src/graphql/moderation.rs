@@ -1,0 +1,122 @@
+//! Moderation in the GraphQL API: a version's moderation, folders that
+//! require it, the queue, and decisions.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use vitrine_entity::ModerationState;
+use vitrine_entity::entities::asset_version;
+
+use super::asset_types::{AssetVersion, Folder};
+use super::{auth, meta, page_size, parse_id, state};
+use crate::services::moderation::{self, Decision};
+
+/// Where a version stands with moderation (members only).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct VersionModeration {
+    /// NOT_REQUIRED (uploaded where none is needed), PENDING (never leaves
+    /// the organisation until approved), APPROVED, REJECTED.
+    pub state: ModerationState,
+    /// MANUAL, OVERRIDE (a person reversing an earlier decision) or AUTOMATIC.
+    pub kind: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by_id: Option<ID>,
+    pub reason: Option<String>,
+}
+
+impl From<&asset_version::Model> for VersionModeration {
+    fn from(m: &asset_version::Model) -> Self {
+        Self {
+            state: m.moderation_state,
+            kind: m.moderation_kind.clone(),
+            decided_at: m.moderated_at,
+            decided_by_id: m.moderated_by.map(|id| ID(id.to_string())),
+            reason: m.moderation_reason.clone(),
+        }
+    }
+}
+
+/// The PENDING versions, oldest first.
+pub type ModerationConnection = Connection<String, AssetVersion, EmptyFields, EmptyFields>;
+
+#[derive(Default)]
+pub struct ModerationQuery;
+
+#[Object]
+impl ModerationQuery {
+    /// Versions waiting for a moderator, oldest first (ADMIN and MANAGER).
+    #[graphql(complexity = "super::cost::page(first, child_complexity)")]
+    async fn moderation_queue(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ModerationConnection> {
+        let after_id = after
+            .as_deref()
+            .map(|c| parse_id(&ID(c.to_owned()), "after"))
+            .transpose()?;
+        let (rows, more) =
+            moderation::queue(state(ctx)?, &auth(ctx)?.actor, after_id, page_size(first)?).await?;
+        let mut connection = Connection::new(after.is_some(), more);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|v| Edge::new(v.id.to_string(), AssetVersion::from(v))),
+        );
+        Ok(connection)
+    }
+}
+
+#[derive(Default)]
+pub struct ModerationMutation;
+
+#[Object]
+impl ModerationMutation {
+    /// Approves or rejects up to 500 versions, all or nothing (MODERATE on
+    /// each: ADMIN and MANAGER). Deciding again is an override, recorded.
+    async fn moderate(
+        &self,
+        ctx: &Context<'_>,
+        version_ids: Vec<ID>,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> async_graphql::Result<Vec<AssetVersion>> {
+        let ids = version_ids
+            .iter()
+            .map(|id| parse_id(id, "versionIds"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(moderation::moderate(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            &ids,
+            decision,
+            reason,
+            &meta(ctx),
+        )
+        .await?
+        .into_iter()
+        .map(AssetVersion::from)
+        .collect())
+    }
+
+    /// Whether versions uploaded into this folder (and below) from now on
+    /// wait for a moderator (MANAGE_ACCESS on the folder). Versions already
+    /// there are not affected.
+    async fn set_folder_moderation(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: ID,
+        required: bool,
+    ) -> async_graphql::Result<Folder> {
+        let id = parse_id(&folder_id, "folderId")?;
+        Ok(moderation::set_folder_requirement(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            id,
+            required,
+            &meta(ctx),
+        )
+        .await?
+        .into())
+    }
+}

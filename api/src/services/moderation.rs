@@ -1,0 +1,211 @@
+//! Moderation: folders that require it, the state of each version, and the
+//! moderators' decisions.
+//!
+//! A version uploaded into a folder that requires moderation (or below one)
+//! is PENDING; while an asset's *current* version is PENDING or REJECTED the
+//! asset carries `awaiting_moderation`, a fact the one policy reads (partners
+//! and visitors: `Denial::AwaitingModeration`, as if it did not exist) and
+//! that listings filter on in SQL (`access::published_at`). Decided: while a
+//! new version waits, **nothing** of the asset leaves the organisation — not
+//! even the previously approved version (a URL of it is answered 410 once a
+//! newer version exists anyway); this leaks least. Existing versions are never
+//! re-queued by turning moderation on for a folder.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+use vitrine_entity::entities::{asset, asset_version, folder};
+use vitrine_entity::policy::{Action, Actor};
+use vitrine_entity::{AuditAction, ModerationState};
+
+use crate::error::{ApiError, ApiResult};
+use crate::services::assets::authorize_asset;
+use crate::services::folders::authorize_folder;
+use crate::services::{authorize_instance, begin, event, fetch_page};
+use crate::state::{AppState, RequestMeta};
+
+/// The most versions one `moderate` call decides.
+pub const MAX_BATCH: usize = 500;
+
+/// The moderation state of a version uploaded into `folder_id` now.
+pub async fn state_for_upload<C: ConnectionTrait>(
+    conn: &C,
+    folder_id: Option<Uuid>,
+) -> ApiResult<ModerationState> {
+    let Some(id) = folder_id else {
+        return Ok(ModerationState::NotRequired);
+    };
+    let Some(folder) = folder::Entity::find_by_id(id).one(conn).await? else {
+        return Ok(ModerationState::NotRequired);
+    };
+    let required = folder::Entity::find()
+        .filter(folder::Column::Id.is_in(folder.lineage()))
+        .filter(folder::Column::RequiresModeration.eq(true))
+        .count(conn)
+        .await?
+        > 0;
+    Ok(if required {
+        ModerationState::Pending
+    } else {
+        ModerationState::NotRequired
+    })
+}
+
+/// Turns moderation on or off for what is uploaded into a folder (and
+/// below) from now on (MANAGE_ACCESS on the folder).
+pub async fn set_folder_requirement(
+    state: &AppState,
+    actor: &Actor,
+    folder_id: Uuid,
+    required: bool,
+    meta: &RequestMeta,
+) -> ApiResult<folder::Model> {
+    let mut tx = begin(state).await?;
+    let found = authorize_folder(
+        state,
+        tx.conn(),
+        actor,
+        Action::ManageAccess,
+        Some(folder_id),
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
+    if found.requires_moderation == required {
+        return Ok(found);
+    }
+    let mut active: folder::ActiveModel = found.into();
+    active.requires_moderation = Set(required);
+    active.updated_at = Set(tx.now());
+    let updated = active.update(tx.conn()).await?;
+    tx.audit(
+        event(AuditAction::FolderModerationChanged, actor, meta)
+            .target("folder", folder_id)
+            .details(json!({ "requiresModeration": required })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// A moderator's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum Decision {
+    Approved,
+    Rejected,
+}
+
+/// Decides up to [`MAX_BATCH`] versions at once, all or nothing. Each must
+/// be one the actor may MODERATE; a version that never required moderation
+/// cannot be decided. A decision on a version already decided is an
+/// override (recorded as such). Returns the versions as decided.
+pub async fn moderate(
+    state: &AppState,
+    actor: &Actor,
+    version_ids: &[Uuid],
+    decision: Decision,
+    reason: Option<String>,
+    meta: &RequestMeta,
+) -> ApiResult<Vec<asset_version::Model>> {
+    if version_ids.is_empty() || version_ids.len() > MAX_BATCH {
+        return Err(ApiError::BadUserInput(format!(
+            "give 1 to {MAX_BATCH} versions"
+        )));
+    }
+    let reason = match reason.map(|r| r.trim().to_owned()) {
+        Some(r) if r.chars().count() > 2000 => {
+            return Err(ApiError::BadUserInput(
+                "a reason has at most 2000 characters".into(),
+            ));
+        }
+        Some(r) if r.is_empty() => None,
+        other => other,
+    };
+    let target = match decision {
+        Decision::Approved => ModerationState::Approved,
+        Decision::Rejected => ModerationState::Rejected,
+    };
+    let not_found = || ApiError::NotFound("no such version".into());
+    let mut tx = begin(state).await?;
+    let now = tx.now();
+    let mut decided = Vec::with_capacity(version_ids.len());
+    for &id in version_ids {
+        let version = asset_version::Entity::find_by_id(id)
+            .one(tx.conn())
+            .await?
+            .ok_or_else(not_found)?;
+        let asset = asset::Entity::find_by_id(version.asset_id)
+            .one(tx.conn())
+            .await?
+            .ok_or_else(not_found)?;
+        authorize_asset(state, tx.conn(), actor, Action::Moderate, &asset).await?;
+        if version.moderation_state == ModerationState::NotRequired {
+            return Err(ApiError::BadUserInput(format!(
+                "version {} of {:?} does not require moderation",
+                version.number, asset.title
+            )));
+        }
+        let previous = version.moderation_state;
+        let overrides = version.moderated_at.is_some() && previous != target;
+        let mut active: asset_version::ActiveModel = version.clone().into();
+        active.moderation_state = Set(target);
+        active.moderation_kind = Set(Some(if overrides { "OVERRIDE" } else { "MANUAL" }.into()));
+        active.moderated_by = Set(actor.user_id());
+        active.moderated_at = Set(Some(now));
+        active.moderation_reason = Set(reason.clone());
+        let updated = active.update(tx.conn()).await?;
+        if asset.current_version_id == Some(id) {
+            let mut current: asset::ActiveModel = asset.clone().into();
+            current.awaiting_moderation = Set(target.holds_back());
+            current.update(tx.conn()).await?;
+        }
+        let action = match decision {
+            Decision::Approved => AuditAction::ModerationApproved,
+            Decision::Rejected => AuditAction::ModerationRejected,
+        };
+        tx.audit(
+            event(action, actor, meta)
+                .target("asset", asset.id)
+                .details(json!({
+                    "versionId": id,
+                    "number": updated.number,
+                    "previous": previous.as_str(),
+                    "override": overrides,
+                    "reason": reason,
+                })),
+        )
+        .await?;
+        decided.push(updated);
+    }
+    tx.commit().await?;
+    Ok(decided)
+}
+
+/// One page of the queue: PENDING versions, oldest first (moderators:
+/// ADMIN and MANAGER).
+pub async fn queue(
+    state: &AppState,
+    actor: &Actor,
+    after: Option<Uuid>,
+    limit: u64,
+) -> ApiResult<(Vec<asset_version::Model>, bool)> {
+    authorize_instance(state, actor, Action::Moderate)?;
+    let mut query = asset_version::Entity::find()
+        .filter(asset_version::Column::ModerationState.eq(ModerationState::Pending))
+        .filter(
+            asset_version::Column::AssetId.in_subquery(
+                asset::Entity::find()
+                    .select_only()
+                    .column(asset::Column::Id)
+                    .filter(asset::Column::DeletedAt.is_null())
+                    .into_query(),
+            ),
+        )
+        .order_by_asc(asset_version::Column::Id);
+    if let Some(after) = after {
+        query = query.filter(asset_version::Column::Id.gt(after));
+    }
+    Ok(fetch_page(query, limit, &state.db).await?)
+}
