@@ -23,9 +23,21 @@ use crate::throttle::Throttle;
 /// Connects to everything the configuration names and applies migrations.
 /// `shutdown` ends the background tasks started here (the event relay).
 pub async fn build_state(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<AppState> {
+    build_state_with(config, clock, shutdown, true).await
+}
+
+/// [`build_state`]; `jobs: false` for command-line administration that runs
+/// and enqueues no job (the embedded queue file is then not set up nor
+/// locked, so it works next to a running server).
+pub async fn build_state_with(
     mut config: Config,
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
+    jobs: bool,
 ) -> anyhow::Result<AppState> {
     crate::secret::ensure_data_dir(&config.data_dir)?;
     if config.secret.is_none() {
@@ -48,6 +60,11 @@ pub async fn build_state(
         .await
         .context("cannot apply database migrations")?;
     let (queue, bus, throttle) = match &config.redis_url {
+        None if !jobs => (
+            Queue::attach_embedded(&config.queue_db_path(), &config.redis_prefix),
+            EventBus::in_process(),
+            Throttle::memory(),
+        ),
         None => (
             Queue::open_embedded(&config.queue_db_path(), &config.redis_prefix).await?,
             EventBus::in_process(),

@@ -360,7 +360,14 @@ async fn create_user(config: Config, email: String, role: Role, name: Option<Str
         Err(e) => return fail("cannot read the password", e),
     };
     let stop = CancellationToken::new();
-    let state = match crate::app::build_state(config, Arc::new(SystemClock), stop.clone()).await {
+    let state = match crate::app::build_state_with(
+        config,
+        Arc::new(SystemClock),
+        stop.clone(),
+        false,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => return fail("cannot start", format!("{e:#}")),
     };

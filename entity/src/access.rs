@@ -102,9 +102,16 @@ impl AccessMap {
     /// The parts of the tree the actor's grants open (whatever their level:
     /// every level lets one see).
     pub fn granted_regions(&self) -> Vec<Region> {
+        self.regions_at_least(GrantLevel::View)
+    }
+
+    /// The parts of the tree opened by grants of at least `level` (e.g.
+    /// where a member may moderate).
+    pub fn regions_at_least(&self, level: GrantLevel) -> Vec<Region> {
         let mut regions: Vec<Region> = self
             .grants
             .iter()
+            .filter(|(_, granted_level)| *granted_level >= level)
             .map(|(granted, _)| Region {
                 prefix: granted.clone(),
                 except: self

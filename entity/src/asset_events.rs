@@ -52,7 +52,9 @@ pub fn classify(event: &audit_event::Model, now: DateTime<Utc>) -> Option<(Uuid,
         // Approval lets the asset leave the organisation; a rejection (of a
         // version that was approved before) takes it back.
         AuditAction::ModerationApproved => AssetEventKind::Published,
-        AuditAction::ModerationRejected => AssetEventKind::AccessChanged,
+        AuditAction::ModerationRejected | AuditAction::ModerationRequired => {
+            AssetEventKind::AccessChanged
+        }
         AuditAction::AssetAccessChanged => {
             let to = window(event, "to")?;
             if to.0 == AccessMode::Public

@@ -190,7 +190,10 @@ pub enum GrantLevel {
     /// And upload and edit.
     #[sea_orm(string_value = "EDIT")]
     Edit,
-    /// And share, delete, and manage access below the folder.
+    /// And moderate what is uploaded below the folder (members only).
+    #[sea_orm(string_value = "MODERATE")]
+    Moderate,
+    /// And share, delete, moderate, and manage access below the folder.
     #[sea_orm(string_value = "MANAGE")]
     Manage,
 }
@@ -504,6 +507,8 @@ audit_actions! {
     ModerationRejected = "MODERATION_REJECTED",
     /// A folder began or stopped requiring moderation of what is uploaded.
     FolderModerationChanged = "FOLDER_MODERATION_CHANGED",
+    /// An administrator queued a live version for moderation (backfill).
+    ModerationRequired = "MODERATION_REQUIRED",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -520,9 +520,12 @@ pub fn grant_permits(level: GrantLevel, action: Action) -> bool {
         ViewMetadata | ViewPreview => true,
         DownloadLowres | DownloadOriginal => level >= GrantLevel::Download,
         Upload | Edit => level >= GrantLevel::Edit,
+        // What is uploaded below the folder (members only: partners never
+        // moderate, whatever their grant).
+        Moderate => level >= GrantLevel::Moderate,
         Share | Delete | ManageAccess => level >= GrantLevel::Manage,
         // Never through a folder grant.
-        Moderate | ManageLicenses | ViewAudit | ViewStats | Admin => false,
+        ManageLicenses | ViewAudit | ViewStats | Admin => false,
     }
 }
 
@@ -589,6 +592,7 @@ fn level_name(level: GrantLevel) -> &'static str {
         GrantLevel::View => "VIEW",
         GrantLevel::Download => "DOWNLOAD",
         GrantLevel::Edit => "EDIT",
+        GrantLevel::Moderate => "MODERATE",
         GrantLevel::Manage => "MANAGE",
     }
 }
@@ -817,6 +821,13 @@ pub fn stats_scope(actor: &Actor, now: DateTime<Utc>) -> Result<StatsScope, Deni
 
 /// Partners: only through grants, only what is published, never the instance.
 fn partner(action: Action, resource: &Resource, now: DateTime<Utc>) -> Result<(), Denial> {
+    // The brand's own review: never a partner's, whatever its grant.
+    if action == Action::Moderate {
+        return Err(Denial::ActorKindLacksAction {
+            kind: ActorKind::Partner,
+            action,
+        });
+    }
     match resource {
         Resource::Instance => Err(Denial::ActorKindLacksAction {
             kind: ActorKind::Partner,
@@ -1064,7 +1075,9 @@ mod tests {
                         &Resource::Asset(held.clone()),
                         now()
                     ),
-                    Err(Denial::AwaitingModeration | Denial::GrantLacksAction { .. })
+                    Err(Denial::AwaitingModeration
+                        | Denial::GrantLacksAction { .. }
+                        | Denial::ActorKindLacksAction { .. })
                 ),
                 "{action:?}"
             );
@@ -1250,28 +1263,29 @@ mod tests {
     ];
 
     /// What each grant level allows, written out independently.
-    const GRANTS: &[(Action, [bool; 4])] = &[
-        //                              VIEW DOWNLOAD EDIT MANAGE
-        (Action::ViewMetadata, [true, true, true, true]),
-        (Action::ViewPreview, [true, true, true, true]),
-        (Action::DownloadLowres, [false, true, true, true]),
-        (Action::DownloadOriginal, [false, true, true, true]),
-        (Action::Upload, [false, false, true, true]),
-        (Action::Edit, [false, false, true, true]),
-        (Action::Delete, [false, false, false, true]),
-        (Action::Share, [false, false, false, true]),
-        (Action::Moderate, [false, false, false, false]),
-        (Action::ManageAccess, [false, false, false, true]),
-        (Action::ManageLicenses, [false, false, false, false]),
-        (Action::ViewAudit, [false, false, false, false]),
-        (Action::ViewStats, [false, false, false, false]),
-        (Action::Admin, [false, false, false, false]),
+    const GRANTS: &[(Action, [bool; 5])] = &[
+        //                              VIEW DOWNLOAD EDIT MODERATE MANAGE
+        (Action::ViewMetadata, [true, true, true, true, true]),
+        (Action::ViewPreview, [true, true, true, true, true]),
+        (Action::DownloadLowres, [false, true, true, true, true]),
+        (Action::DownloadOriginal, [false, true, true, true, true]),
+        (Action::Upload, [false, false, true, true, true]),
+        (Action::Edit, [false, false, true, true, true]),
+        (Action::Delete, [false, false, false, false, true]),
+        (Action::Share, [false, false, false, false, true]),
+        (Action::Moderate, [false, false, false, true, true]),
+        (Action::ManageAccess, [false, false, false, false, true]),
+        (Action::ManageLicenses, [false, false, false, false, false]),
+        (Action::ViewAudit, [false, false, false, false, false]),
+        (Action::ViewStats, [false, false, false, false, false]),
+        (Action::Admin, [false, false, false, false, false]),
     ];
 
-    const LEVELS: [GrantLevel; 4] = [
+    const LEVELS: [GrantLevel; 5] = [
         GrantLevel::View,
         GrantLevel::Download,
         GrantLevel::Edit,
+        GrantLevel::Moderate,
         GrantLevel::Manage,
     ];
 
@@ -1623,6 +1637,7 @@ mod tests {
                 Some(GrantLevel::View),
                 Some(GrantLevel::Download),
                 Some(GrantLevel::Edit),
+                Some(GrantLevel::Moderate),
                 Some(GrantLevel::Manage),
             ] {
                 for is_published in [true, false] {
@@ -1646,6 +1661,11 @@ mod tests {
                             );
                             let expected = if !allowlisted {
                                 Err(Denial::PartnerNotAllowlisted)
+                            } else if *action == Action::Moderate {
+                                Err(Denial::ActorKindLacksAction {
+                                    kind: ActorKind::Partner,
+                                    action: *action,
+                                })
                             } else if deleted {
                                 Err(Denial::InTrash)
                             } else if let Some(level) = grant {

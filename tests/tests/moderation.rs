@@ -130,16 +130,34 @@ async fn a_pending_version_leaves_the_organisation_only_once_approved() {
         "{why}"
     );
     // Only moderators decide.
-    app.create_member("ed@vitrine.test", vitrine_entity::Role::Editor)
+    let editor_id = app
+        .create_member("ed@vitrine.test", vitrine_entity::Role::Editor)
         .await;
     let editor = app.login("ed@vitrine.test", vitrine_tests::PASSWORD).await;
     let refused = moderate(&app, &editor, &v1, "APPROVED").await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+    let queue = "{ moderationQueue(first: 10) { edges { node { id } } } }";
+    let body = app.gql(Some(&editor), queue, json!({})).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    // An editor with a MODERATE grant on the folder sees what is in it.
+    app.grant(&admin, &folder, "USER", &editor_id.to_string(), "MODERATE")
+        .await;
+    let body = app.gql(Some(&editor), queue, json!({})).await;
+    assert_eq!(
+        body["data"]["moderationQueue"]["edges"][0]["node"]["id"],
+        v1.as_str(),
+        "{body}"
+    );
+    // A partner never moderates, whatever its grant.
+    app.grant(&admin, &folder, "PARTNER_ORG", &partner.org_id, "MANAGE")
+        .await;
     let refused = moderate(&app, &partner.token, &v1, "APPROVED").await;
     assert!(refused["errors"].is_array(), "{refused}");
+    let body = app.gql(Some(&partner.token), queue, json!({})).await;
+    assert!(body["errors"].is_array(), "{body}");
 
     // Approved: visible at the next request, by every path.
-    let approved = moderate(&app, &admin, &v1, "APPROVED").await;
+    let approved = moderate(&app, &editor, &v1, "APPROVED").await;
     assert_eq!(
         approved["data"]["moderate"][0]["moderation"]["state"], "APPROVED",
         "{approved}"
@@ -227,5 +245,75 @@ async fn versions_outside_moderated_folders_need_no_moderation() {
     assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
     let empty = moderate(&app, &admin, "not-an-id", "APPROVED").await;
     assert_eq!(error_code(&empty), Some("BAD_USER_INPUT"), "{empty}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn turning_moderation_on_never_hides_the_live_library_until_an_admin_queues_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let partner = app.create_partner(&admin, "Maison Q", "q@q.test").await;
+    let top = app.create_folder(&admin, None, "Live").await;
+    let below = app.create_folder(&admin, Some(&top), "Below").await;
+    app.grant(&admin, &top, "PARTNER_ORG", &partner.org_id, "VIEW")
+        .await;
+    let mut ids = Vec::new();
+    for (folder, title) in [(&top, "Top"), (&below, "Below")] {
+        let asset = app
+            .upload_asset(
+                &admin,
+                &UploadFile::fixture("garden.jpg"),
+                json!({ "folderId": folder, "title": title }),
+            )
+            .await;
+        ids.push(asset["id"].as_str().unwrap().to_owned());
+    }
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    app.set_access(&admin, &refs, "PUBLIC", None, None).await;
+    assert_eq!(titles(&app, &partner.token).await.len(), 2);
+    // Turning it on changes nothing already there.
+    app.gql(
+        Some(&admin),
+        "mutation($f: ID!) { setFolderModeration(folderId: $f, required: true) { id } }",
+        json!({ "f": top }),
+    )
+    .await;
+    assert_eq!(titles(&app, &partner.token).await.len(), 2);
+    // An admin queues them: hidden until approved.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($f: ID!) { requireModeration(folderId: $f, recursive: true) }",
+            json!({ "f": top }),
+        )
+        .await;
+    assert_eq!(body["data"]["requireModeration"], 2, "{body}");
+    assert!(titles(&app, &partner.token).await.is_empty());
+    // Again: nothing more to queue.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($f: ID!) { requireModeration(folderId: $f) }",
+            json!({ "f": top }),
+        )
+        .await;
+    assert_eq!(body["data"]["requireModeration"], 0, "{body}");
+    assert_eq!(
+        app.count_rows("audit_events WHERE action = 'MODERATION_REQUIRED'")
+            .await,
+        2
+    );
+    // Not for managers: it takes the live library out of circulation.
+    app.create_member("m@vitrine.test", vitrine_entity::Role::Manager)
+        .await;
+    let manager = app.login("m@vitrine.test", vitrine_tests::PASSWORD).await;
+    let body = app
+        .gql(
+            Some(&manager),
+            "mutation($f: ID!) { requireModeration(folderId: $f) }",
+            json!({ "f": top }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     app.finish().await;
 }

@@ -72,6 +72,24 @@ impl Queue {
         })
     }
 
+    /// The embedded queue for a process that runs no jobs and enqueues none
+    /// (command-line administration next to a running server): no schema
+    /// setup and no connection until one is used, so it never waits for the
+    /// server's workers' write lock on the queue file.
+    pub fn attach_embedded(path: &Path, prefix: &str) -> Self {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(10))
+            .optimize_on_close(false, None);
+        Queue::Embedded {
+            pool: SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options),
+            prefix: prefix.to_owned(),
+        }
+    }
+
     /// Connects to Redis. Every key the queue uses starts with `prefix`.
     pub async fn open_redis(url: &str, prefix: &str) -> Result<Self, QueueError> {
         let conn = apalis_redis::connect(url).await?;

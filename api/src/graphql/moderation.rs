@@ -99,6 +99,28 @@ impl ModerationMutation {
         .collect())
     }
 
+    /// Queues the live versions in a folder (and below, with `recursive`)
+    /// for moderation (administrators): each asset whose current version
+    /// needed none stops leaving the organisation until approved. Returns
+    /// how many versions were queued. Turning moderation on for a folder
+    /// never does this by itself.
+    async fn require_moderation(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: ID,
+        #[graphql(default = true)] recursive: bool,
+    ) -> async_graphql::Result<u64> {
+        let id = parse_id(&folder_id, "folderId")?;
+        Ok(moderation::require_for_folder(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            id,
+            recursive,
+            &meta(ctx),
+        )
+        .await?)
+    }
+
     /// Whether versions uploaded into this folder (and below) from now on
     /// wait for a moderator (MANAGE_ACCESS on the folder). Versions already
     /// there are not affected.

@@ -173,7 +173,7 @@ fn in_any(prefixes: &[String]) -> Condition {
         .fold(Condition::any(), |c, p| c.add(like_prefix(p)))
 }
 
-fn in_regions(regions: &[Region]) -> Condition {
+pub(crate) fn in_regions(regions: &[Region]) -> Condition {
     regions.iter().fold(Condition::any(), |c, r| {
         let mut inside = Condition::all().add(like_prefix(&r.prefix));
         if !r.except.is_empty() {

@@ -19,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::entities::{asset, asset_version, folder};
 use vitrine_entity::policy::{Action, Actor};
-use vitrine_entity::{AuditAction, ModerationState};
+use vitrine_entity::{AuditAction, GrantLevel, ModerationState};
 
 use crate::error::{ApiError, ApiResult};
 use crate::services::assets::authorize_asset;
@@ -183,26 +183,125 @@ pub async fn moderate(
     Ok(decided)
 }
 
-/// One page of the queue: PENDING versions, oldest first (moderators:
-/// ADMIN and MANAGER).
+/// Queues the live versions under a folder for moderation (administrators):
+/// each asset in it (and below, with `recursive`) whose current version
+/// needed none becomes PENDING — and so stops leaving the organisation until
+/// approved. Batched (500 assets a transaction), one audit event per asset.
+/// Returns how many versions were queued.
+pub async fn require_for_folder(
+    state: &AppState,
+    actor: &Actor,
+    folder_id: Uuid,
+    recursive: bool,
+    meta: &RequestMeta,
+) -> ApiResult<u64> {
+    authorize_instance(state, actor, Action::Admin)?;
+    let root = authorize_folder(
+        state,
+        &state.db,
+        actor,
+        Action::ViewMetadata,
+        Some(folder_id),
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
+    let folders: Vec<Uuid> = if recursive {
+        folder::Entity::find()
+            .select_only()
+            .column(folder::Column::Id)
+            .filter(crate::services::access::like_prefix(&root.ancestry))
+            .into_tuple()
+            .all(&state.db)
+            .await?
+    } else {
+        vec![root.id]
+    };
+    let mut queued = 0u64;
+    loop {
+        let mut tx = begin(state).await?;
+        let current = asset::Entity::find()
+            .select_only()
+            .column(asset::Column::CurrentVersionId)
+            .filter(asset::Column::FolderId.is_in(folders.clone()))
+            .filter(asset::Column::DeletedAt.is_null())
+            .filter(asset::Column::AwaitingModeration.eq(false))
+            .into_query();
+        let batch = asset_version::Entity::find()
+            .filter(asset_version::Column::Id.in_subquery(current))
+            .filter(asset_version::Column::ModerationState.eq(ModerationState::NotRequired))
+            .limit(500)
+            .all(tx.conn())
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        let now = tx.now();
+        let mut events = Vec::with_capacity(batch.len());
+        for version in batch {
+            let mut active: asset_version::ActiveModel = version.clone().into();
+            active.moderation_state = Set(ModerationState::Pending);
+            active.update(tx.conn()).await?;
+            asset::Entity::update_many()
+                .col_expr(
+                    asset::Column::AwaitingModeration,
+                    sea_orm::sea_query::Expr::value(true),
+                )
+                .col_expr(
+                    asset::Column::UpdatedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(asset::Column::Id.eq(version.asset_id))
+                .exec(tx.conn())
+                .await?;
+            events.push(
+                event(AuditAction::ModerationRequired, actor, meta)
+                    .target("asset", version.asset_id)
+                    .details(json!({ "versionId": version.id, "number": version.number })),
+            );
+        }
+        queued += events.len() as u64;
+        tx.audit_many(events).await?;
+        tx.commit().await?;
+    }
+    Ok(queued)
+}
+
+/// One page of the queue: PENDING versions, oldest first, of the assets the
+/// actor may moderate — everything for ADMIN and MANAGER, and for a member
+/// holding MODERATE (or MANAGE) grants, what lies under them.
 pub async fn queue(
     state: &AppState,
     actor: &Actor,
     after: Option<Uuid>,
     limit: u64,
 ) -> ApiResult<(Vec<asset_version::Model>, bool)> {
-    authorize_instance(state, actor, Action::Moderate)?;
-    let mut query = asset_version::Entity::find()
-        .filter(asset_version::Column::ModerationState.eq(ModerationState::Pending))
-        .filter(
-            asset_version::Column::AssetId.in_subquery(
-                asset::Entity::find()
+    let mut assets = asset::Entity::find()
+        .select_only()
+        .column(asset::Column::Id)
+        .filter(asset::Column::DeletedAt.is_null());
+    if let Err(denied) = authorize_instance(state, actor, Action::Moderate) {
+        let regions = match actor {
+            Actor::Member { .. } => crate::services::access::load_map(&state.db, actor)
+                .await?
+                .regions_at_least(GrantLevel::Moderate),
+            _ => Vec::new(),
+        };
+        if regions.is_empty() {
+            return Err(denied);
+        }
+        assets = assets.filter(
+            asset::Column::FolderId.in_subquery(
+                folder::Entity::find()
                     .select_only()
-                    .column(asset::Column::Id)
-                    .filter(asset::Column::DeletedAt.is_null())
+                    .column(folder::Column::Id)
+                    .filter(crate::services::access::in_regions(&regions))
                     .into_query(),
             ),
-        )
+        );
+    }
+    let mut query = asset_version::Entity::find()
+        .filter(asset_version::Column::ModerationState.eq(ModerationState::Pending))
+        .filter(asset_version::Column::AssetId.in_subquery(assets.into_query()))
         .order_by_asc(asset_version::Column::Id);
     if let Some(after) = after {
         query = query.filter(asset_version::Column::Id.gt(after));
