@@ -317,3 +317,60 @@ async fn turning_moderation_on_never_hides_the_live_library_until_an_admin_queue
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn subscribers_hear_of_a_held_back_asset_only_once_it_is_approved() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let partner = app.create_partner(&admin, "Maison S", "s@s.test").await;
+    let folder = app.create_folder(&admin, None, "Held").await;
+    app.grant(&admin, &folder, "PARTNER_ORG", &partner.org_id, "VIEW")
+        .await;
+    app.gql(
+        Some(&admin),
+        "mutation($f: ID!) { setFolderModeration(folderId: $f, required: true) { id } }",
+        json!({ "f": folder }),
+    )
+    .await;
+    let asset = app
+        .upload_asset(
+            &admin,
+            &UploadFile::fixture("garden.jpg"),
+            json!({ "folderId": folder, "title": "Quiet" }),
+        )
+        .await;
+    let id = asset["id"].as_str().unwrap().to_owned();
+    let version = asset["currentVersion"]["id"].as_str().unwrap().to_owned();
+    assert!(app.wait_until_processed(Duration::from_secs(60)).await);
+
+    let mut ws = app.ws_connect(json!({ "token": partner.token })).await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+    ws.subscribe(
+        "events",
+        "subscription { assetEvents { kind assetId asset { title } } }",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Published and renamed while pending: the partner hears nothing.
+    app.set_access(&admin, &[&id], "PUBLIC", None, None).await;
+    app.gql(
+        Some(&admin),
+        "mutation($id: ID!) { updateAsset(id: $id, input: { title: \"Quiet v2\" }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert!(
+        ws.quiet_for(Duration::from_secs(2)).await.is_none(),
+        "an event about a held-back asset"
+    );
+    // Approved: told at once, with the asset.
+    let approved = moderate(&app, &admin, &version, "APPROVED").await;
+    assert!(approved["errors"].is_null(), "{approved}");
+    let event = ws.message().await;
+    let event = &event["payload"]["data"]["assetEvents"];
+    assert_eq!(event["kind"], "PUBLISHED", "{event}");
+    assert_eq!(event["assetId"], id.as_str());
+    assert_eq!(event["asset"]["title"], "Quiet v2");
+    app.finish().await;
+}
