@@ -509,6 +509,8 @@ audit_actions! {
     FolderModerationChanged = "FOLDER_MODERATION_CHANGED",
     /// An administrator queued a live version for moderation (backfill).
     ModerationRequired = "MODERATION_REQUIRED",
+    /// An upload preset was created, changed or deleted.
+    UploadPresetChanged = "UPLOAD_PRESET_CHANGED",
 }
 
 impl std::fmt::Display for AuditAction {

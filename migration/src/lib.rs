@@ -19,6 +19,7 @@ mod m20261206_000011_processing_heartbeat;
 mod m20261207_000012_api_keys;
 mod m20261207_000013_webhooks;
 mod m20261207_000014_moderation;
+mod m20261207_000015_upload_presets;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_api_keys::Migration),
             Box::new(m20261207_000013_webhooks::Migration),
             Box::new(m20261207_000014_moderation::Migration),
+            Box::new(m20261207_000015_upload_presets::Migration),
         ]
     }
 }

@@ -232,6 +232,11 @@ impl AssetMutation {
     ) -> async_graphql::Result<Asset> {
         let input = input.unwrap_or_default();
         let new = NewAsset {
+            preset_id: input
+                .preset_id
+                .as_ref()
+                .map(|id| parse_id(id, "presetId"))
+                .transpose()?,
             folder_id: input
                 .folder_id
                 .as_ref()

@@ -996,7 +996,9 @@ pub struct CreateFolderInput {
 
 #[derive(InputObject, Debug, Default)]
 pub struct UploadAssetInput {
-    /// Null files the asset at the root.
+    /// An upload preset; without one, the default preset applies (if any).
+    pub preset_id: Option<ID>,
+    /// Null files the asset at the root (or in the preset's folder).
     pub folder_id: Option<ID>,
     /// Defaults to the file name without its extension.
     pub title: Option<String>,

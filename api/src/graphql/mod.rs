@@ -13,6 +13,7 @@ mod loaders;
 mod moderation;
 mod mutation;
 mod node;
+mod presets;
 mod query;
 mod share;
 mod subscription;
@@ -45,6 +46,7 @@ pub struct QueryRoot(
     explain::ExplainQuery,
     node::NodeQuery,
     moderation::ModerationQuery,
+    presets::PresetQuery,
 );
 
 /// The mutation root.
@@ -58,6 +60,7 @@ pub struct MutationRoot(
     api_keys::ApiKeyMutation,
     webhooks::WebhookMutation,
     moderation::ModerationMutation,
+    presets::PresetMutation,
 );
 pub use subscription::SubscriptionRoot;
 

@@ -34,6 +34,8 @@ pub struct IncomingFile<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub struct NewAsset {
+    /// An upload preset (or, when none is named, the default one if any).
+    pub preset_id: Option<Uuid>,
     pub folder_id: Option<Uuid>,
     pub title: Option<String>,
     pub tags: Vec<String>,
@@ -432,13 +434,25 @@ pub async fn upload_asset(
         Some(t) => normalize_title(t)?,
         None => title_from_filename(file.filename),
     };
-    let tags = normalize_tags(&input.tags)?;
+    let preset = crate::services::presets::for_upload(&state.db, input.preset_id).await?;
+    let folder_id = input
+        .folder_id
+        .or_else(|| preset.as_ref().and_then(|p| p.folder_id));
+    let mut wanted = input.tags.clone();
+    if let Some(p) = &preset {
+        wanted.extend(p.tag_list());
+        if let (Some(pattern), Some(name)) = (&p.filename_pattern, file.filename) {
+            let re = crate::services::presets::compile(pattern)?;
+            wanted.extend(crate::services::presets::captured_tags(&re, name));
+        }
+    }
+    let tags = normalize_tags(&wanted)?;
     let note = normalize_note(input.note)?;
-    authorize_folder(state, &state.db, actor, Action::Upload, input.folder_id).await?;
+    authorize_folder(state, &state.db, actor, Action::Upload, folder_id).await?;
     let info = ingest(state, actor, meta, file, None).await?;
 
     let mut tx = begin(state).await?;
-    authorize_folder(state, tx.conn(), actor, Action::Upload, input.folder_id).await?;
+    authorize_folder(state, tx.conn(), actor, Action::Upload, folder_id).await?;
     blobs::claim(tx.conn(), &state.store, &info, file.path, tx.now())
         .await
         .map_err(ApiError::internal)?;
@@ -446,7 +460,7 @@ pub async fn upload_asset(
     let asset_id = Uuid::now_v7();
     let created = asset::ActiveModel {
         id: Set(asset_id),
-        folder_id: Set(input.folder_id),
+        folder_id: Set(folder_id),
         title: Set(title),
         current_version_id: Set(None),
         created_by: Set(actor.user_id()),
@@ -454,17 +468,23 @@ pub async fn upload_asset(
         updated_at: Set(now),
         deleted_at: Set(None),
         deleted_by: Set(None),
-        // Nothing leaves the organisation until someone publishes it.
-        access_mode: Set(vitrine_entity::AccessMode::Restricted),
-        access_starts_at: Set(None),
-        access_ends_at: Set(None),
+        // Nothing leaves the organisation until someone publishes it (or
+        // the preset it was uploaded with says so).
+        access_mode: Set(preset
+            .as_ref()
+            .map_or(vitrine_entity::AccessMode::Restricted, |p| p.access_mode)),
+        access_starts_at: Set(preset.as_ref().and_then(|p| p.access_starts_at)),
+        access_ends_at: Set(preset.as_ref().and_then(|p| p.access_ends_at)),
         awaiting_moderation: Set(false),
     }
     .insert(tx.conn())
     .await?;
     write_tags(tx.conn(), asset_id, &tags).await?;
+    if let Some(p) = &preset {
+        crate::services::presets::attach_licenses(&tx, p, asset_id, actor.user_id()).await?;
+    }
     let moderation =
-        crate::services::moderation::state_for_upload(tx.conn(), input.folder_id).await?;
+        crate::services::presets::moderation_for(tx.conn(), preset.as_ref(), folder_id).await?;
     let version = insert_version(
         &tx,
         VersionSpec {
@@ -484,7 +504,12 @@ pub async fn upload_asset(
     tx.audit(
         event(AuditAction::AssetCreated, actor, meta)
             .target("asset", asset_id)
-            .details(json!({ "title": asset.title, "folderId": asset.folder_id, "tags": tags })),
+            .details(json!({
+                "title": asset.title, "folderId": asset.folder_id, "tags": tags,
+                "preset": preset.as_ref().map(|p| json!({ "id": p.id, "name": p.name })),
+                "accessMode": asset.access_mode,
+                "licenses": preset.as_ref().map(|p| p.license_list()),
+            })),
     )
     .await?;
     tx.audit(

@@ -16,6 +16,7 @@ pub mod licenses;
 pub mod moderation;
 pub mod ownership;
 pub mod partners;
+pub mod presets;
 pub mod share_links;
 pub mod usage;
 pub mod users;
