@@ -374,3 +374,64 @@ async fn subscribers_hear_of_a_held_back_asset_only_once_it_is_approved() {
     assert_eq!(event["asset"]["title"], "Quiet v2");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_queue_filters_by_folder_uploader_and_time() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let top = app.create_folder(&admin, None, "Top").await;
+    let below = app.create_folder(&admin, Some(&top), "Below").await;
+    let other = app.create_folder(&admin, None, "Other").await;
+    for folder in [&top, &other] {
+        app.gql(
+            Some(&admin),
+            "mutation($f: ID!) { setFolderModeration(folderId: $f, required: true) { id } }",
+            json!({ "f": folder }),
+        )
+        .await;
+    }
+    let mut versions = Vec::new();
+    for (folder, title) in [(&below, "In below"), (&other, "In other")] {
+        let asset = app
+            .upload_asset(
+                &admin,
+                &UploadFile::fixture("garden.jpg"),
+                json!({ "folderId": folder, "title": title }),
+            )
+            .await;
+        versions.push(asset["currentVersion"]["id"].as_str().unwrap().to_owned());
+    }
+    let queue = |filter: Value| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let body = app
+                .gql(
+                    Some(&admin),
+                    "query($f: ModerationQueueFilter) { moderationQueue(filter: $f, first: 10) { edges { node { id } } } }",
+                    json!({ "f": filter }),
+                )
+                .await;
+            body["data"]["moderationQueue"]["edges"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"))
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(queue(Value::Null).await, versions);
+    assert_eq!(queue(json!({ "folderId": top })).await, versions[..1]);
+    assert!(
+        queue(json!({ "folderId": top, "recursive": false }))
+            .await
+            .is_empty()
+    );
+    assert_eq!(queue(json!({ "folderId": other })).await, versions[1..]);
+    let someone = uuid::Uuid::now_v7().to_string();
+    assert!(queue(json!({ "uploadedBy": someone })).await.is_empty());
+    let later = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    assert!(queue(json!({ "from": later })).await.is_empty());
+    assert_eq!(queue(json!({ "to": later })).await.len(), 2);
+    app.finish().await;
+}

@@ -2,7 +2,7 @@
 //! require it, the queue, and decisions.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_entity::ModerationState;
 use vitrine_entity::entities::asset_version;
@@ -36,6 +36,22 @@ impl From<&asset_version::Model> for VersionModeration {
     }
 }
 
+/// Narrows the moderation queue.
+#[derive(InputObject, Debug, Default)]
+pub struct ModerationQueueFilter {
+    /// Only assets in this folder…
+    pub folder_id: Option<ID>,
+    /// …and below it (default).
+    #[graphql(default = true)]
+    pub recursive: bool,
+    /// Only versions this user uploaded.
+    pub uploaded_by: Option<ID>,
+    /// Uploaded at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Uploaded before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
 /// The PENDING versions, oldest first.
 pub type ModerationConnection = Connection<String, AssetVersion, EmptyFields, EmptyFields>;
 
@@ -49,15 +65,38 @@ impl ModerationQuery {
     async fn moderation_queue(
         &self,
         ctx: &Context<'_>,
+        filter: Option<ModerationQueueFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ModerationConnection> {
+        let filter = filter.unwrap_or_default();
+        let filter = moderation::QueueFilter {
+            folder_id: filter
+                .folder_id
+                .as_ref()
+                .map(|id| parse_id(id, "folderId"))
+                .transpose()?,
+            recursive: filter.recursive,
+            uploaded_by: filter
+                .uploaded_by
+                .as_ref()
+                .map(|id| parse_id(id, "uploadedBy"))
+                .transpose()?,
+            from: filter.from,
+            to: filter.to,
+        };
         let after_id = after
             .as_deref()
             .map(|c| parse_id(&ID(c.to_owned()), "after"))
             .transpose()?;
-        let (rows, more) =
-            moderation::queue(state(ctx)?, &auth(ctx)?.actor, after_id, page_size(first)?).await?;
+        let (rows, more) = moderation::queue(
+            state(ctx)?,
+            &auth(ctx)?.actor,
+            &filter,
+            after_id,
+            page_size(first)?,
+        )
+        .await?;
         let mut connection = Connection::new(after.is_some(), more);
         connection.edges.extend(
             rows.into_iter()

@@ -266,12 +266,26 @@ pub async fn require_for_folder(
     Ok(queued)
 }
 
+/// Narrows the queue.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    /// Only assets in this folder (and below, with `recursive`).
+    pub folder_id: Option<Uuid>,
+    pub recursive: bool,
+    /// Only versions this user uploaded.
+    pub uploaded_by: Option<Uuid>,
+    /// Only versions uploaded at or after / before these instants.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// One page of the queue: PENDING versions, oldest first, of the assets the
 /// actor may moderate — everything for ADMIN and MANAGER, and for a member
 /// holding MODERATE (or MANAGE) grants, what lies under them.
 pub async fn queue(
     state: &AppState,
     actor: &Actor,
+    filter: &QueueFilter,
     after: Option<Uuid>,
     limit: u64,
 ) -> ApiResult<(Vec<asset_version::Model>, bool)> {
@@ -279,6 +293,31 @@ pub async fn queue(
         .select_only()
         .column(asset::Column::Id)
         .filter(asset::Column::DeletedAt.is_null());
+    if let Some(folder_id) = filter.folder_id {
+        // A folder the caller may not see is NOT_FOUND, like a missing one.
+        let root = authorize_folder(
+            state,
+            &state.db,
+            actor,
+            Action::ViewMetadata,
+            Some(folder_id),
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such folder".into()))?;
+        assets = if filter.recursive {
+            assets.filter(
+                asset::Column::FolderId.in_subquery(
+                    folder::Entity::find()
+                        .select_only()
+                        .column(folder::Column::Id)
+                        .filter(crate::services::access::like_prefix(&root.ancestry))
+                        .into_query(),
+                ),
+            )
+        } else {
+            assets.filter(asset::Column::FolderId.eq(root.id))
+        };
+    }
     if let Err(denied) = authorize_instance(state, actor, Action::Moderate) {
         let regions = match actor {
             Actor::Member { .. } => crate::services::access::load_map(&state.db, actor)
@@ -303,6 +342,15 @@ pub async fn queue(
         .filter(asset_version::Column::ModerationState.eq(ModerationState::Pending))
         .filter(asset_version::Column::AssetId.in_subquery(assets.into_query()))
         .order_by_asc(asset_version::Column::Id);
+    if let Some(user) = filter.uploaded_by {
+        query = query.filter(asset_version::Column::UploadedBy.eq(user));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(asset_version::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(asset_version::Column::CreatedAt.lt(to));
+    }
     if let Some(after) = after {
         query = query.filter(asset_version::Column::Id.gt(after));
     }
