@@ -222,9 +222,21 @@ async fn rotation_keeps_two_secrets_live_for_the_overlap_only() {
         let body = app.gql(Some(secret), me, json!({})).await;
         assert_eq!(body["data"]["me"]["role"], "VIEWER", "{body}");
     }
+    // A socket opened with the old secret lives as long as that secret.
+    let mut ws = app.ws_connect(json!({ "token": old })).await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
     app.clock.advance(chrono::Duration::seconds(3601));
     let body = app.gql(Some(&old), me, json!({})).await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+    match ws.operation("after", me, json!({})).await {
+        WsEvent::Message(payload) => {
+            assert_eq!(error_code(&payload), Some("UNAUTHENTICATED"), "{payload}");
+            assert!(payload["data"].is_null(), "{payload}");
+        }
+        WsEvent::Closed(code, _) => assert_eq!(code, Some(4401)),
+    }
+    let (code, _) = ws.closed(Duration::from_secs(10)).await;
+    assert_eq!(code, Some(4401));
     let body = app.gql(Some(&new), me, json!({})).await;
     assert_eq!(body["data"]["me"]["role"], "VIEWER", "{body}");
 

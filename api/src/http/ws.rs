@@ -36,7 +36,8 @@ use super::graphql::{operation_type, serialize_capped, too_large_message};
 use super::{App, bearer, request_meta};
 use crate::error::ApiError;
 use crate::graphql::{DataScope, VitrineSchema, request_data};
-use crate::services::auth::{authenticate, reauthenticate};
+use crate::security::hash_token;
+use crate::services::auth::{authenticate, reauthenticate_secret};
 use crate::state::{AppState, Auth, RequestMeta};
 
 const FORBIDDEN: &str = "Forbidden";
@@ -74,6 +75,9 @@ fn changes_identity(action: &str) -> bool {
 struct SocketIdentity {
     /// Set once, when `connection_init` is accepted.
     session_id: OnceLock<Uuid>,
+    /// The hash of the secret it was opened with (an API key rotated since
+    /// admits the socket only as long as that secret is accepted).
+    secret_hash: OnceLock<String>,
     /// Why the session stopped admitting anyone, once it has.
     ended: watch::Sender<Option<String>>,
 }
@@ -82,6 +86,7 @@ impl SocketIdentity {
     fn new() -> Self {
         Self {
             session_id: OnceLock::new(),
+            secret_hash: OnceLock::new(),
             ended: watch::Sender::new(None),
         }
     }
@@ -94,7 +99,12 @@ impl SocketIdentity {
                 "the connection is not initialised".into(),
             ));
         };
-        let auth = reauthenticate(state, session_id).await?;
+        let hash = self
+            .secret_hash
+            .get()
+            .map(String::as_str)
+            .unwrap_or_default();
+        let auth = reauthenticate_secret(state, session_id, hash).await?;
         if auth.session_id.is_none() {
             let reason = auth.rejected.unwrap_or("session ended");
             self.ended.send_replace(Some(reason.to_owned()));
@@ -295,6 +305,7 @@ async fn serve(
                 let Some(session_id) = auth.session_id else {
                     return Err(async_graphql::Error::new(FORBIDDEN));
                 };
+                let _ = init_identity.secret_hash.set(hash_token(&token));
                 let _ = init_identity.session_id.set(session_id);
                 // Nothing about the caller is kept for the connection: each
                 // operation gets the identity of its own moment.

@@ -294,6 +294,31 @@ pub async fn reauthenticate(state: &AppState, session_id: Uuid) -> ApiResult<Aut
     resolve(state, found).await
 }
 
+/// [`reauthenticate`] for a connection opened with the secret whose hash is
+/// `secret_hash`: an API key's previous secret stops admitting it when its
+/// rotation overlap ends, exactly as it stops working over HTTP.
+pub async fn reauthenticate_secret(
+    state: &AppState,
+    session_id: Uuid,
+    secret_hash: &str,
+) -> ApiResult<Auth> {
+    let found = session::Entity::find_by_id(session_id)
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?;
+    if let Some((key, _)) = &found {
+        let current = key.token_hash == secret_hash;
+        let previous = key.previous_token_hash.as_deref() == Some(secret_hash)
+            && key
+                .previous_expires_at
+                .is_some_and(|t| state.clock.now() < t);
+        if !current && !previous {
+            return Ok(Auth::rejected("the key's secret was rotated out"));
+        }
+    }
+    resolve(state, found).await
+}
+
 async fn resolve(
     state: &AppState,
     found: Option<(session::Model, Option<user::Model>)>,
