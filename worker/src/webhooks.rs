@@ -35,8 +35,8 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -426,8 +426,33 @@ async fn send_due(deps: &WorkerDeps, report: &mut PassReport) -> Result<(), DbEr
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
+    // In order per endpoint and asset: a due delivery waits while an older
+    // one about the same asset is still pending (retrying). One query for
+    // the whole batch: the oldest pending delivery of each of its lines.
+    let assets: Vec<Uuid> = due.iter().filter_map(|d| d.asset_id).collect();
+    let newest = due.iter().map(|d| d.id).max().unwrap_or_default();
+    let mut first_in_line: std::collections::HashMap<(Uuid, Uuid), Uuid> =
+        std::collections::HashMap::new();
+    if !assets.is_empty() {
+        let pending: Vec<(Uuid, Option<Uuid>, Uuid)> = webhook_delivery::Entity::find()
+            .select_only()
+            .column(webhook_delivery::Column::EndpointId)
+            .column(webhook_delivery::Column::AssetId)
+            .column(webhook_delivery::Column::Id)
+            .filter(webhook_delivery::Column::Status.eq(PENDING))
+            .filter(webhook_delivery::Column::AssetId.is_in(assets))
+            .filter(webhook_delivery::Column::Id.lte(newest))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (endpoint, asset, id) in pending {
+            if let Some(asset) = asset {
+                let oldest = first_in_line.entry((endpoint, asset)).or_insert(id);
+                *oldest = (*oldest).min(id);
+            }
+        }
+    }
     let mut chosen = Vec::new();
-    let mut lines = std::collections::HashSet::new();
     for delivery in due {
         let Some(endpoint) = endpoints.get(&delivery.endpoint_id) else {
             continue;
@@ -435,20 +460,12 @@ async fn send_due(deps: &WorkerDeps, report: &mut PassReport) -> Result<(), DbEr
         if !endpoint.active {
             continue;
         }
-        if let Some(asset) = delivery.asset_id {
-            if !lines.insert((delivery.endpoint_id, asset)) {
-                continue;
-            }
-            let earlier = webhook_delivery::Entity::find()
-                .filter(webhook_delivery::Column::EndpointId.eq(delivery.endpoint_id))
-                .filter(webhook_delivery::Column::AssetId.eq(asset))
-                .filter(webhook_delivery::Column::Status.eq(PENDING))
-                .filter(webhook_delivery::Column::Id.lt(delivery.id))
-                .count(db)
-                .await?;
-            if earlier > 0 {
-                continue;
-            }
+        if let Some(asset) = delivery.asset_id
+            && first_in_line
+                .get(&(delivery.endpoint_id, asset))
+                .is_some_and(|oldest| *oldest != delivery.id)
+        {
+            continue;
         }
         chosen.push((delivery, endpoint.clone()));
     }
