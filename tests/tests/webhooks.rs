@@ -563,3 +563,36 @@ async fn finished_deliveries_leave_the_log_after_the_retention() {
     assert_eq!(app.count_rows("webhook_attempts").await, 0);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_partner_registers_a_bounded_number_of_endpoints_even_in_parallel() {
+    let app = vitrine_tests::spawn_app().await;
+    let admin = app.admin_token().await;
+    let partner = app.create_partner(&admin, "Maison N", "n@n.test").await;
+    let attempts = (0..14).map(|i| {
+        let app = &app;
+        let token = partner.token.clone();
+        let org = partner.org_id.clone();
+        async move {
+            app.gql(
+                Some(&token),
+                CREATE,
+                json!({ "i": { "name": format!("hook {i}"), "url": format!("https://portal.example.com/{i}"),
+                               "partnerOrgId": org, "events": ["asset.published"] } }),
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let created = answers.iter().filter(|b| b["errors"].is_null()).count();
+    assert_eq!(created, 10, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|b| !b["errors"].is_null())
+            .all(|b| error_code(b) == Some("CONFLICT")),
+        "{answers:?}"
+    );
+    assert_eq!(app.count_rows("webhook_endpoints").await, 10);
+    app.finish().await;
+}

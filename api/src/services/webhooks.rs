@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -24,6 +24,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::asset_events::{Delivery, for_subscriber};
 use crate::services::{begin, event};
 use crate::state::{AppState, RequestMeta};
+
+/// Most endpoints one partner organisation may register (each event is
+/// decided and sent once per endpoint: the bound on what one partner can make
+/// the workers do).
+pub const MAX_PARTNER_ENDPOINTS: u64 = 10;
+/// Most endpoints of the brand's own.
+pub const MAX_BRAND_ENDPOINTS: u64 = 100;
 
 /// What a new endpoint is.
 #[derive(Debug, Clone)]
@@ -93,10 +100,41 @@ pub async fn create(
     let secret = crate::secret::random_bytes::<32>().map_err(ApiError::internal)?;
     let id = Uuid::now_v7();
     let mut tx = begin(state).await?;
+    // The audit event first: appending it takes the audit chain's write lock
+    // (every backend), so creations queue here and the count below cannot be
+    // passed by several at once. A refusal rolls the event back.
+    tx.audit(
+        event(AuditAction::WebhookEndpointCreated, actor, meta)
+            .target("webhook_endpoint", id)
+            .details(json!({
+                "name": name, "url": url, "events": events,
+                "partnerOrgId": input.partner_org_id,
+            })),
+    )
+    .await?;
+    let owned = match input.partner_org_id {
+        Some(org) => webhook_endpoint::Column::PartnerOrgId.eq(org),
+        None => webhook_endpoint::Column::PartnerOrgId.is_null(),
+    };
+    let limit = if input.partner_org_id.is_some() {
+        MAX_PARTNER_ENDPOINTS
+    } else {
+        MAX_BRAND_ENDPOINTS
+    };
+    if webhook_endpoint::Entity::find()
+        .filter(owned)
+        .count(tx.conn())
+        .await?
+        >= limit
+    {
+        return Err(ApiError::Conflict(format!(
+            "at most {limit} webhook endpoints per owner: delete one first"
+        )));
+    }
     let endpoint = webhook_endpoint::ActiveModel {
         id: Set(id),
-        name: Set(name.clone()),
-        url: Set(url.clone()),
+        name: Set(name),
+        url: Set(url),
         partner_org_id: Set(input.partner_org_id),
         events: Set(events.join(",")),
         secret_sealed: Set(seal(&state.config.webhooks.key, id, &secret)),
@@ -108,15 +146,6 @@ pub async fn create(
         updated_at: Set(now),
     }
     .insert(tx.conn())
-    .await?;
-    tx.audit(
-        event(AuditAction::WebhookEndpointCreated, actor, meta)
-            .target("webhook_endpoint", id)
-            .details(json!({
-                "name": name, "url": url, "events": events,
-                "partnerOrgId": input.partner_org_id,
-            })),
-    )
     .await?;
     tx.commit().await?;
     Ok((endpoint, display_secret(&secret)))
