@@ -638,6 +638,25 @@ async fn changing_a_links_password_or_caps_takes_effect_at_once() {
     app.finish().await;
 }
 
+/// How many assets a share page shows and the fewest statements opening it
+/// ran in five tries: background work (webhook fan-out, expiry sweeps) only
+/// ever adds to the process-wide counter.
+async fn page_cost(
+    app: &TestApp,
+    client: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+) -> (usize, u64) {
+    let (mut least, mut shown) = (u64::MAX, 0);
+    for _ in 0..5 {
+        let before = app.statements();
+        let html = open_with(client, url, cookie).await.text().await.unwrap();
+        least = least.min(app.statements() - before);
+        shown = html.matches("class=\"asset\"").count();
+    }
+    (shown, least)
+}
+
 #[tokio::test]
 async fn a_folder_page_costs_the_same_queries_for_two_assets_or_eight() {
     let app = spawn_app().await;
@@ -647,20 +666,7 @@ async fn a_folder_page_costs_the_same_queries_for_two_assets_or_eight() {
     let (url, _) = link_url(&app, &admin, json!({ "folderId": folder })).await;
     let client = visitor();
     let cookie = visit_cookie(&client.get(&url).send().await.unwrap());
-    let cost = |app: &TestApp| {
-        let (client, url, cookie) = (client.clone(), url.clone(), cookie.clone());
-        let before = app.statements();
-        async move {
-            let html = open_with(&client, &url, &cookie)
-                .await
-                .text()
-                .await
-                .unwrap();
-            (html.matches("class=\"asset\"").count(), before)
-        }
-    };
-    let (shown, before) = cost(&app).await;
-    let two = app.statements() - before;
+    let (shown, two) = page_cost(&app, &client, &url, &cookie).await;
     assert_eq!(shown, 2);
     for i in 0..6 {
         let a = app
@@ -674,11 +680,9 @@ async fn a_folder_page_costs_the_same_queries_for_two_assets_or_eight() {
             .await;
     }
     assert!(app.wait_until_processed(Duration::from_secs(60)).await);
-    let (shown, before) = cost(&app).await;
-    let eight = app.statements() - before;
+    let (shown, eight) = page_cost(&app, &client, &url, &cookie).await;
     assert_eq!(shown, 8);
-    // Equal but for a background job's statement landing in the window
-    // (six more assets would add at least six queries if each cost one).
+    // Six more assets would add at least six queries if each cost one.
     assert!(
         eight < two + 3,
         "{two} statements for 2 assets, {eight} for 8"
