@@ -55,6 +55,14 @@ pub fn classify(event: &audit_event::Model, now: DateTime<Utc>) -> Option<(Uuid,
         AuditAction::ModerationRejected | AuditAction::ModerationRequired => {
             AssetEventKind::AccessChanged
         }
+        AuditAction::ModerationOverridden => {
+            let details: serde_json::Value = serde_json::from_str(&event.details).ok()?;
+            if details.get("decision").and_then(|d| d.as_str()) == Some("APPROVED") {
+                AssetEventKind::Published
+            } else {
+                AssetEventKind::AccessChanged
+            }
+        }
         AuditAction::AssetAccessChanged => {
             let to = window(event, "to")?;
             if to.0 == AccessMode::Public

@@ -501,10 +501,14 @@ audit_actions! {
     WebhookEndpointDeleted = "WEBHOOK_ENDPOINT_DELETED",
     /// A webhook endpoint was disabled after sustained failure (SYSTEM).
     WebhookEndpointDisabled = "WEBHOOK_ENDPOINT_DISABLED",
-    /// A moderator approved a version: it may now leave the organisation.
+    /// A moderator (or the automatic rules) approved a version: it may now
+    /// leave the organisation.
     ModerationApproved = "MODERATION_APPROVED",
-    /// A moderator rejected a version.
+    /// A moderator (or the automatic rules) rejected a version.
     ModerationRejected = "MODERATION_REJECTED",
+    /// A person reversed an earlier decision (automatic or not); the
+    /// details carry the new decision, the old one and the rules' results.
+    ModerationOverridden = "MODERATION_OVERRIDDEN",
     /// A folder began or stopped requiring moderation of what is uploaded.
     FolderModerationChanged = "FOLDER_MODERATION_CHANGED",
     /// An administrator queued a live version for moderation (backfill).

@@ -13,6 +13,7 @@ pub mod entities;
 pub mod explain;
 pub mod identity;
 pub mod license;
+pub mod moderation_rules;
 pub mod policy;
 pub mod store;
 pub mod usage;

@@ -74,6 +74,7 @@ pub fn candidate_actions() -> Vec<&'static str> {
         AuditAction::AssetReinstated,
         AuditAction::ModerationApproved,
         AuditAction::ModerationRejected,
+        AuditAction::ModerationOverridden,
         AuditAction::ModerationRequired,
         AuditAction::LicenseExpiring,
         AuditAction::ShareLinkOpened,

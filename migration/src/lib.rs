@@ -20,6 +20,7 @@ mod m20261207_000012_api_keys;
 mod m20261207_000013_webhooks;
 mod m20261207_000014_moderation;
 mod m20261207_000015_upload_presets;
+mod m20261207_000016_moderation_rules;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_webhooks::Migration),
             Box::new(m20261207_000014_moderation::Migration),
             Box::new(m20261207_000015_upload_presets::Migration),
+            Box::new(m20261207_000016_moderation_rules::Migration),
         ]
     }
 }

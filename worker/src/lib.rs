@@ -14,6 +14,7 @@ pub mod instance;
 pub mod jobs;
 pub mod lease;
 pub mod media;
+pub mod moderation;
 pub mod ownership;
 pub mod processing;
 pub mod queue;

@@ -332,6 +332,9 @@ async fn attempt(
         orientation: 1,
         camera: &camera,
     };
+    let verdict =
+        crate::moderation::evaluate(&deps.db, version, &processed, ownership.copyright.clone())
+            .await?;
     let now = deps.clock.now();
     let mut rows = Vec::new();
     for r in &processed.renditions {
@@ -396,10 +399,16 @@ async fn attempt(
         .filter(asset_version::Column::Id.eq(version.id))
         .exec(tx.conn())
         .await?;
+    if let Some(verdict) = &verdict {
+        crate::moderation::record(&mut tx, version, verdict).await?;
+    }
+    crate::moderation::block_if_rejected(tx.conn(), version.id, tx.now()).await?;
     let details = json!({
         "versionId": version.id,
         "number": version.number,
         "decoder": processed.decoder,
+        "quality": processed.quality,
+        "failedRules": verdict.as_ref().map(|v| vitrine_entity::moderation_rules::failed_list(&v.results)),
         "renditions": processed.renditions.iter().map(|r| json!({
             "kind": r.kind, "width": r.width, "height": r.height
         })).collect::<Vec<_>>(),

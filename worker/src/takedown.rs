@@ -292,6 +292,7 @@ async fn mark<'a>(
         .iter()
         .map(|row| row.try_get_by_index::<Uuid>(0))
         .collect::<Result<_, _>>()?;
+    crate::moderation::block_assets(tx.conn(), &down, crate::moderation::TAKEN_DOWN, now).await?;
     let mut events = Vec::with_capacity(batch.len() + down.len());
     let mut down_per_license: HashMap<Uuid, u64> = HashMap::new();
     for asset_id in &down {
@@ -575,6 +576,7 @@ async fn reinstate(
             .filter(asset_takedown::Column::AssetId.is_in(ids.clone()))
             .exec(tx.conn())
             .await?;
+        crate::moderation::unblock_assets(tx.conn(), &ids, crate::moderation::TAKEN_DOWN).await?;
         let n = ids.len() as u64;
         tx.audit_many(
             ids.into_iter()

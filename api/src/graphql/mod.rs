@@ -79,7 +79,7 @@ pub fn build_schema(
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        SubscriptionRoot,
+        SubscriptionRoot::default(),
     )
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)
@@ -106,7 +106,7 @@ pub fn sdl() -> String {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        SubscriptionRoot,
+        SubscriptionRoot::default(),
     )
     .finish()
     .sdl_with_options(async_graphql::SDLExportOptions::new().use_space_ident())

@@ -6,10 +6,11 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_entity::ModerationState;
 use vitrine_entity::entities::asset_version;
+use vitrine_entity::moderation_rules::{self as rules, ModerationMode, Rule, Verdict};
 
 use super::asset_types::{AssetVersion, Folder};
 use super::{auth, meta, page_size, parse_id, state};
-use crate::services::moderation::{self, Decision};
+use crate::services::moderation::{self, Decision, QueueChange, QueueKind};
 
 /// Where a version stands with moderation (members only).
 #[derive(SimpleObject, Clone, Debug)]
@@ -22,16 +23,80 @@ pub struct VersionModeration {
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by_id: Option<ID>,
     pub reason: Option<String>,
+    /// How the rules' results are used (fixed at upload): MANUAL, AUTOMATIC
+    /// or AUTOMATIC_THEN_MANUAL. Null when no moderation was required.
+    pub mode: Option<ModerationMode>,
+    /// The upload preset the version came through.
+    pub preset_id: Option<ID>,
+    /// The automatic rules' results with what was measured (empty until the
+    /// worker has processed the version).
+    pub rule_results: Vec<RuleResult>,
+    /// The rules that failed.
+    pub failed_rules: Vec<Rule>,
+}
+
+/// One automatic rule's result.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RuleResult {
+    pub rule: Rule,
+    pub verdict: Verdict,
+    /// What was measured ("31.2", "120x90", "2", …).
+    pub measured: String,
+    /// The threshold it was held to.
+    pub limit: String,
+    /// In a sentence: "sharpness 31.2 < 40".
+    pub message: String,
+    /// For the duplicate rules: the assets found, nearest first.
+    pub neighbours: Vec<Neighbour>,
+}
+
+/// An asset close to a version by perceptual hash.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Neighbour {
+    pub asset_id: ID,
+    pub version_id: ID,
+    /// Hamming distance of the 64-bit hashes (0: the same picture).
+    pub distance: u32,
+}
+
+impl From<rules::RuleResult> for RuleResult {
+    fn from(r: rules::RuleResult) -> Self {
+        Self {
+            rule: r.rule,
+            verdict: r.verdict,
+            measured: r.measured,
+            limit: r.limit,
+            message: r.message,
+            neighbours: r
+                .assets
+                .into_iter()
+                .map(|n| Neighbour {
+                    asset_id: ID(n.asset_id.to_string()),
+                    version_id: ID(n.version_id.to_string()),
+                    distance: n.distance,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<&asset_version::Model> for VersionModeration {
     fn from(m: &asset_version::Model) -> Self {
+        let results = m.results();
         Self {
             state: m.moderation_state,
             kind: m.moderation_kind.clone(),
             decided_at: m.moderated_at,
             decided_by_id: m.moderated_by.map(|id| ID(id.to_string())),
             reason: m.moderation_reason.clone(),
+            mode: m.moderation_mode.as_deref().and_then(ModerationMode::parse),
+            preset_id: m.preset_id.map(|id| ID(id.to_string())),
+            failed_rules: results
+                .iter()
+                .filter(|r| r.verdict == Verdict::Failed)
+                .map(|r| r.rule)
+                .collect(),
+            rule_results: results.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -50,6 +115,18 @@ pub struct ModerationQueueFilter {
     pub from: Option<DateTime<Utc>>,
     /// Uploaded before this instant.
     pub to: Option<DateTime<Utc>>,
+    /// PENDING (default), APPROVED or REJECTED: past decisions to review.
+    pub state: Option<ModerationState>,
+    /// MANUAL (a person decides every version) or AUTOMATIC (the rules
+    /// decide first).
+    pub kind: Option<QueueKind>,
+    /// Only versions uploaded through this preset.
+    pub preset_id: Option<ID>,
+    /// Only versions that failed this rule.
+    pub rule_failed: Option<Rule>,
+    /// Newest first instead of oldest first.
+    #[graphql(default)]
+    pub newest_first: bool,
 }
 
 /// The PENDING versions, oldest first.
@@ -84,6 +161,15 @@ impl ModerationQuery {
                 .transpose()?,
             from: filter.from,
             to: filter.to,
+            state: filter.state,
+            kind: filter.kind,
+            preset_id: filter
+                .preset_id
+                .as_ref()
+                .map(|id| parse_id(id, "presetId"))
+                .transpose()?,
+            rule_failed: filter.rule_failed,
+            newest_first: filter.newest_first,
         };
         let after_id = after
             .as_deref()
@@ -179,5 +265,75 @@ impl ModerationMutation {
         )
         .await?
         .into())
+    }
+}
+
+/// A change to the moderation queue.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ModerationQueueEvent {
+    pub change: QueueChange,
+    pub occurred_at: DateTime<Utc>,
+    /// The version as it is now.
+    pub version: AssetVersion,
+}
+
+#[derive(Default)]
+pub struct ModerationSubscription;
+
+#[async_graphql::Subscription]
+impl ModerationSubscription {
+    /// Changes to the caller's moderation queue, so a moderation page stays
+    /// live: versions entering it, their rule results arriving, decisions.
+    /// Only versions the subscriber may moderate; the session and its rights
+    /// are checked again at each event (a revoked session ends the stream).
+    async fn moderation_queue_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<
+        impl futures_util::Stream<Item = async_graphql::Result<ModerationQueueEvent>> + use<>,
+    > {
+        use tokio::sync::broadcast::error::RecvError;
+        let state = state(ctx)?.clone();
+        let auth = auth(ctx)?.clone();
+        // Refuse at once a caller who may moderate nothing.
+        moderation::queue(
+            &state,
+            &auth.actor,
+            &moderation::QueueFilter::default(),
+            None,
+            1,
+        )
+        .await?;
+        let session_id = auth.session_id;
+        let mut receiver = state.bus.subscribe();
+        Ok(async_stream::stream! {
+            loop {
+                let event = match receiver.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "moderation queue subscriber fell behind");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                let vitrine_worker::BusEvent::Audit(model) = event.as_ref();
+                let actor = match crate::services::auth::authenticate_session(&state, session_id).await {
+                    Ok(Some(actor)) => actor,
+                    _ => {
+                        yield Err(crate::error::ApiError::Unauthenticated("session ended".into()).into());
+                        break;
+                    }
+                };
+                match moderation::queue_change(&state, &actor, model).await {
+                    Ok(Some((change, version))) => yield Ok(ModerationQueueEvent {
+                        change,
+                        occurred_at: model.occurred_at,
+                        version: AssetVersion::from(version),
+                    }),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = ?e, "moderation queue event not delivered"),
+                }
+            }
+        })
     }
 }

@@ -1,9 +1,13 @@
 //! Upload presets in the GraphQL API.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_entity::AccessMode;
 use vitrine_entity::entities::upload_preset;
+use vitrine_entity::moderation_rules::RuleSet;
+use vitrine_worker::tagging::Ownership;
+
+use super::asset_types::{OwnershipInput, OwnershipProfile};
 
 use super::{auth, meta, parse_id, state};
 use crate::services::presets::{self, PresetInput, PresetModeration};
@@ -26,7 +30,104 @@ pub struct UploadPreset {
     pub filename_pattern: Option<String>,
     /// Applied to uploads that name no preset.
     pub is_default: bool,
+    /// The automatic rules' thresholds (the organisation's defaults where
+    /// the preset sets none).
+    pub rules: ModerationRules,
+    /// The ownership override every upload gets (null: the organisation's
+    /// statement).
+    pub ownership: Option<OwnershipProfile>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Thresholds of the automatic moderation rules; a null one is off.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ModerationRules {
+    /// Smallest width and height (pixels, upright).
+    pub min_width: Option<u32>,
+    pub min_height: Option<u32>,
+    pub min_megapixels: Option<f64>,
+    /// Bounds of width / height.
+    pub min_aspect_ratio: Option<f64>,
+    pub max_aspect_ratio: Option<f64>,
+    /// Media types allowed (empty: all that uploads accept).
+    pub formats: Vec<String>,
+    /// Smallest variance of the Laplacian of the preview-sized luma.
+    pub min_sharpness: Option<f64>,
+    /// Largest share (0–1) of pixels clipped to black, or to white.
+    pub max_clipped: Option<f64>,
+    /// Largest perceptual-hash distance (of 64 bits) counted as a
+    /// near-duplicate of a live asset or of the blocklist.
+    pub duplicate_distance: Option<u32>,
+    /// The original must carry a copyright or creator field.
+    pub require_ownership_metadata: bool,
+    /// Warn (never decide) when the original names another copyright holder.
+    pub warn_third_party_copyright: bool,
+}
+
+impl From<RuleSet> for ModerationRules {
+    fn from(r: RuleSet) -> Self {
+        Self {
+            min_width: r.min_width,
+            min_height: r.min_height,
+            min_megapixels: r.min_megapixels,
+            min_aspect_ratio: r.min_aspect_ratio,
+            max_aspect_ratio: r.max_aspect_ratio,
+            formats: r.formats,
+            min_sharpness: r.min_sharpness,
+            max_clipped: r.max_clipped,
+            duplicate_distance: r.duplicate_distance,
+            require_ownership_metadata: r.require_ownership_metadata,
+            warn_third_party_copyright: r.warn_third_party_copyright,
+        }
+    }
+}
+
+/// Rule thresholds: a field left out keeps the organisation's default, an
+/// explicit null turns the rule off.
+#[derive(InputObject, Debug, Default)]
+pub struct ModerationRulesInput {
+    pub min_width: MaybeUndefined<u32>,
+    pub min_height: MaybeUndefined<u32>,
+    pub min_megapixels: MaybeUndefined<f64>,
+    pub min_aspect_ratio: MaybeUndefined<f64>,
+    pub max_aspect_ratio: MaybeUndefined<f64>,
+    pub formats: Option<Vec<String>>,
+    pub min_sharpness: MaybeUndefined<f64>,
+    pub max_clipped: MaybeUndefined<f64>,
+    pub duplicate_distance: MaybeUndefined<u32>,
+    pub require_ownership_metadata: Option<bool>,
+    pub warn_third_party_copyright: Option<bool>,
+}
+
+fn merge<T>(value: MaybeUndefined<T>, default: Option<T>) -> Option<T> {
+    match value {
+        MaybeUndefined::Undefined => default,
+        MaybeUndefined::Null => None,
+        MaybeUndefined::Value(v) => Some(v),
+    }
+}
+
+impl From<ModerationRulesInput> for RuleSet {
+    fn from(i: ModerationRulesInput) -> Self {
+        let d = RuleSet::default();
+        RuleSet {
+            min_width: merge(i.min_width, d.min_width),
+            min_height: merge(i.min_height, d.min_height),
+            min_megapixels: merge(i.min_megapixels, d.min_megapixels),
+            min_aspect_ratio: merge(i.min_aspect_ratio, d.min_aspect_ratio),
+            max_aspect_ratio: merge(i.max_aspect_ratio, d.max_aspect_ratio),
+            formats: i.formats.unwrap_or(d.formats),
+            min_sharpness: merge(i.min_sharpness, d.min_sharpness),
+            max_clipped: merge(i.max_clipped, d.max_clipped),
+            duplicate_distance: merge(i.duplicate_distance, d.duplicate_distance),
+            require_ownership_metadata: i
+                .require_ownership_metadata
+                .unwrap_or(d.require_ownership_metadata),
+            warn_third_party_copyright: i
+                .warn_third_party_copyright
+                .unwrap_or(d.warn_third_party_copyright),
+        }
+    }
 }
 
 impl From<upload_preset::Model> for UploadPreset {
@@ -47,6 +148,12 @@ impl From<upload_preset::Model> for UploadPreset {
                 .collect(),
             filename_pattern: m.filename_pattern.clone(),
             is_default: m.is_default,
+            rules: m.rule_set().into(),
+            ownership: m
+                .ownership
+                .as_deref()
+                .and_then(|o| serde_json::from_str::<Ownership>(o).ok())
+                .map(Into::into),
             updated_at: m.updated_at,
         }
     }
@@ -69,6 +176,10 @@ pub struct UploadPresetInput {
     pub filename_pattern: Option<String>,
     #[graphql(default)]
     pub is_default: bool,
+    /// Rule thresholds (left out: the organisation's defaults).
+    pub rules: Option<ModerationRulesInput>,
+    /// An ownership override for every upload made with the preset.
+    pub ownership: Option<OwnershipInput>,
 }
 
 impl UploadPresetInput {
@@ -92,6 +203,8 @@ impl UploadPresetInput {
                 .collect::<Result<_, _>>()?,
             filename_pattern: self.filename_pattern.filter(|p| !p.trim().is_empty()),
             is_default: self.is_default,
+            rules: self.rules.map(Into::into),
+            ownership: self.ownership.map(Into::into),
         })
     }
 }

@@ -10,10 +10,16 @@ use crate::services::asset_events::{self, AssetEventKind, Delivery};
 use crate::services::auth::authenticate_session;
 use vitrine_worker::BusEvent;
 
-pub struct SubscriptionRoot;
+/// The subscription root: the streams of each module, merged.
+#[derive(async_graphql::MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(CoreSubscription, super::moderation::ModerationSubscription);
 
-#[Subscription(name = "Subscription")]
-impl SubscriptionRoot {
+#[derive(Default)]
+pub struct CoreSubscription;
+
+#[Subscription]
+impl CoreSubscription {
     /// Every audit event as it is committed (admins). The subscriber's
     /// session and role are checked again before each event is delivered: a
     /// revoked, expired or demoted subscriber's stream ends.

@@ -90,9 +90,11 @@ pub async fn for_subscriber(
             before_ancestry = access::folder_ancestry(&state.db, from).await?;
         }
         Some(AuditAction::AssetTakenDown) => {}
-        Some(AuditAction::ModerationRejected | AuditAction::ModerationRequired) => {
-            before.awaiting_moderation = false
-        }
+        Some(
+            AuditAction::ModerationRejected
+            | AuditAction::ModerationRequired
+            | AuditAction::ModerationOverridden,
+        ) => before.awaiting_moderation = false,
         _ => return Ok(Delivery::Nothing),
     }
     Ok(

@@ -351,7 +351,7 @@ struct VersionSpec<'a> {
     note: Option<String>,
     uploaded_by: Option<Uuid>,
     restored_from: Option<i32>,
-    moderation: ModerationState,
+    moderation: crate::services::presets::UploadModeration,
 }
 
 async fn insert_version(tx: &Tx<'_>, spec: VersionSpec<'_>) -> ApiResult<asset_version::Model> {
@@ -374,7 +374,14 @@ async fn insert_version(tx: &Tx<'_>, spec: VersionSpec<'_>) -> ApiResult<asset_v
         restored_from: Set(spec.restored_from),
         processing_state: Set(ProcessingState::Pending),
         processing_attempts: Set(0),
-        moderation_state: Set(spec.moderation),
+        moderation_state: Set(spec.moderation.state),
+        preset_id: Set(spec.moderation.preset_id),
+        moderation_mode: Set(spec.moderation.mode.map(|m| m.as_str().to_owned())),
+        moderation_rules: Set(spec
+            .moderation
+            .rules
+            .as_ref()
+            .and_then(|r| serde_json::to_string(r).ok())),
         ..Default::default()
     }
     .insert(tx.conn())
@@ -482,6 +489,7 @@ pub async fn upload_asset(
     write_tags(tx.conn(), asset_id, &tags).await?;
     if let Some(p) = &preset {
         crate::services::presets::attach_licenses(&tx, p, asset_id, actor.user_id()).await?;
+        crate::services::presets::apply_ownership(&tx, p, asset_id, actor.user_id()).await?;
     }
     let moderation =
         crate::services::presets::moderation_for(tx.conn(), preset.as_ref(), folder_id).await?;
@@ -554,8 +562,12 @@ pub async fn upload_version(
         .await
         .map_err(ApiError::internal)?;
     let number = next_number(tx.conn(), asset_id).await?;
+    // A new version is checked like the asset's first one: through the
+    // preset its current version came with, while that preset exists.
+    let preset = crate::services::presets::of_current_version(tx.conn(), &asset).await?;
     let moderation =
-        crate::services::moderation::state_for_upload(tx.conn(), asset.folder_id).await?;
+        crate::services::presets::moderation_for(tx.conn(), preset.as_ref(), asset.folder_id)
+            .await?;
     let version = insert_version(
         &tx,
         VersionSpec {
@@ -704,9 +716,11 @@ pub async fn restore_version(
     // The same bytes as `number`: a rejected image cannot come back through
     // a restore, an approved one needs no second look.
     let moderation = match old.moderation_state {
-        ModerationState::Rejected | ModerationState::Approved => old.moderation_state,
+        ModerationState::Rejected | ModerationState::Approved => {
+            crate::services::presets::UploadModeration::plain(old.moderation_state)
+        }
         ModerationState::Pending | ModerationState::NotRequired => {
-            crate::services::moderation::state_for_upload(tx.conn(), asset.folder_id).await?
+            crate::services::presets::moderation_for(tx.conn(), None, asset.folder_id).await?
         }
     };
     let version = insert_version(

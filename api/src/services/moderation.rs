@@ -18,6 +18,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::entities::{asset, asset_version, folder};
+use vitrine_entity::moderation_rules::{ModerationMode, Rule};
 use vitrine_entity::policy::{Action, Actor};
 use vitrine_entity::{AuditAction, GrantLevel, ModerationState};
 
@@ -161,9 +162,31 @@ pub async fn moderate(
             current.awaiting_moderation = Set(target.holds_back());
             current.update(tx.conn()).await?;
         }
-        let action = match decision {
-            Decision::Approved => AuditAction::ModerationApproved,
-            Decision::Rejected => AuditAction::ModerationRejected,
+        // A rejected image joins the blocklist (a re-upload is caught);
+        // approved again, it leaves it.
+        match decision {
+            Decision::Rejected => {
+                vitrine_worker::moderation::block(
+                    tx.conn(),
+                    &updated,
+                    vitrine_worker::moderation::REJECTED,
+                    now,
+                )
+                .await?;
+            }
+            Decision::Approved => {
+                vitrine_worker::moderation::unblock(
+                    tx.conn(),
+                    id,
+                    vitrine_worker::moderation::REJECTED,
+                )
+                .await?;
+            }
+        }
+        let action = match (overrides, decision) {
+            (true, _) => AuditAction::ModerationOverridden,
+            (false, Decision::Approved) => AuditAction::ModerationApproved,
+            (false, Decision::Rejected) => AuditAction::ModerationRejected,
         };
         tx.audit(
             event(action, actor, meta)
@@ -171,9 +194,12 @@ pub async fn moderate(
                 .details(json!({
                     "versionId": id,
                     "number": updated.number,
+                    "decision": target.as_str(),
                     "previous": previous.as_str(),
+                    "previousKind": version.moderation_kind,
                     "override": overrides,
                     "reason": reason,
+                    "rules": version.results(),
                 })),
         )
         .await?;
@@ -277,6 +303,26 @@ pub struct QueueFilter {
     /// Only versions uploaded at or after / before these instants.
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Which state (PENDING when unset).
+    pub state: Option<ModerationState>,
+    /// Only versions moderated this way.
+    pub kind: Option<QueueKind>,
+    /// Only versions uploaded through this preset.
+    pub preset_id: Option<Uuid>,
+    /// Only versions that failed this rule.
+    pub rule_failed: Option<Rule>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
+}
+
+/// How a version is moderated, for the queue's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum QueueKind {
+    /// A person decides every version (mode MANUAL, or a folder that
+    /// requires moderation).
+    Manual,
+    /// The rules decide first (AUTOMATIC, AUTOMATIC_THEN_MANUAL).
+    Automatic,
 }
 
 /// One page of the queue: PENDING versions, oldest first, of the assets the
@@ -338,10 +384,45 @@ pub async fn queue(
             ),
         );
     }
+    let wanted = filter.state.unwrap_or(ModerationState::Pending);
+    if wanted == ModerationState::NotRequired {
+        return Err(ApiError::BadUserInput(
+            "the queue holds versions that require moderation: state is PENDING, APPROVED or REJECTED"
+                .into(),
+        ));
+    }
     let mut query = asset_version::Entity::find()
-        .filter(asset_version::Column::ModerationState.eq(ModerationState::Pending))
-        .filter(asset_version::Column::AssetId.in_subquery(assets.into_query()))
-        .order_by_asc(asset_version::Column::Id);
+        .filter(asset_version::Column::ModerationState.eq(wanted))
+        .filter(asset_version::Column::AssetId.in_subquery(assets.into_query()));
+    query = if filter.newest_first {
+        query.order_by_desc(asset_version::Column::Id)
+    } else {
+        query.order_by_asc(asset_version::Column::Id)
+    };
+    let automatic = [
+        ModerationMode::Automatic.as_str(),
+        ModerationMode::AutomaticThenManual.as_str(),
+    ];
+    match filter.kind {
+        Some(QueueKind::Automatic) => {
+            query = query.filter(asset_version::Column::ModerationMode.is_in(automatic));
+        }
+        Some(QueueKind::Manual) => {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(asset_version::Column::ModerationMode.is_null())
+                    .add(asset_version::Column::ModerationMode.is_not_in(automatic)),
+            );
+        }
+        None => {}
+    }
+    if let Some(preset) = filter.preset_id {
+        query = query.filter(asset_version::Column::PresetId.eq(preset));
+    }
+    if let Some(rule) = filter.rule_failed {
+        query =
+            query.filter(asset_version::Column::FailedRules.like(format!("%,{},%", rule.as_str())));
+    }
     if let Some(user) = filter.uploaded_by {
         query = query.filter(asset_version::Column::UploadedBy.eq(user));
     }
@@ -352,7 +433,82 @@ pub async fn queue(
         query = query.filter(asset_version::Column::CreatedAt.lt(to));
     }
     if let Some(after) = after {
-        query = query.filter(asset_version::Column::Id.gt(after));
+        query = query.filter(if filter.newest_first {
+            asset_version::Column::Id.lt(after)
+        } else {
+            asset_version::Column::Id.gt(after)
+        });
     }
     Ok(fetch_page(query, limit, &state.db).await?)
+}
+
+/// How the moderation queue changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum QueueChange {
+    /// A version began waiting (uploaded, restored or queued by backfill).
+    Entered,
+    /// A waiting version's rule results arrived (the worker processed it).
+    Evaluated,
+    /// A version was decided (by a person or the rules), or overridden.
+    Decided,
+}
+
+/// What an audit event means for `actor`'s moderation queue: the change and
+/// the version as it is now, when the event is about a version that
+/// requires moderation on an asset the actor may moderate.
+pub async fn queue_change(
+    state: &AppState,
+    actor: &Actor,
+    event: &vitrine_entity::entities::audit_event::Model,
+) -> ApiResult<Option<(QueueChange, asset_version::Model)>> {
+    let change = match AuditAction::from_str_opt(&event.action) {
+        Some(
+            AuditAction::VersionUploaded
+            | AuditAction::VersionRestored
+            | AuditAction::ModerationRequired,
+        ) => QueueChange::Entered,
+        Some(AuditAction::AssetCreated) => return Ok(None),
+        Some(AuditAction::VersionProcessed) => QueueChange::Evaluated,
+        Some(
+            AuditAction::ModerationApproved
+            | AuditAction::ModerationRejected
+            | AuditAction::ModerationOverridden,
+        ) => QueueChange::Decided,
+        _ => return Ok(None),
+    };
+    let Some(version_id) = serde_json::from_str::<serde_json::Value>(&event.details)
+        .ok()
+        .and_then(|d| {
+            d.get("versionId")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .and_then(|v| Uuid::parse_str(&v).ok())
+    else {
+        return Ok(None);
+    };
+    let Some(version) = asset_version::Entity::find_by_id(version_id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if version.moderation_state == ModerationState::NotRequired
+        || (change != QueueChange::Decided && version.moderation_state != ModerationState::Pending)
+    {
+        return Ok(None);
+    }
+    let Some(asset) = asset::Entity::find_by_id(version.asset_id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if authorize_asset(state, &state.db, actor, Action::Moderate, &asset)
+        .await
+        .is_err()
+    {
+        return Ok(None);
+    }
+    Ok(Some((change, version)))
 }

@@ -13,9 +13,13 @@ use sea_orm::{
 };
 use serde_json::json;
 use uuid::Uuid;
-use vitrine_entity::entities::{asset_license, folder, license, upload_preset};
+use vitrine_entity::entities::{
+    asset, asset_license, asset_version, folder, license, ownership_profile, upload_preset,
+};
+use vitrine_entity::moderation_rules::{ModerationMode, RuleSet};
 use vitrine_entity::policy::{Action, Actor};
 use vitrine_entity::{AccessMode, AuditAction, ModerationState};
+use vitrine_worker::tagging::Ownership;
 
 use crate::error::{ApiError, ApiResult};
 use crate::services::{Tx, authorize_instance, begin, event, is_unique_violation};
@@ -24,25 +28,63 @@ use crate::state::{AppState, RequestMeta};
 /// How a preset moderates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
 pub enum PresetModeration {
-    /// As the target folder requires.
+    /// As the target folder requires (queued for a person when it does).
     Folder,
-    /// Always queued for a moderator.
+    /// Always queued for a moderator (who sees the rules' results).
     Manual,
+    /// Approved when every rule passes, rejected otherwise.
+    Automatic,
+    /// Approved when every rule passes, queued for a moderator otherwise.
+    AutomaticThenManual,
 }
 
 impl PresetModeration {
     fn as_str(self) -> &'static str {
+        match self.mode() {
+            Some(mode) => mode.as_str(),
+            None => "FOLDER",
+        }
+    }
+
+    /// The moderation mode it imposes (none: the folder decides).
+    pub fn mode(self) -> Option<ModerationMode> {
         match self {
-            PresetModeration::Folder => "FOLDER",
-            PresetModeration::Manual => "MANUAL",
+            PresetModeration::Folder => None,
+            PresetModeration::Manual => Some(ModerationMode::Manual),
+            PresetModeration::Automatic => Some(ModerationMode::Automatic),
+            PresetModeration::AutomaticThenManual => Some(ModerationMode::AutomaticThenManual),
         }
     }
 
     pub fn parse(s: &str) -> Self {
-        if s == "MANUAL" {
-            PresetModeration::Manual
-        } else {
-            PresetModeration::Folder
+        match ModerationMode::parse(s) {
+            Some(ModerationMode::Manual) => PresetModeration::Manual,
+            Some(ModerationMode::Automatic) => PresetModeration::Automatic,
+            Some(ModerationMode::AutomaticThenManual) => PresetModeration::AutomaticThenManual,
+            None => PresetModeration::Folder,
+        }
+    }
+}
+
+/// How an upload is moderated, fixed when it is made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadModeration {
+    pub state: ModerationState,
+    pub preset_id: Option<Uuid>,
+    /// For a PENDING version: how the rules' results are used…
+    pub mode: Option<ModerationMode>,
+    /// …and their thresholds (a snapshot of the preset's).
+    pub rules: Option<RuleSet>,
+}
+
+impl UploadModeration {
+    /// A state with no rules (a restore keeping its source's decision).
+    pub fn plain(state: ModerationState) -> Self {
+        Self {
+            state,
+            preset_id: None,
+            mode: None,
+            rules: None,
         }
     }
 }
@@ -60,6 +102,10 @@ pub struct PresetInput {
     pub license_ids: Vec<Uuid>,
     pub filename_pattern: Option<String>,
     pub is_default: bool,
+    /// Rule thresholds; the organisation's defaults when `None`.
+    pub rules: Option<RuleSet>,
+    /// An ownership override for every upload.
+    pub ownership: Option<Ownership>,
 }
 
 /// Compiles a filename rule: it must have at least one named capture.
@@ -130,6 +176,12 @@ async fn validate<C: ConnectionTrait>(
     if let Some(p) = &input.filename_pattern {
         compile(p)?;
     }
+    if let Some(rules) = &input.rules {
+        rules.validate().map_err(ApiError::BadUserInput)?;
+    }
+    if let Some(o) = &input.ownership {
+        crate::services::ownership::normalize(o.clone())?;
+    }
     let tags = crate::services::assets::normalize_tags(&input.tags)?;
     Ok((name, tags))
 }
@@ -156,6 +208,17 @@ fn fill(
         .join(","));
     active.filename_pattern = Set(input.filename_pattern.clone());
     active.is_default = Set(input.is_default);
+    active.rules = Set(input
+        .rules
+        .as_ref()
+        .and_then(|r| serde_json::to_string(r).ok()));
+    active.ownership = Set(input
+        .ownership
+        .clone()
+        .and_then(|o| crate::services::ownership::normalize(o).ok())
+        .filter(|o| *o != Ownership::default())
+        .as_ref()
+        .and_then(|o| serde_json::to_string(o).ok()));
     active.updated_at = Set(now);
 }
 
@@ -298,16 +361,88 @@ pub async fn for_upload<C: ConnectionTrait>(
     }
 }
 
-/// The moderation state a preset gives an upload into `folder_id`.
+/// The preset an asset's current version came through, if it still exists.
+pub async fn of_current_version<C: ConnectionTrait>(
+    conn: &C,
+    asset: &asset::Model,
+) -> ApiResult<Option<upload_preset::Model>> {
+    let Some(current) = asset.current_version_id else {
+        return Ok(None);
+    };
+    let Some(preset_id) = asset_version::Entity::find_by_id(current)
+        .one(conn)
+        .await?
+        .and_then(|v| v.preset_id)
+    else {
+        return Ok(None);
+    };
+    Ok(upload_preset::Entity::find_by_id(preset_id)
+        .one(conn)
+        .await?)
+}
+
+/// How an upload into `folder_id` through `preset` is moderated: the
+/// preset's mode when it sets one, else as the folder requires (a person
+/// decides); the preset's rule thresholds (or the organisation's defaults)
+/// are evaluated whenever the version waits.
 pub async fn moderation_for<C: ConnectionTrait>(
     conn: &C,
     preset: Option<&upload_preset::Model>,
     folder_id: Option<Uuid>,
-) -> ApiResult<ModerationState> {
-    match preset.map(|p| PresetModeration::parse(&p.moderation)) {
-        Some(PresetModeration::Manual) => Ok(ModerationState::Pending),
-        _ => crate::services::moderation::state_for_upload(conn, folder_id).await,
+) -> ApiResult<UploadModeration> {
+    let mode = match preset.and_then(|p| PresetModeration::parse(&p.moderation).mode()) {
+        Some(mode) => Some(mode),
+        None => match crate::services::moderation::state_for_upload(conn, folder_id).await? {
+            ModerationState::Pending => Some(ModerationMode::Manual),
+            _ => None,
+        },
+    };
+    Ok(UploadModeration {
+        state: if mode.is_some() {
+            ModerationState::Pending
+        } else {
+            ModerationState::NotRequired
+        },
+        preset_id: preset.map(|p| p.id),
+        mode,
+        rules: mode.map(|_| {
+            preset
+                .map(upload_preset::Model::rule_set)
+                .unwrap_or_default()
+        }),
+    })
+}
+
+/// Gives a new asset the preset's ownership override, inside the upload's
+/// transaction.
+pub async fn apply_ownership(
+    tx: &Tx<'_>,
+    preset: &upload_preset::Model,
+    asset_id: Uuid,
+    by: Option<Uuid>,
+) -> ApiResult<()> {
+    let Some(o) = preset
+        .ownership
+        .as_deref()
+        .and_then(|o| serde_json::from_str::<Ownership>(o).ok())
+    else {
+        return Ok(());
+    };
+    ownership_profile::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        asset_id: Set(Some(asset_id)),
+        copyright: Set(o.copyright),
+        creator: Set(o.creator),
+        credit: Set(o.credit),
+        source: Set(o.source),
+        usage_terms: Set(o.usage_terms),
+        web_statement: Set(o.web_statement),
+        updated_by: Set(by),
+        updated_at: Set(tx.now()),
     }
+    .insert(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// Attaches the preset's licenses to a new asset, inside the upload's

@@ -59,6 +59,30 @@ pub struct Model {
     pub moderated_by: Option<Uuid>,
     pub moderated_at: Option<DateTimeUtc>,
     pub moderation_reason: Option<String>,
+    /// The upload preset the version came through.
+    pub preset_id: Option<Uuid>,
+    /// MANUAL, AUTOMATIC or AUTOMATIC_THEN_MANUAL, fixed at upload.
+    pub moderation_mode: Option<String>,
+    /// The rule thresholds in force at upload (JSON
+    /// [`crate::moderation_rules::RuleSet`]).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub moderation_rules: Option<String>,
+    /// The rules' results (JSON list of
+    /// [`crate::moderation_rules::RuleResult`]), once evaluated.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub rule_results: Option<String>,
+    /// The rules that failed, as `,SHARPNESS,NEAR_DUPLICATE,`.
+    pub failed_rules: Option<String>,
+}
+
+impl Model {
+    /// The rules' results, once evaluated.
+    pub fn results(&self) -> Vec<crate::moderation_rules::RuleResult> {
+        self.rule_results
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

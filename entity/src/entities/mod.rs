@@ -13,6 +13,7 @@ pub mod blob;
 pub mod folder;
 pub mod job_lease;
 pub mod license;
+pub mod moderation_blocklist;
 pub mod ownership_profile;
 pub mod partner_org;
 pub mod rendition;

@@ -16,7 +16,8 @@ pub struct Model {
     pub access_mode: AccessMode,
     pub access_starts_at: Option<DateTimeUtc>,
     pub access_ends_at: Option<DateTimeUtc>,
-    /// FOLDER (as the folder requires) or MANUAL (always queued).
+    /// FOLDER (as the folder requires), or a
+    /// [`crate::moderation_rules::ModerationMode`] (always moderated).
     pub moderation: String,
     /// Tags added to every upload, comma-separated (normalised).
     pub tags: String,
@@ -26,6 +27,14 @@ pub struct Model {
     /// tags `name:value` (a capture named `tag` becomes the bare value).
     pub filename_pattern: Option<String>,
     pub is_default: bool,
+    /// Rule thresholds (JSON [`crate::moderation_rules::RuleSet`]); the
+    /// organisation's defaults when null.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub rules: Option<String>,
+    /// An ownership statement override given to every upload (JSON of the
+    /// statement's fields; null fields fall back to the organisation's).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub ownership: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
@@ -34,6 +43,14 @@ pub struct Model {
 impl Model {
     pub fn tag_list(&self) -> Vec<String> {
         split(&self.tags)
+    }
+
+    /// The rule thresholds (the organisation's defaults when unset).
+    pub fn rule_set(&self) -> crate::moderation_rules::RuleSet {
+        self.rules
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default()
     }
 
     pub fn license_list(&self) -> Vec<Uuid> {

@@ -22,6 +22,11 @@ pub struct ImageMetadata {
     pub gps: Option<(f64, f64)>,
     /// Fields judged private and never delivered (for the record).
     pub has_serial_numbers: bool,
+    /// The original's copyright and artist fields (for the ownership rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copyright: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artist: Option<String>,
 }
 
 fn ascii(exif: &Exif, tag: Tag) -> Option<String> {
@@ -133,5 +138,7 @@ pub fn read_metadata(bytes: &[u8]) -> ImageMetadata {
         has_gps,
         gps,
         has_serial_numbers,
+        copyright: ascii(&exif, Tag::Copyright),
+        artist: ascii(&exif, Tag::Artist),
     }
 }

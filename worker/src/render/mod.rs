@@ -13,10 +13,12 @@ mod decode;
 mod metadata;
 mod pixels;
 mod png;
+mod quality;
 
 use vitrine_entity::RenditionKind;
 
 pub use metadata::{ImageMetadata, read_exif, read_metadata};
+pub use quality::Quality;
 
 /// What to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub struct Processed {
     pub icc: Option<Vec<u8>>,
     /// Which decoder made the pixels (for logs and benchmarks).
     pub decoder: &'static str,
+    /// Sharpness and exposure, measured on the preview-sized image.
+    pub quality: Quality,
 }
 
 /// Why a version cannot be processed. All are permanent: the same bytes
@@ -123,7 +127,17 @@ pub fn process(
 
     let mut renditions = Vec::new();
     let mut hash = 0;
+    // The preview (else the largest rendition) is where quality is measured.
+    let measured_on = sorted
+        .iter()
+        .find(|s| s.kind == RenditionKind::Preview)
+        .or(sorted.first())
+        .map(|s| s.kind);
+    let mut measured = Quality::default();
     for (spec, image) in made {
+        if Some(spec.kind) == measured_on {
+            measured = quality::measure(&image);
+        }
         let oriented = pixels::orient(image, orientation);
         if spec.kind == RenditionKind::Thumbnail || hash == 0 {
             hash = pixels::dhash(&oriented)?;
@@ -148,5 +162,6 @@ pub fn process(
         renditions,
         icc: decoded.icc,
         decoder: decoded.decoder,
+        quality: measured,
     })
 }

@@ -1,0 +1,141 @@
+//! Automatic moderation: on each version, the preset it came through, the
+//! moderation mode and rule thresholds in force at upload (a snapshot: a
+//! changed preset affects later uploads only), the rules' results and the
+//! names of those that failed (for the queue's filter); on presets, their
+//! rule thresholds and ownership override; and the blocklist of perceptual
+//! hashes that every rejected or taken-down version joins.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum AssetVersions {
+    Table,
+    PresetId,
+    ModerationMode,
+    ModerationRules,
+    RuleResults,
+    FailedRules,
+}
+
+#[derive(DeriveIden)]
+enum UploadPresets {
+    Table,
+    Rules,
+    Ownership,
+}
+
+#[derive(DeriveIden)]
+enum ModerationBlocklist {
+    Table,
+    Id,
+    PerceptualHash,
+    AssetId,
+    VersionId,
+    Reason,
+    CreatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let columns = [
+            uuid_null(AssetVersions::PresetId),
+            string_len_null(AssetVersions::ModerationMode, 32),
+            text_null(AssetVersions::ModerationRules),
+            text_null(AssetVersions::RuleResults),
+            string_len_null(AssetVersions::FailedRules, 400),
+        ];
+        for mut column in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(AssetVersions::Table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        for mut column in [
+            text_null(UploadPresets::Rules),
+            text_null(UploadPresets::Ownership),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(UploadPresets::Table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_asset_versions_preset")
+                    .table(AssetVersions::Table)
+                    .col(AssetVersions::PresetId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ModerationBlocklist::Table)
+                    .if_not_exists()
+                    .col(uuid(ModerationBlocklist::Id).primary_key())
+                    .col(string_len(ModerationBlocklist::PerceptualHash, 16))
+                    .col(uuid(ModerationBlocklist::AssetId))
+                    .col(uuid_uniq(ModerationBlocklist::VersionId))
+                    .col(string_len(ModerationBlocklist::Reason, 32))
+                    .col(timestamp_with_time_zone(ModerationBlocklist::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ModerationBlocklist::Table).to_owned())
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_asset_versions_preset")
+                    .table(AssetVersions::Table)
+                    .to_owned(),
+            )
+            .await?;
+        for column in [UploadPresets::Rules, UploadPresets::Ownership] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(UploadPresets::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        for column in [
+            AssetVersions::PresetId,
+            AssetVersions::ModerationMode,
+            AssetVersions::ModerationRules,
+            AssetVersions::RuleResults,
+            AssetVersions::FailedRules,
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(AssetVersions::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
