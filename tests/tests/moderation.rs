@@ -213,7 +213,12 @@ async fn a_pending_version_leaves_the_organisation_only_once_approved() {
             "audit_events WHERE action IN ('MODERATION_APPROVED', 'MODERATION_REJECTED')"
         )
         .await,
-        3
+        2
+    );
+    assert_eq!(
+        app.count_rows("audit_events WHERE action = 'MODERATION_OVERRIDDEN'")
+            .await,
+        1
     );
     app.finish().await;
 }
