@@ -364,7 +364,7 @@ pub fn evaluate(rules: &RuleSet, m: &Measures) -> Vec<RuleResult> {
                     "near-duplicate of {what} (asset {}, distance {} <= {t})",
                     n.asset_id, n.distance
                 ),
-                None => format!("no near-duplicate of {what} (nearest distance {measured})"),
+                None => format!("no near-duplicate of {what} within distance {t}"),
             };
             let mut r = result(rule, close.is_empty(), measured, format!("{t}"), message);
             r.assets = close;
@@ -443,6 +443,15 @@ pub fn outcome(mode: ModerationMode, results: &[RuleResult]) -> Option<Moderatio
         (ModerationMode::Automatic, false) => Some(ModerationState::Rejected),
         (ModerationMode::AutomaticThenManual, false) => None,
     }
+}
+
+/// The largest distance at which band lookups find every near-duplicate
+/// (pigeonhole: 4 bits spread over 4 bands leave one band equal).
+pub const BAND_EXACT_UP_TO: u32 = 3;
+
+/// A 64-bit hash's four 16-bit bands, most significant first.
+pub fn bands(hash: u64) -> [i32; 4] {
+    [48, 32, 16, 0].map(|shift| i32::from((hash >> shift) as u16))
 }
 
 /// Hamming distance of two 64-bit perceptual hashes written in hex.
@@ -675,6 +684,20 @@ mod tests {
             assert!(rules.validate().is_err(), "{rules:?}");
         }
         assert!(RuleSet::default().validate().is_ok());
+    }
+
+    #[test]
+    fn hashes_within_three_bits_share_a_band() {
+        let a: u64 = 0x0123_4567_89ab_cdef;
+        assert_eq!(bands(a), [0x0123, 0x4567, 0x89ab, 0xcdef]);
+        // Three bits flipped, one in each of three bands: the fourth is equal.
+        let b = a ^ (1 << 63) ^ (1 << 40) ^ (1 << 20);
+        let same = bands(a)
+            .iter()
+            .zip(bands(b))
+            .filter(|(x, y)| **x == *y)
+            .count();
+        assert_eq!(same, 1);
     }
 
     #[test]

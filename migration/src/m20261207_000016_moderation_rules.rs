@@ -19,6 +19,10 @@ enum AssetVersions {
     ModerationRules,
     RuleResults,
     FailedRules,
+    PhashB0,
+    PhashB1,
+    PhashB2,
+    PhashB3,
 }
 
 #[derive(DeriveIden)]
@@ -48,6 +52,10 @@ impl MigrationTrait for Migration {
             text_null(AssetVersions::ModerationRules),
             text_null(AssetVersions::RuleResults),
             string_len_null(AssetVersions::FailedRules, 400),
+            integer_null(AssetVersions::PhashB0),
+            integer_null(AssetVersions::PhashB1),
+            integer_null(AssetVersions::PhashB2),
+            integer_null(AssetVersions::PhashB3),
         ];
         for mut column in columns {
             manager
@@ -81,6 +89,25 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The perceptual hash in four 16-bit bands, each indexed: two hashes
+        // within 3 bits of each other share at least one band exactly, so a
+        // near-duplicate lookup reads a few rows instead of the library.
+        for (name, band) in [
+            ("idx_asset_versions_phash_b0", AssetVersions::PhashB0),
+            ("idx_asset_versions_phash_b1", AssetVersions::PhashB1),
+            ("idx_asset_versions_phash_b2", AssetVersions::PhashB2),
+            ("idx_asset_versions_phash_b3", AssetVersions::PhashB3),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(AssetVersions::Table)
+                        .col(band)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()
@@ -102,6 +129,21 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(ModerationBlocklist::Table).to_owned())
             .await?;
+        for name in [
+            "idx_asset_versions_phash_b0",
+            "idx_asset_versions_phash_b1",
+            "idx_asset_versions_phash_b2",
+            "idx_asset_versions_phash_b3",
+        ] {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(name)
+                        .table(AssetVersions::Table)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .drop_index(
                 Index::drop()
@@ -126,6 +168,10 @@ impl MigrationTrait for Migration {
             AssetVersions::ModerationRules,
             AssetVersions::RuleResults,
             AssetVersions::FailedRules,
+            AssetVersions::PhashB0,
+            AssetVersions::PhashB1,
+            AssetVersions::PhashB2,
+            AssetVersions::PhashB3,
         ] {
             manager
                 .alter_table(

@@ -55,6 +55,13 @@ fn main() {
     };
     let started = Instant::now();
     let mut failures = 0;
+    // The automatic moderation rules on each file, from the same decode:
+    // the quality measures `process` takes on the preview, then every rule
+    // with the near-duplicate comparison against the files before it.
+    let rules = vitrine_entity::moderation_rules::RuleSet::default();
+    let mut library: Vec<(uuid::Uuid, uuid::Uuid, String)> = Vec::new();
+    let mut rules_time = std::time::Duration::ZERO;
+    let mut failed_rules = 0;
     for file in &files {
         let t0 = Instant::now();
         let bytes = match std::fs::read(file) {
@@ -67,6 +74,44 @@ fn main() {
         };
         match process(&bytes, &specs, limits) {
             Ok(processed) => {
+                let t_rules = Instant::now();
+                let hash = format!("{:016x}", processed.perceptual_hash);
+                let mut nearest: Vec<vitrine_entity::moderation_rules::Neighbour> = library
+                    .iter()
+                    .filter_map(|(a, v, h)| {
+                        Some(vitrine_entity::moderation_rules::Neighbour {
+                            asset_id: *a,
+                            version_id: *v,
+                            distance: vitrine_entity::moderation_rules::distance(&hash, h)?,
+                        })
+                    })
+                    .collect();
+                nearest.sort_by_key(|n| n.distance);
+                nearest.truncate(5);
+                let (w, h) = processed
+                    .renditions
+                    .iter()
+                    .map(|r| (r.width, r.height))
+                    .max()
+                    .unwrap_or((0, 0));
+                let measures = vitrine_entity::moderation_rules::Measures {
+                    width: w,
+                    height: h,
+                    media_type: "image/jpeg".into(),
+                    sharpness: processed.quality.sharpness,
+                    shadows: processed.quality.shadows,
+                    highlights: processed.quality.highlights,
+                    nearest,
+                    copyright: processed.metadata.copyright.clone(),
+                    creator: processed.metadata.artist.clone(),
+                    ..Default::default()
+                };
+                let results = vitrine_entity::moderation_rules::evaluate(&rules, &measures);
+                if !vitrine_entity::moderation_rules::failed_list(&results).is_empty() {
+                    failed_rules += 1;
+                }
+                library.push((uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), hash));
+                rules_time += t_rules.elapsed() + processed.quality_time;
                 let camera = Camera::from_file(&bytes);
                 for r in &processed.renditions {
                     let jpeg = if tag {
@@ -119,6 +164,11 @@ fn main() {
         }
     }
     let total = started.elapsed().as_secs_f64();
+    println!(
+        "rules\t{:.1} ms\t{:.2}% of the total\tfiles failing a rule {failed_rules}",
+        rules_time.as_secs_f64() * 1000.0,
+        rules_time.as_secs_f64() / total * 100.0
+    );
     println!(
         "total\t{:.3} s\t{} files\t{:.2} files/s\tfailures {failures}",
         total,

@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -66,10 +66,15 @@ fn nearest(hash: &str, candidates: Vec<(Uuid, Uuid, String)>) -> Vec<Neighbour> 
 }
 
 /// The perceptual hashes of the live library's current versions (other
-/// than `asset_id`'s): one indexed scan of a 16-character column.
+/// than `asset_id`'s) that may lie within `distance` of `hash`: up to
+/// [`moderation_rules::BAND_EXACT_UP_TO`], those sharing a band with it
+/// (four indexed lookups) and any processed before bands were recorded;
+/// beyond it, the whole library (one scan of a 16-character column).
 async fn library<C: ConnectionTrait>(
     conn: &C,
     asset_id: Uuid,
+    hash: u64,
+    distance: u32,
 ) -> Result<Vec<(Uuid, Uuid, String)>, DbErr> {
     let current = asset::Entity::find()
         .select_only()
@@ -77,16 +82,28 @@ async fn library<C: ConnectionTrait>(
         .filter(asset::Column::DeletedAt.is_null())
         .filter(asset::Column::Id.ne(asset_id))
         .into_query();
-    asset_version::Entity::find()
+    let mut query = asset_version::Entity::find()
         .select_only()
         .columns([
             asset_version::Column::AssetId,
             asset_version::Column::Id,
             asset_version::Column::PerceptualHash,
         ])
-        .filter(asset_version::Column::Id.in_subquery(current))
         .filter(asset_version::Column::PerceptualHash.is_not_null())
-        .filter(asset_version::Column::ModerationState.ne(ModerationState::Rejected))
+        .filter(asset_version::Column::ModerationState.ne(ModerationState::Rejected));
+    if distance <= moderation_rules::BAND_EXACT_UP_TO {
+        let [b0, b1, b2, b3] = moderation_rules::bands(hash);
+        query = query.filter(
+            Condition::any()
+                .add(asset_version::Column::PhashB0.eq(b0))
+                .add(asset_version::Column::PhashB1.eq(b1))
+                .add(asset_version::Column::PhashB2.eq(b2))
+                .add(asset_version::Column::PhashB3.eq(b3))
+                .add(asset_version::Column::PhashB0.is_null()),
+        );
+    }
+    query
+        .filter(asset_version::Column::Id.in_subquery(current))
         .into_tuple::<(Uuid, Uuid, Option<String>)>()
         .all(conn)
         .await
@@ -136,9 +153,12 @@ pub async fn evaluate<C: ConnectionTrait>(
         .and_then(ModerationMode::parse)
         .unwrap_or_default();
     let hash = format!("{:016x}", processed.perceptual_hash);
-    let (nearest_live, blocked) = if rules.duplicate_distance.is_some() {
+    let (nearest_live, blocked) = if let Some(distance) = rules.duplicate_distance {
         (
-            nearest(&hash, library(conn, version.asset_id).await?),
+            nearest(
+                &hash,
+                library(conn, version.asset_id, processed.perceptual_hash, distance).await?,
+            ),
             nearest(&hash, blocklist(conn, version.id).await?),
         )
     } else {

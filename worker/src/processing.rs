@@ -376,6 +376,7 @@ async fn attempt(
         .await?;
     let metadata = serde_json::to_string(&processed.metadata).unwrap_or_default();
     let (lat, lon) = processed.metadata.gps.unzip();
+    let bands = vitrine_entity::moderation_rules::bands(processed.perceptual_hash);
     asset_version::Entity::update_many()
         .col_expr(
             asset_version::Column::ProcessingState,
@@ -394,6 +395,10 @@ async fn attempt(
             asset_version::Column::PerceptualHash,
             Expr::value(Some(format!("{:016x}", processed.perceptual_hash))),
         )
+        .col_expr(asset_version::Column::PhashB0, Expr::value(Some(bands[0])))
+        .col_expr(asset_version::Column::PhashB1, Expr::value(Some(bands[1])))
+        .col_expr(asset_version::Column::PhashB2, Expr::value(Some(bands[2])))
+        .col_expr(asset_version::Column::PhashB3, Expr::value(Some(bands[3])))
         .col_expr(asset_version::Column::GpsLatitude, Expr::value(lat))
         .col_expr(asset_version::Column::GpsLongitude, Expr::value(lon))
         .filter(asset_version::Column::Id.eq(version.id))

@@ -73,6 +73,12 @@ pub struct Model {
     pub rule_results: Option<String>,
     /// The rules that failed, as `,SHARPNESS,NEAR_DUPLICATE,`.
     pub failed_rules: Option<String>,
+    /// The perceptual hash's four 16-bit bands (most significant first),
+    /// indexed for near-duplicate lookups.
+    pub phash_b0: Option<i32>,
+    pub phash_b1: Option<i32>,
+    pub phash_b2: Option<i32>,
+    pub phash_b3: Option<i32>,
 }
 
 impl Model {

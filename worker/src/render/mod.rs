@@ -61,6 +61,8 @@ pub struct Processed {
     pub decoder: &'static str,
     /// Sharpness and exposure, measured on the preview-sized image.
     pub quality: Quality,
+    /// How long measuring them took (for the rules' benchmark).
+    pub quality_time: std::time::Duration,
 }
 
 /// Why a version cannot be processed. All are permanent: the same bytes
@@ -134,9 +136,12 @@ pub fn process(
         .or(sorted.first())
         .map(|s| s.kind);
     let mut measured = Quality::default();
+    let mut quality_time = std::time::Duration::ZERO;
     for (spec, image) in made {
         if Some(spec.kind) == measured_on {
+            let started = std::time::Instant::now();
             measured = quality::measure(&image);
+            quality_time = started.elapsed();
         }
         let oriented = pixels::orient(image, orientation);
         if spec.kind == RenditionKind::Thumbnail || hash == 0 {
@@ -163,5 +168,6 @@ pub fn process(
         icc: decoded.icc,
         decoder: decoded.decoder,
         quality: measured,
+        quality_time,
     })
 }
