@@ -533,3 +533,58 @@ async fn the_queue_filters_by_rule_kind_and_preset_and_a_moderation_page_hears_c
     }
     app.finish().await;
 }
+
+/// The fewest SQL statements a queue page ran in five tries (background
+/// work only ever adds to the process-wide counter).
+async fn queue_page_cost(app: &TestApp, token: &str) -> (usize, u64) {
+    const PAGE: &str = "{ moderationQueue(first: 50) { edges { node { id number width moderation { state mode failedRules ruleResults { rule message } } uploadedBy { displayName } } asset { title tags folder { name } } } } }";
+    let (mut least, mut shown) = (u64::MAX, 0);
+    for _ in 0..5 {
+        let before = app.statements();
+        let body = app.gql(Some(token), PAGE, json!({})).await;
+        least = least.min(app.statements() - before);
+        shown = body["data"]["moderationQueue"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .len();
+    }
+    (shown, least)
+}
+
+#[tokio::test]
+async fn a_queue_page_costs_the_same_statements_for_two_versions_or_eight() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let manual = preset(
+        &app,
+        &admin,
+        json!({ "name": "Manual", "moderation": "MANUAL" }),
+    )
+    .await;
+    let folder = app.create_folder(&admin, None, "Queue").await;
+    let up = |i: usize| {
+        let (app, admin, manual, folder) = (&app, &admin, &manual, &folder);
+        async move {
+            app.upload_gql(
+                Some(admin),
+                UPLOAD,
+                json!({ "input": { "presetId": manual, "folderId": folder, "title": format!("Item {i}"), "tags": ["ss27"] } }),
+                &UploadFile::fixture("coffee.png"),
+            )
+            .await
+        }
+    };
+    for i in 0..2 {
+        up(i).await;
+    }
+    let (shown, two) = queue_page_cost(&app, &admin).await;
+    assert_eq!(shown, 2);
+    for i in 2..8 {
+        up(i).await;
+    }
+    let (shown, eight) = queue_page_cost(&app, &admin).await;
+    assert_eq!(shown, 8);
+    eprintln!("a queue page: {eight} statements");
+    assert_eq!(two, eight, "{two} statements for 2 versions, {eight} for 8");
+    app.finish().await;
+}

@@ -8,7 +8,7 @@ use vitrine_entity::ModerationState;
 use vitrine_entity::entities::asset_version;
 use vitrine_entity::moderation_rules::{self as rules, ModerationMode, Rule, Verdict};
 
-use super::asset_types::{AssetVersion, Folder};
+use super::asset_types::{Asset, AssetVersion, Folder};
 use super::{auth, meta, page_size, parse_id, state};
 use crate::services::moderation::{self, Decision, QueueChange, QueueKind};
 
@@ -129,8 +129,15 @@ pub struct ModerationQueueFilter {
     pub newest_first: bool,
 }
 
-/// The PENDING versions, oldest first.
-pub type ModerationConnection = Connection<String, AssetVersion, EmptyFields, EmptyFields>;
+/// What a queue entry carries besides the version: its asset.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ModerationEdgeFields {
+    /// The asset the version belongs to (title, folder, tags, thumbnail).
+    pub asset: Asset,
+}
+
+/// The versions in the queue, oldest first.
+pub type ModerationConnection = Connection<String, AssetVersion, EmptyFields, ModerationEdgeFields>;
 
 #[derive(Default)]
 pub struct ModerationQuery;
@@ -184,10 +191,13 @@ impl ModerationQuery {
         )
         .await?;
         let mut connection = Connection::new(after.is_some(), more);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|v| Edge::new(v.id.to_string(), AssetVersion::from(v))),
-        );
+        connection.edges.extend(rows.into_iter().map(|(v, a)| {
+            Edge::with_additional_fields(
+                v.id.to_string(),
+                AssetVersion::from(v),
+                ModerationEdgeFields { asset: a.into() },
+            )
+        }));
         Ok(connection)
     }
 }
@@ -273,8 +283,10 @@ impl ModerationMutation {
 pub struct ModerationQueueEvent {
     pub change: QueueChange,
     pub occurred_at: DateTime<Utc>,
-    /// The version as it is now.
+    /// The version as it is now…
     pub version: AssetVersion,
+    /// …and its asset.
+    pub asset: Asset,
 }
 
 #[derive(Default)]
@@ -325,10 +337,11 @@ impl ModerationSubscription {
                     }
                 };
                 match moderation::queue_change(&state, &actor, model).await {
-                    Ok(Some((change, version))) => yield Ok(ModerationQueueEvent {
+                    Ok(Some((change, version, asset))) => yield Ok(ModerationQueueEvent {
                         change,
                         occurred_at: model.occurred_at,
                         version: AssetVersion::from(version),
+                        asset: asset.into(),
                     }),
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = ?e, "moderation queue event not delivered"),

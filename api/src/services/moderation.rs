@@ -334,7 +334,7 @@ pub async fn queue(
     filter: &QueueFilter,
     after: Option<Uuid>,
     limit: u64,
-) -> ApiResult<(Vec<asset_version::Model>, bool)> {
+) -> ApiResult<(Vec<(asset_version::Model, asset::Model)>, bool)> {
     let mut assets = asset::Entity::find()
         .select_only()
         .column(asset::Column::Id)
@@ -439,7 +439,21 @@ pub async fn queue(
             asset_version::Column::Id.gt(after)
         });
     }
-    Ok(fetch_page(query, limit, &state.db).await?)
+    let (versions, more) = fetch_page(query, limit, &state.db).await?;
+    // The page's assets in one query (the moderator sees what they decide).
+    let ids: Vec<Uuid> = versions.iter().map(|v| v.asset_id).collect();
+    let assets: std::collections::HashMap<Uuid, asset::Model> = asset::Entity::find()
+        .filter(asset::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let items = versions
+        .into_iter()
+        .filter_map(|v| assets.get(&v.asset_id).cloned().map(|a| (v, a)))
+        .collect();
+    Ok((items, more))
 }
 
 /// How the moderation queue changed.
@@ -460,7 +474,7 @@ pub async fn queue_change(
     state: &AppState,
     actor: &Actor,
     event: &vitrine_entity::entities::audit_event::Model,
-) -> ApiResult<Option<(QueueChange, asset_version::Model)>> {
+) -> ApiResult<Option<(QueueChange, asset_version::Model, asset::Model)>> {
     let change = match AuditAction::from_str_opt(&event.action) {
         Some(
             AuditAction::VersionUploaded
@@ -510,5 +524,5 @@ pub async fn queue_change(
     {
         return Ok(None);
     }
-    Ok(Some((change, version)))
+    Ok(Some((change, version, asset)))
 }
