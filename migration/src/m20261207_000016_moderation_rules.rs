@@ -23,6 +23,8 @@ enum AssetVersions {
     PhashB1,
     PhashB2,
     PhashB3,
+    ModerationState,
+    Id,
 }
 
 #[derive(DeriveIden)]
@@ -80,6 +82,19 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // The queue reads the PENDING versions in id (time) order: a partial
+        // index holds just those (PostgreSQL otherwise walks the primary key
+        // past the whole decided library before the first pending version).
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_asset_versions_pending")
+                    .table(AssetVersions::Table)
+                    .col(AssetVersions::Id)
+                    .and_where(Expr::col(AssetVersions::ModerationState).eq("PENDING"))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
@@ -148,6 +163,14 @@ impl MigrationTrait for Migration {
             .drop_index(
                 Index::drop()
                     .name("idx_asset_versions_preset")
+                    .table(AssetVersions::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_asset_versions_pending")
                     .table(AssetVersions::Table)
                     .to_owned(),
             )

@@ -97,6 +97,29 @@ async fn a_manual_preset_files_tags_licenses_and_holds_back_an_upload() {
         )
         .await;
     assert_eq!(list["data"]["assets"]["totalCount"], 0, "{list}");
+    let (share_page, _) = app
+        .create_share_link(&admin, json!({ "assetIds": [id], "scope": "PREVIEW" }))
+        .await;
+    let page = app.fetch(&share_page).await.text().await.unwrap();
+    assert!(
+        !page.contains("<img"),
+        "the share page shows a held-back image"
+    );
+    let mut ws = app.ws_connect(json!({ "token": partner.token })).await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+    ws.subscribe("events", "subscription { assetEvents { kind assetId } }")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.gql(
+        Some(&admin),
+        "mutation($id: ID!) { updateAsset(id: $id, input: { title: \"RING-0042_front\" }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert!(
+        ws.quiet_for(Duration::from_secs(1)).await.is_none(),
+        "an event about a held-back asset"
+    );
     // …until approved; then within one request.
     let approved = app
         .gql(
@@ -110,6 +133,13 @@ async fn a_manual_preset_files_tags_licenses_and_holds_back_an_upload() {
         .gql(Some(&partner.token), one, json!({ "id": id }))
         .await;
     assert_eq!(body["data"]["asset"]["title"], "RING-0042_front", "{body}");
+    let event = ws.message().await;
+    assert_eq!(
+        event["payload"]["data"]["assetEvents"]["kind"], "PUBLISHED",
+        "{event}"
+    );
+    let page = app.fetch(&share_page).await.text().await.unwrap();
+    assert!(page.contains("<img"), "the share page after approval");
     let url = app
         .delivery_url(&partner.token, &id, "PREVIEW", Some(600))
         .await

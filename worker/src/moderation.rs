@@ -9,7 +9,7 @@
 //! rejected version again takes it off.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QuerySelect, QueryTrait,
@@ -76,12 +76,21 @@ async fn library<C: ConnectionTrait>(
     hash: u64,
     distance: u32,
 ) -> Result<Vec<(Uuid, Uuid, String)>, DbErr> {
-    let current = asset::Entity::find()
-        .select_only()
-        .column(asset::Column::CurrentVersionId)
-        .filter(asset::Column::DeletedAt.is_null())
-        .filter(asset::Column::Id.ne(asset_id))
-        .into_query();
+    // Correlated, so that the few band candidates are checked against the
+    // asset's primary key instead of hashing the whole assets table.
+    let current = Query::select()
+        .expr(Expr::val(1))
+        .from(asset::Entity)
+        .and_where(
+            Expr::col((asset::Entity, asset::Column::Id))
+                .equals((asset_version::Entity, asset_version::Column::AssetId)),
+        )
+        .and_where(
+            Expr::col((asset::Entity, asset::Column::CurrentVersionId))
+                .equals((asset_version::Entity, asset_version::Column::Id)),
+        )
+        .and_where(Expr::col((asset::Entity, asset::Column::DeletedAt)).is_null())
+        .to_owned();
     let mut query = asset_version::Entity::find()
         .select_only()
         .columns([
@@ -89,6 +98,8 @@ async fn library<C: ConnectionTrait>(
             asset_version::Column::Id,
             asset_version::Column::PerceptualHash,
         ])
+        .filter(asset_version::Column::AssetId.ne(asset_id))
+        .filter(Expr::exists(current))
         .filter(asset_version::Column::PerceptualHash.is_not_null())
         .filter(asset_version::Column::ModerationState.ne(ModerationState::Rejected));
     if distance <= moderation_rules::BAND_EXACT_UP_TO {
@@ -103,7 +114,6 @@ async fn library<C: ConnectionTrait>(
         );
     }
     query
-        .filter(asset_version::Column::Id.in_subquery(current))
         .into_tuple::<(Uuid, Uuid, Option<String>)>()
         .all(conn)
         .await
