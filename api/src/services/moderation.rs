@@ -129,10 +129,17 @@ pub async fn moderate(
         Decision::Rejected => ModerationState::Rejected,
     };
     let not_found = || ApiError::NotFound("no such version".into());
+    // The same version named twice is decided (and audited) once.
+    let mut seen = std::collections::HashSet::new();
+    let version_ids: Vec<Uuid> = version_ids
+        .iter()
+        .copied()
+        .filter(|id| seen.insert(*id))
+        .collect();
     let mut tx = begin(state).await?;
     let now = tx.now();
     let mut decided = Vec::with_capacity(version_ids.len());
-    for &id in version_ids {
+    for &id in &version_ids {
         let version = asset_version::Entity::find_by_id(id)
             .one(tx.conn())
             .await?
