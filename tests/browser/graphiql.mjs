@@ -107,10 +107,19 @@ try {
   expect(shown.includes(`"email": "${email}"`), `the result pane shows: ${shown}`);
 
   // 5. The token was not kept in localStorage.
-  await page.waitForTimeout(1000); // GraphiQL saves its tabs after a debounce
+  // GraphiQL saves its tabs after a debounce (with their headers, and the
+  // history with the headers each query ran with, unless init.js's storage
+  // drops them): no "headers" field may be stored at all.
+  await page.waitForFunction(
+    () => (window.localStorage.getItem("graphiql:tabState") || "").includes("me { email }"),
+    null,
+    { timeout: 10000 },
+  );
+  await page.waitForTimeout(500);
   const stored = await page.evaluate(() => JSON.stringify({ ...window.localStorage }));
   expect(stored.includes("\"graphiql:query\"") || stored.includes("graphiql:tabState"), `nothing stored: ${stored}`);
   expect(!stored.includes(token), "the token is in localStorage");
+  expect(!stored.includes("headers"), `headers are stored: ${stored}`);
 
   await page.screenshot({ path: env("VT_SCREENSHOT") });
   expect(foreign.length === 0, `requests to other origins: ${foreign.join(", ")}`);

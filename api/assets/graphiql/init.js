@@ -44,6 +44,47 @@
     return null;
   }
 
+  // What GraphiQL keeps in localStorage, without any headers: besides the
+  // headers editor (see shouldPersistHeaders), its query history stores the
+  // headers each operation ran with — a bearer token left on the machine's
+  // disk after the tab is closed. Every stored JSON value loses its
+  // "headers" fields on the way in.
+  function withoutHeaders(value) {
+    if (Array.isArray(value)) return value.map(withoutHeaders);
+    if (!value || typeof value !== "object") return value;
+    var out = {};
+    for (var name in value) {
+      if (Object.prototype.hasOwnProperty.call(value, name) && name !== "headers") {
+        out[name] = withoutHeaders(value[name]);
+      }
+    }
+    return out;
+  }
+  var storage = {
+    getItem: function (key) {
+      return window.localStorage.getItem(key);
+    },
+    setItem: function (key, value) {
+      if (/headers$/i.test(key)) return;
+      var kept = value;
+      try {
+        kept = JSON.stringify(withoutHeaders(JSON.parse(value)));
+      } catch (e) {
+        kept = value;
+      }
+      window.localStorage.setItem(key, kept);
+    },
+    removeItem: function (key) {
+      window.localStorage.removeItem(key);
+    },
+    clear: function () {
+      window.localStorage.clear();
+    },
+    get length() {
+      return window.localStorage.length;
+    },
+  };
+
   function App() {
     var state = React.useState(newFetcher);
     var fetcher = state[0];
@@ -75,6 +116,7 @@
       // GraphiQL clears headers an earlier page persisted). Paste it again
       // after a reload.
       shouldPersistHeaders: false,
+      storage: storage,
       // Open the editor tools on the headers tab: the schema is only shown
       // to callers that send a token there.
       defaultEditorToolsVisibility: "headers",
