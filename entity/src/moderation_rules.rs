@@ -125,7 +125,12 @@ impl RuleSet {
         {
             return Err("duplicateDistance is at most 32 (of 64 bits)".into());
         }
-        if self.formats.len() > 20 || self.formats.iter().any(|f| !f.starts_with("image/")) {
+        if self.formats.len() > 20
+            || self
+                .formats
+                .iter()
+                .any(|f| !f.starts_with("image/") || f.len() > 100)
+        {
             return Err("formats are media types such as image/jpeg".into());
         }
         Ok(())
@@ -677,6 +682,10 @@ mod tests {
             },
             RuleSet {
                 formats: vec!["jpeg".into()],
+                ..RuleSet::default()
+            },
+            RuleSet {
+                formats: vec![format!("image/{}", "x".repeat(200))],
                 ..RuleSet::default()
             },
         ];

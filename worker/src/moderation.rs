@@ -242,10 +242,10 @@ pub async fn record(
         // A person decided while the worker measured: theirs stands.
         return Ok(());
     }
+    // A rejection joins the blocklist through `block_if_rejected`, which
+    // the processing transaction runs once the hash is recorded (`version`
+    // was read before it was).
     set_gate(tx.conn(), version, decision, now).await?;
-    if decision == ModerationState::Rejected {
-        block(tx.conn(), version, REJECTED, now).await?;
-    }
     let action = if decision == ModerationState::Approved {
         AuditAction::ModerationApproved
     } else {
@@ -348,8 +348,9 @@ pub async fn unblock<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Blocks the versions already REJECTED whose hash processing has just
-/// recorded (a person rejected them before the worker got to them).
+/// Blocks a version that is REJECTED once processing has recorded its hash
+/// (rejected by the rules in this transaction, or by a person before the
+/// worker got to it).
 pub async fn block_if_rejected<C: ConnectionTrait>(
     conn: &C,
     version_id: Uuid,

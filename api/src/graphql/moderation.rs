@@ -329,6 +329,11 @@ impl ModerationSubscription {
                     Err(RecvError::Closed) => break,
                 };
                 let vitrine_worker::BusEvent::Audit(model) = event.as_ref();
+                // Most events (every delivery's) are not about the queue:
+                // skip them before reading anything for this subscriber.
+                if moderation::queue_change_of(&model.action).is_none() {
+                    continue;
+                }
                 let actor = match crate::services::auth::authenticate_session(&state, session_id).await {
                     Ok(Some(actor)) => actor,
                     _ => {

@@ -474,6 +474,21 @@ pub enum QueueChange {
     Decided,
 }
 
+/// The queue change an audit action stands for, if any (pure: decided
+/// before anything is read for a subscriber).
+pub fn queue_change_of(action: &str) -> Option<QueueChange> {
+    match AuditAction::from_str_opt(action)? {
+        AuditAction::VersionUploaded
+        | AuditAction::VersionRestored
+        | AuditAction::ModerationRequired => Some(QueueChange::Entered),
+        AuditAction::VersionProcessed => Some(QueueChange::Evaluated),
+        AuditAction::ModerationApproved
+        | AuditAction::ModerationRejected
+        | AuditAction::ModerationOverridden => Some(QueueChange::Decided),
+        _ => None,
+    }
+}
+
 /// What an audit event means for `actor`'s moderation queue: the change and
 /// the version as it is now, when the event is about a version that
 /// requires moderation on an asset the actor may moderate.
@@ -482,20 +497,8 @@ pub async fn queue_change(
     actor: &Actor,
     event: &vitrine_entity::entities::audit_event::Model,
 ) -> ApiResult<Option<(QueueChange, asset_version::Model, asset::Model)>> {
-    let change = match AuditAction::from_str_opt(&event.action) {
-        Some(
-            AuditAction::VersionUploaded
-            | AuditAction::VersionRestored
-            | AuditAction::ModerationRequired,
-        ) => QueueChange::Entered,
-        Some(AuditAction::AssetCreated) => return Ok(None),
-        Some(AuditAction::VersionProcessed) => QueueChange::Evaluated,
-        Some(
-            AuditAction::ModerationApproved
-            | AuditAction::ModerationRejected
-            | AuditAction::ModerationOverridden,
-        ) => QueueChange::Decided,
-        _ => return Ok(None),
+    let Some(change) = queue_change_of(&event.action) else {
+        return Ok(None);
     };
     let Some(version_id) = serde_json::from_str::<serde_json::Value>(&event.details)
         .ok()

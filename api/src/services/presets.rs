@@ -143,10 +143,15 @@ pub fn captured_tags(re: &Regex, filename: &str) -> Vec<String> {
         .collect()
 }
 
-async fn validate<C: ConnectionTrait>(
-    conn: &C,
-    input: &PresetInput,
-) -> ApiResult<(String, Vec<String>)> {
+/// A preset's input once checked, in the form it is stored.
+struct Checked {
+    name: String,
+    tags: Vec<String>,
+    /// The normalized ownership override (JSON); none when it sets nothing.
+    ownership: Option<String>,
+}
+
+async fn validate<C: ConnectionTrait>(conn: &C, input: &PresetInput) -> ApiResult<Checked> {
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::BadUserInput(
@@ -179,27 +184,33 @@ async fn validate<C: ConnectionTrait>(
     if let Some(rules) = &input.rules {
         rules.validate().map_err(ApiError::BadUserInput)?;
     }
-    if let Some(o) = &input.ownership {
-        crate::services::ownership::normalize(o.clone())?;
-    }
+    let ownership = match &input.ownership {
+        Some(o) => Some(crate::services::ownership::normalize(o.clone())?)
+            .filter(|o| *o != Ownership::default())
+            .and_then(|o| serde_json::to_string(&o).ok()),
+        None => None,
+    };
     let tags = crate::services::assets::normalize_tags(&input.tags)?;
-    Ok((name, tags))
+    Ok(Checked {
+        name,
+        tags,
+        ownership,
+    })
 }
 
 fn fill(
     active: &mut upload_preset::ActiveModel,
     input: &PresetInput,
-    name: String,
-    tags: Vec<String>,
+    checked: Checked,
     now: DateTime<Utc>,
 ) {
-    active.name = Set(name);
+    active.name = Set(checked.name);
     active.folder_id = Set(input.folder_id);
     active.access_mode = Set(input.access_mode);
     active.access_starts_at = Set(input.starts_at);
     active.access_ends_at = Set(input.ends_at);
     active.moderation = Set(input.moderation.as_str().into());
-    active.tags = Set(tags.join(","));
+    active.tags = Set(checked.tags.join(","));
     active.license_ids = Set(input
         .license_ids
         .iter()
@@ -212,13 +223,7 @@ fn fill(
         .rules
         .as_ref()
         .and_then(|r| serde_json::to_string(r).ok()));
-    active.ownership = Set(input
-        .ownership
-        .clone()
-        .and_then(|o| crate::services::ownership::normalize(o).ok())
-        .filter(|o| *o != Ownership::default())
-        .as_ref()
-        .and_then(|o| serde_json::to_string(o).ok()));
+    active.ownership = Set(checked.ownership);
     active.updated_at = Set(now);
 }
 
@@ -251,7 +256,7 @@ pub async fn create(
 ) -> ApiResult<upload_preset::Model> {
     authorize_instance(state, actor, Action::ManageAccess)?;
     let mut tx = begin(state).await?;
-    let (name, tags) = validate(tx.conn(), &input).await?;
+    let checked = validate(tx.conn(), &input).await?;
     let now = tx.now();
     let id = Uuid::now_v7();
     let mut active = upload_preset::ActiveModel {
@@ -260,7 +265,7 @@ pub async fn create(
         created_at: Set(now),
         ..Default::default()
     };
-    fill(&mut active, &input, name, tags, now);
+    fill(&mut active, &input, checked, now);
     let preset = active.insert(tx.conn()).await.map_err(conflict)?;
     if preset.is_default {
         clear_default(&tx, id).await?;
@@ -289,10 +294,10 @@ pub async fn update(
         .one(tx.conn())
         .await?
         .ok_or_else(|| ApiError::NotFound("no such preset".into()))?;
-    let (name, tags) = validate(tx.conn(), &input).await?;
+    let checked = validate(tx.conn(), &input).await?;
     let now = tx.now();
     let mut active: upload_preset::ActiveModel = found.into();
-    fill(&mut active, &input, name, tags, now);
+    fill(&mut active, &input, checked, now);
     let preset = active.update(tx.conn()).await.map_err(conflict)?;
     if preset.is_default {
         clear_default(&tx, id).await?;
