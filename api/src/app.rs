@@ -59,6 +59,25 @@ pub async fn build_state_with(
     crate::db::migrate(&db)
         .await
         .context("cannot apply database migrations")?;
+    // A library that predates search gets its documents in the background
+    // (idempotent: several processes may do it at once).
+    {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                match vitrine_worker::search_index::index_missing(&db, 200, chrono::Utc::now())
+                    .await
+                {
+                    Ok(0) => break,
+                    Ok(n) => tracing::info!(indexed = n, "search documents built"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "building search documents failed; next start retries");
+                        break;
+                    }
+                }
+            }
+        });
+    }
     let (queue, bus, throttle) = match &config.redis_url {
         None if !jobs => (
             Queue::attach_embedded(&config.queue_db_path(), &config.redis_prefix),

@@ -238,6 +238,7 @@ mod tests {
             id: Uuid::nil(),
             folder_id: None,
             title: "t".into(),
+            description: String::new(),
             current_version_id: None,
             created_by: None,
             created_at: now,

@@ -42,6 +42,7 @@ pub fn classify(event: &audit_event::Model, now: DateTime<Utc>) -> Option<(Uuid,
         AuditAction::AssetCreated => AssetEventKind::Created,
         AuditAction::AssetRenamed
         | AuditAction::AssetRetagged
+        | AuditAction::AssetDescribed
         | AuditAction::AssetMoved
         | AuditAction::VersionUploaded
         | AuditAction::VersionRestored

@@ -416,6 +416,8 @@ audit_actions! {
     AssetMoved = "ASSET_MOVED",
     /// An asset's tags changed.
     AssetRetagged = "ASSET_RETAGGED",
+    /// An asset's description changed.
+    AssetDescribed = "ASSET_DESCRIBED",
     /// An asset was moved to the trash.
     AssetDeleted = "ASSET_DELETED",
     /// An asset came back from the trash.
@@ -547,5 +549,36 @@ mod tests {
         for role in Role::iter() {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
+    }
+}
+
+/// Where a tag came from: typed by a person, or added by the worker.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TagSource {
+    /// Typed by a person (or given at upload).
+    #[sea_orm(string_value = "MANUAL")]
+    Manual,
+    /// From the file's EXIF: orientation, resolution, camera, lens, date.
+    #[sea_orm(string_value = "AUTO_EXIF")]
+    AutoExif,
+    /// From the file's IPTC or XMP keywords.
+    #[sea_orm(string_value = "AUTO_IPTC")]
+    AutoIptc,
+    /// The image's dominant colours.
+    #[sea_orm(string_value = "AUTO_COLOR")]
+    AutoColor,
+    /// A rule of the upload preset (its filename pattern, its tags).
+    #[sea_orm(string_value = "AUTO_RULE")]
+    AutoRule,
+}
+
+impl TagSource {
+    pub fn is_auto(self) -> bool {
+        self != TagSource::Manual
     }
 }

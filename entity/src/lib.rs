@@ -15,6 +15,7 @@ pub mod identity;
 pub mod license;
 pub mod moderation_rules;
 pub mod policy;
+pub mod search;
 pub mod store;
 pub mod usage;
 pub mod webhook;
@@ -22,5 +23,5 @@ pub mod webhook;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{
     AccessMode, ActorKind, AuditAction, GrantLevel, ModerationState, ProcessingState,
-    RenditionKind, Role, ShareScope, Stage, SubjectKind, UserKind,
+    RenditionKind, Role, ShareScope, Stage, SubjectKind, TagSource, UserKind,
 };

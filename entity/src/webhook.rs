@@ -60,6 +60,7 @@ pub fn candidate_actions() -> Vec<&'static str> {
         AuditAction::AssetCreated,
         AuditAction::AssetRenamed,
         AuditAction::AssetRetagged,
+        AuditAction::AssetDescribed,
         AuditAction::AssetMoved,
         AuditAction::VersionUploaded,
         AuditAction::VersionRestored,

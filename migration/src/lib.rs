@@ -21,6 +21,7 @@ mod m20261207_000013_webhooks;
 mod m20261207_000014_moderation;
 mod m20261207_000015_upload_presets;
 mod m20261207_000016_moderation_rules;
+mod m20261208_000017_search;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_moderation::Migration),
             Box::new(m20261207_000015_upload_presets::Migration),
             Box::new(m20261207_000016_moderation_rules::Migration),
+            Box::new(m20261208_000017_search::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 //! database transaction commits; handlers re-read state and are idempotent.
 
 pub mod anomaly;
+pub mod autotag;
 pub mod blobs;
 pub mod budget;
 pub mod derived;
@@ -20,6 +21,7 @@ pub mod processing;
 pub mod queue;
 pub mod render;
 pub mod runner;
+pub mod search_index;
 pub mod storage;
 pub mod tagging;
 pub mod takedown;

@@ -408,6 +408,13 @@ async fn attempt(
         crate::moderation::record(&mut tx, version, verdict).await?;
     }
     crate::moderation::block_if_rejected(tx.conn(), version.id, tx.now()).await?;
+    // The current version's metadata drives the asset's automatic tags and
+    // its search document (an older version being reprocessed does not).
+    if let Some(current) = asset::Entity::find_by_id(asset.id).one(tx.conn()).await?
+        && current.current_version_id == Some(version.id)
+    {
+        crate::autotag::retag(tx.conn(), &current, tx.now()).await?;
+    }
     let details = json!({
         "versionId": version.id,
         "number": version.number,

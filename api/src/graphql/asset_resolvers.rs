@@ -72,19 +72,7 @@ impl AssetQuery {
         before: Option<String>,
     ) -> async_graphql::Result<AssetConnection> {
         let filter = filter.unwrap_or_default();
-        let service_filter = assets::AssetFilter {
-            folder_id: filter
-                .folder_id
-                .as_ref()
-                .map(|id| parse_id(id, "folderId"))
-                .transpose()?,
-            recursive: filter.recursive,
-            tags: filter.tags,
-            stage: filter.stage,
-            text: filter.text,
-            created_after: filter.created_after,
-            created_before: filter.created_before,
-        };
+        let service_filter = filter.to_service()?;
         let order = Order::from(order_by);
         let paging = Paging {
             first,
@@ -243,6 +231,7 @@ impl AssetMutation {
                 .map(|id| parse_id(id, "folderId"))
                 .transpose()?,
             title: input.title,
+            description: input.description,
             tags: input.tags,
             stage: input.stage,
             note: input.note,
@@ -322,6 +311,7 @@ impl AssetMutation {
         };
         let patch = AssetPatch {
             title: input.title,
+            description: input.description,
             tags: input.tags,
             folder_id,
         };

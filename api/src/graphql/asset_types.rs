@@ -497,6 +497,13 @@ impl AssetVersion {
     }
 }
 
+/// A tag and where it came from.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AssetTag {
+    pub name: String,
+    pub source: vitrine_entity::TagSource,
+}
+
 /// A product image with its version history.
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(complex)]
@@ -537,7 +544,28 @@ impl From<asset::Model> for Asset {
 #[ComplexObject]
 impl Asset {
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        Ok(load(ctx, TagsOf(self.model.id)).await?.unwrap_or_default())
+        Ok(load(ctx, TagsOf(self.model.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect())
+    }
+
+    /// The tags with where each came from (typed by a person, or added by
+    /// the worker from the file, its colours or the upload preset's rules).
+    async fn tag_details(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AssetTag>> {
+        Ok(load(ctx, TagsOf(self.model.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, source)| AssetTag { name, source })
+            .collect())
+    }
+
+    /// Free text describing the asset (searchable).
+    async fn description(&self) -> &str {
+        &self.model.description
     }
 
     /// The folder it is filed in; null at the root.
@@ -1002,6 +1030,8 @@ pub struct UploadAssetInput {
     pub folder_id: Option<ID>,
     /// Defaults to the file name without its extension.
     pub title: Option<String>,
+    /// Free text (searchable), at most 5000 characters.
+    pub description: Option<String>,
     #[graphql(default)]
     pub tags: Vec<String>,
     /// Defaults to RAW.
@@ -1019,28 +1049,15 @@ pub struct UploadVersionInput {
 #[derive(InputObject, Debug, Default)]
 pub struct UpdateAssetInput {
     pub title: Option<String>,
+    /// Free text (searchable), at most 5000 characters; empty clears it.
+    pub description: Option<String>,
     /// Replaces all tags.
     pub tags: Option<Vec<String>>,
     /// A folder id, or null to move the asset to the root; absent leaves it.
     pub folder_id: MaybeUndefined<ID>,
 }
 
-#[derive(InputObject, Debug, Default)]
-pub struct AssetFilter {
-    pub folder_id: Option<ID>,
-    /// With `folderId`: include every subfolder.
-    #[graphql(default)]
-    pub recursive: bool,
-    /// Assets with every one of these tags.
-    #[graphql(default)]
-    pub tags: Vec<String>,
-    /// The current version's stage.
-    pub stage: Option<Stage>,
-    /// Appears in the title or a tag (case-insensitive).
-    pub text: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-}
+pub use super::filters::AssetFilter;
 
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssetOrderField {

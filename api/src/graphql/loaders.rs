@@ -102,7 +102,7 @@ impl Loader<VersionId> for Loaders {
 }
 
 impl Loader<TagsOf> for Loaders {
-    type Value = Vec<String>;
+    type Value = Vec<(String, vitrine_entity::TagSource)>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[TagsOf]) -> LoadResult<TagsOf, Self::Value> {
@@ -111,9 +111,12 @@ impl Loader<TagsOf> for Loaders {
             .order_by_asc(asset_tag::Column::Tag)
             .all(&self.db)
             .await?;
-        let mut out: HashMap<TagsOf, Vec<String>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut out: HashMap<TagsOf, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
-            out.entry(TagsOf(row.asset_id)).or_default().push(row.tag);
+            out.entry(TagsOf(row.asset_id))
+                .or_default()
+                .push((row.tag, row.source));
         }
         Ok(out)
     }

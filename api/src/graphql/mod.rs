@@ -8,6 +8,7 @@ pub mod budget;
 mod codes;
 mod cost;
 mod explain;
+mod filters;
 mod licenses;
 mod loaders;
 mod moderation;
@@ -15,6 +16,7 @@ mod mutation;
 mod node;
 mod presets;
 mod query;
+mod search;
 mod share;
 mod subscription;
 pub mod types;
@@ -39,6 +41,7 @@ pub struct QueryRoot(
     IdentityQuery,
     AssetQuery,
     share::ShareQuery,
+    search::SearchQuery,
     licenses::LicenseQuery,
     usage::UsageQueryRoot,
     api_keys::ApiKeyQuery,

@@ -3,16 +3,14 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
-use vitrine_entity::Stage;
-use vitrine_entity::entities::{asset, asset_tag, asset_version, folder};
+use vitrine_entity::entities::asset;
 use vitrine_entity::policy::{Action, Actor, AssetFacts, Resource, authorize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::services::access::{self, Shelf};
-use crate::services::assets::normalize_tags;
 use crate::services::fetch_page;
 use crate::state::AppState;
 
@@ -39,19 +37,7 @@ impl Default for Order {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct AssetFilter {
-    pub folder_id: Option<Uuid>,
-    pub recursive: bool,
-    /// Every one of these tags.
-    pub tags: Vec<String>,
-    /// The current version's stage.
-    pub stage: Option<Stage>,
-    /// In the title or a tag (case-insensitive).
-    pub text: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-}
+pub use crate::services::asset_filter::AssetFilter;
 
 /// A position in a listing: the sort value and the id of the last row seen.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,97 +104,6 @@ fn after_cursor(order: Order, cursor: &Cursor) -> ApiResult<Condition> {
             .add(Expr::col((asset::Entity, col)).eq(value))
             .add(id_beyond),
     ))
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-async fn filter_condition(
-    state: &AppState,
-    actor: &Actor,
-    filter: &AssetFilter,
-) -> ApiResult<Condition> {
-    let mut cond = Condition::all();
-    if let Some(folder_id) = filter.folder_id {
-        // A folder the actor may not see is NOT_FOUND, like a missing one.
-        let root = crate::services::folders::get(state, actor, folder_id).await?;
-        if filter.recursive {
-            // Ancestry strings hold only ids and '/', so no LIKE wildcard.
-            cond = cond.add(
-                asset::Column::FolderId.in_subquery(
-                    Query::select()
-                        .column(folder::Column::Id)
-                        .from(folder::Entity)
-                        .and_where(folder::Column::Ancestry.like(format!("{}%", root.ancestry)))
-                        .to_owned(),
-                ),
-            );
-        } else {
-            cond = cond.add(asset::Column::FolderId.eq(folder_id));
-        }
-    }
-    for tag in normalize_tags(&filter.tags)? {
-        cond = cond.add(
-            asset::Column::Id.in_subquery(
-                Query::select()
-                    .column(asset_tag::Column::AssetId)
-                    .from(asset_tag::Entity)
-                    .and_where(asset_tag::Column::Tag.eq(tag))
-                    .to_owned(),
-            ),
-        );
-    }
-    if let Some(stage) = filter.stage {
-        cond = cond.add(
-            asset::Column::CurrentVersionId.in_subquery(
-                Query::select()
-                    .column(asset_version::Column::Id)
-                    .from(asset_version::Entity)
-                    .and_where(asset_version::Column::Stage.eq(stage))
-                    .to_owned(),
-            ),
-        );
-    }
-    if let Some(text) = filter
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        cond = cond.add(
-            Condition::any()
-                .add(
-                    Expr::expr(Func::lower(Expr::col((
-                        asset::Entity,
-                        asset::Column::Title,
-                    ))))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                )
-                .add(
-                    asset::Column::Id.in_subquery(
-                        Query::select()
-                            .column(asset_tag::Column::AssetId)
-                            .from(asset_tag::Entity)
-                            .and_where(
-                                Expr::col(asset_tag::Column::Tag)
-                                    .like(LikeExpr::new(pattern).escape('\\')),
-                            )
-                            .to_owned(),
-                    ),
-                ),
-        );
-    }
-    if let Some(after) = filter.created_after {
-        cond = cond.add(asset::Column::CreatedAt.gte(after));
-    }
-    if let Some(before) = filter.created_before {
-        cond = cond.add(asset::Column::CreatedAt.lt(before));
-    }
-    Ok(cond)
 }
 
 /// A page of a listing.
@@ -333,7 +228,7 @@ pub async fn list(
             total: request.with_total.then_some(0),
         });
     };
-    let cond = scope.add(filter_condition(state, actor, filter).await?);
+    let cond = scope.add(crate::services::asset_filter::condition(state, actor, filter).await?);
     page(state, cond, order, request).await
 }
 

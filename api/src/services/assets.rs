@@ -9,9 +9,11 @@ use sea_orm::{
 };
 use serde_json::json;
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, asset_tag, asset_takedown, asset_version};
+use vitrine_entity::entities::{
+    asset, asset_tag, asset_tag_suppression, asset_takedown, asset_version,
+};
 use vitrine_entity::policy::{Action, Actor, Resource, authorize};
-use vitrine_entity::{AuditAction, ModerationState, ProcessingState, Stage};
+use vitrine_entity::{AuditAction, ModerationState, ProcessingState, Stage, TagSource};
 use vitrine_worker::blobs::{self, BlobInfo};
 use vitrine_worker::media::{self, MediaError};
 use vitrine_worker::storage::original_key;
@@ -38,6 +40,7 @@ pub struct NewAsset {
     pub preset_id: Option<Uuid>,
     pub folder_id: Option<Uuid>,
     pub title: Option<String>,
+    pub description: Option<String>,
     pub tags: Vec<String>,
     pub stage: Option<Stage>,
     pub note: Option<String>,
@@ -46,6 +49,7 @@ pub struct NewAsset {
 #[derive(Debug, Clone, Default)]
 pub struct AssetPatch {
     pub title: Option<String>,
+    pub description: Option<String>,
     pub tags: Option<Vec<String>>,
     /// `Some(None)` moves the asset to the root.
     pub folder_id: Option<Option<Uuid>>,
@@ -87,6 +91,18 @@ fn normalize_title(raw: &str) -> ApiResult<String> {
         ));
     }
     Ok(title.to_owned())
+}
+
+/// A description: trimmed, at most 5000 characters (empty clears it).
+fn normalize_description(raw: &str) -> ApiResult<String> {
+    let d = raw.trim();
+    if d.chars().count() > 5000 || d.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::BadUserInput(
+            "a description has at most 5000 characters and no control characters but line breaks"
+                .into(),
+        ));
+    }
+    Ok(d.to_owned())
 }
 
 fn normalize_note(raw: Option<String>) -> ApiResult<Option<String>> {
@@ -406,7 +422,9 @@ async fn make_current(
     active.current_version_id = Set(Some(version.id));
     active.awaiting_moderation = Set(version.moderation_state.holds_back());
     active.updated_at = Set(tx.now());
-    Ok(active.update(tx.conn()).await?)
+    let updated = active.update(tx.conn()).await?;
+    vitrine_worker::autotag::retag(tx.conn(), &updated, tx.now()).await?;
+    Ok(updated)
 }
 
 async fn write_tags<C: ConnectionTrait>(
@@ -422,8 +440,64 @@ async fn write_tags<C: ConnectionTrait>(
         asset_tag::Entity::insert_many(tags.iter().map(|t| asset_tag::ActiveModel {
             asset_id: Set(asset_id),
             tag: Set(t.clone()),
+            source: Set(TagSource::Manual),
         }))
         .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sets an asset's tags to `tags` as a person asked: tags they added become
+/// MANUAL; automatic tags they removed are remembered (never added back by
+/// processing or a retag run); automatic tags they kept stay automatic; a
+/// removed automatic tag typed again is theirs (MANUAL) from then on.
+async fn retag_by_hand(tx: &Tx<'_>, asset_id: Uuid, tags: &[String]) -> ApiResult<()> {
+    let existing = asset_tag::Entity::find()
+        .filter(asset_tag::Column::AssetId.eq(asset_id))
+        .all(tx.conn())
+        .await?;
+    let removed: Vec<&asset_tag::Model> =
+        existing.iter().filter(|t| !tags.contains(&t.tag)).collect();
+    let suppress: Vec<asset_tag_suppression::ActiveModel> = removed
+        .iter()
+        .filter(|t| t.source.is_auto())
+        .map(|t| asset_tag_suppression::ActiveModel {
+            asset_id: Set(asset_id),
+            tag: Set(t.tag.clone()),
+            created_at: Set(tx.now()),
+        })
+        .collect();
+    if !removed.is_empty() {
+        asset_tag::Entity::delete_many()
+            .filter(asset_tag::Column::AssetId.eq(asset_id))
+            .filter(asset_tag::Column::Tag.is_in(removed.iter().map(|t| t.tag.clone())))
+            .exec(tx.conn())
+            .await?;
+    }
+    if !suppress.is_empty() {
+        asset_tag_suppression::Entity::insert_many(suppress)
+            .on_conflict_do_nothing()
+            .exec_without_returning(tx.conn())
+            .await?;
+    }
+    let added: Vec<String> = tags
+        .iter()
+        .filter(|t| !existing.iter().any(|e| e.tag == **t))
+        .cloned()
+        .collect();
+    if !added.is_empty() {
+        asset_tag_suppression::Entity::delete_many()
+            .filter(asset_tag_suppression::Column::AssetId.eq(asset_id))
+            .filter(asset_tag_suppression::Column::Tag.is_in(added.clone()))
+            .exec(tx.conn())
+            .await?;
+        asset_tag::Entity::insert_many(added.into_iter().map(|t| asset_tag::ActiveModel {
+            asset_id: Set(asset_id),
+            tag: Set(t),
+            source: Set(TagSource::Manual),
+        }))
+        .exec_without_returning(tx.conn())
         .await?;
     }
     Ok(())
@@ -445,15 +519,10 @@ pub async fn upload_asset(
     let folder_id = input
         .folder_id
         .or_else(|| preset.as_ref().and_then(|p| p.folder_id));
-    let mut wanted = input.tags.clone();
-    if let Some(p) = &preset {
-        wanted.extend(p.tag_list());
-        if let (Some(pattern), Some(name)) = (&p.filename_pattern, file.filename) {
-            let re = crate::services::presets::compile(pattern)?;
-            wanted.extend(crate::services::presets::captured_tags(&re, name));
-        }
-    }
-    let tags = normalize_tags(&wanted)?;
+    // The preset's own tags and what its filename rule captures are added as
+    // automatic (AUTO_RULE) tags when the version becomes current.
+    let tags = normalize_tags(&input.tags)?;
+    let description = normalize_description(input.description.as_deref().unwrap_or(""))?;
     let note = normalize_note(input.note)?;
     authorize_folder(state, &state.db, actor, Action::Upload, folder_id).await?;
     let info = ingest(state, actor, meta, file, None).await?;
@@ -469,6 +538,7 @@ pub async fn upload_asset(
         id: Set(asset_id),
         folder_id: Set(folder_id),
         title: Set(title),
+        description: Set(description),
         current_version_id: Set(None),
         created_by: Set(actor.user_id()),
         created_at: Set(now),
@@ -759,6 +829,11 @@ pub async fn update_asset(
     patch: AssetPatch,
 ) -> ApiResult<asset::Model> {
     let title = patch.title.as_deref().map(normalize_title).transpose()?;
+    let description = patch
+        .description
+        .as_deref()
+        .map(normalize_description)
+        .transpose()?;
     let tags = patch.tags.as_deref().map(normalize_tags).transpose()?;
     let mut tx = begin(state).await?;
     let current = find(tx.conn(), id).await?;
@@ -772,6 +847,14 @@ pub async fn update_asset(
                 .details(json!({ "from": current.title, "to": title })),
         );
         active.title = Set(title);
+    }
+    if let Some(description) = description.filter(|d| *d != current.description) {
+        events.push(
+            event(AuditAction::AssetDescribed, actor, meta)
+                .target("asset", id)
+                .details(json!({ "from": current.description, "to": description })),
+        );
+        active.description = Set(description);
     }
     if let Some(folder_id) = patch.folder_id.filter(|f| *f != current.folder_id) {
         authorize_folder(state, tx.conn(), actor, Action::Upload, folder_id).await?;
@@ -793,7 +876,7 @@ pub async fn update_asset(
             .map(|t| t.tag)
             .collect();
         if before != tags {
-            write_tags(tx.conn(), id, &tags).await?;
+            retag_by_hand(&tx, id, &tags).await?;
             events.push(
                 event(AuditAction::AssetRetagged, actor, meta)
                     .target("asset", id)
@@ -806,6 +889,7 @@ pub async fn update_asset(
     }
     active.updated_at = Set(tx.now());
     let updated = active.update(tx.conn()).await?;
+    vitrine_worker::search_index::refresh(tx.conn(), id, tx.now()).await?;
     for e in events {
         tx.audit(e).await?;
     }
@@ -920,6 +1004,15 @@ pub async fn purge_asset(
         tracing::warn!(error = %e, "files derived from a purged asset stay for the cleanup job");
     }
     Ok(removed)
+}
+
+/// The perceptual hash of a processed version.
+pub async fn version_hash<C: ConnectionTrait>(conn: &C, version_id: Uuid) -> ApiResult<Option<u64>> {
+    Ok(asset_version::Entity::find_by_id(version_id)
+        .one(conn)
+        .await?
+        .and_then(|v| v.perceptual_hash)
+        .and_then(|h| u64::from_str_radix(&h, 16).ok()))
 }
 
 /// One live asset.

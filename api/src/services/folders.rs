@@ -178,6 +178,8 @@ pub async fn rename(
             e.into()
         }
     })?;
+    // The folder path is searchable: its assets' documents follow.
+    vitrine_worker::search_index::refresh_under(tx.conn(), &model.ancestry, tx.now()).await?;
     tx.audit(
         event(AuditAction::FolderRenamed, actor, meta)
             .target("folder", id)
@@ -260,6 +262,7 @@ pub async fn move_to(
             e.into()
         }
     })?;
+    vitrine_worker::search_index::refresh_under(tx.conn(), &model.ancestry, now).await?;
     tx.audit(
         event(AuditAction::FolderMoved, actor, meta)
             .target("folder", id)

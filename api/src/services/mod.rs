@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod asset_events;
+pub mod asset_filter;
 pub mod asset_listing;
 pub mod assets;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod moderation;
 pub mod ownership;
 pub mod partners;
 pub mod presets;
+pub mod search;
 pub mod share_links;
 pub mod usage;
 pub mod users;

@@ -110,9 +110,7 @@ pub struct PresetInput {
 
 /// Compiles a filename rule: it must have at least one named capture.
 pub fn compile(pattern: &str) -> ApiResult<Regex> {
-    let re = regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
+    let re = vitrine_worker::autotag::compile_pattern(pattern)
         .map_err(|e| ApiError::BadUserInput(format!("filenamePattern: {e}")))?;
     if re.capture_names().flatten().next().is_none() {
         return Err(ApiError::BadUserInput(
@@ -120,27 +118,6 @@ pub fn compile(pattern: &str) -> ApiResult<Regex> {
         ));
     }
     Ok(re)
-}
-
-/// The tags a filename rule captures: `name:value` per named capture (a
-/// capture named `tag` gives the bare value).
-pub fn captured_tags(re: &Regex, filename: &str) -> Vec<String> {
-    let Some(caps) = re.captures(filename) else {
-        return Vec::new();
-    };
-    re.capture_names()
-        .flatten()
-        .filter_map(|name| {
-            let value = caps.name(name)?.as_str().trim();
-            (!value.is_empty()).then(|| {
-                if name == "tag" {
-                    value.to_owned()
-                } else {
-                    format!("{name}:{value}")
-                }
-            })
-        })
-        .collect()
 }
 
 /// A preset's input once checked, in the form it is stored.

@@ -11,6 +11,8 @@ pub struct Model {
     pub id: Uuid,
     pub folder_id: Option<Uuid>,
     pub title: String,
+    #[sea_orm(column_type = "Text")]
+    pub description: String,
     /// The latest version (versions are never rewritten; a restore adds one).
     pub current_version_id: Option<Uuid>,
     pub created_by: Option<Uuid>,

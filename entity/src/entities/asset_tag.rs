@@ -8,6 +8,7 @@ pub struct Model {
     pub asset_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub tag: String,
+    pub source: crate::domain::TagSource,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

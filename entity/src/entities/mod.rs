@@ -4,7 +4,9 @@
 pub mod access_grant;
 pub mod asset;
 pub mod asset_license;
+pub mod asset_search;
 pub mod asset_tag;
+pub mod asset_tag_suppression;
 pub mod asset_takedown;
 pub mod asset_version;
 pub mod audit_chain_head;

@@ -27,6 +27,12 @@ pub struct ImageMetadata {
     pub copyright: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artist: Option<String>,
+    /// IPTC/XMP headline, caption and keywords (for search and auto-tags).
+    #[serde(default, flatten)]
+    pub descriptive: super::Descriptive,
+    /// The dominant colours, named (for search and auto-tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub colors: Vec<super::ColorShare>,
 }
 
 fn ascii(exif: &Exif, tag: Tag) -> Option<String> {
@@ -140,5 +146,6 @@ pub fn read_metadata(bytes: &[u8]) -> ImageMetadata {
         has_serial_numbers,
         copyright: ascii(&exif, Tag::Copyright),
         artist: ascii(&exif, Tag::Artist),
+        ..ImageMetadata::default()
     }
 }

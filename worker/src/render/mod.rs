@@ -9,7 +9,9 @@
 //! each (small) rendition; an embedded ICC profile is carried over so colours
 //! are never silently shifted.
 
+mod colors;
 mod decode;
+mod descriptive;
 mod metadata;
 mod pixels;
 mod png;
@@ -17,6 +19,8 @@ mod quality;
 
 use vitrine_entity::RenditionKind;
 
+pub use colors::{ColorShare, PALETTE};
+pub use descriptive::Descriptive;
 pub use metadata::{ImageMetadata, read_exif, read_metadata};
 pub use quality::Quality;
 
@@ -103,7 +107,8 @@ pub fn process(
     specs: &[RenditionSpec],
     limits: RenderLimits,
 ) -> Result<Processed, RenderError> {
-    let metadata = read_metadata(bytes);
+    let mut metadata = read_metadata(bytes);
+    metadata.descriptive = descriptive::read(bytes);
     let largest = specs.iter().map(|s| s.long_edge).max().unwrap_or(1024);
     let decoded = decode::decode(bytes, largest, limits)?;
     let orientation = metadata.orientation;
@@ -137,6 +142,10 @@ pub fn process(
         .map(|s| s.kind);
     let mut measured = Quality::default();
     let mut quality_time = std::time::Duration::ZERO;
+    // Colours are named on the smallest image (the thumbnail).
+    if let Some((_, smallest)) = made.last() {
+        metadata.colors = colors::dominant(smallest);
+    }
     for (spec, image) in made {
         if Some(spec.kind) == measured_on {
             let started = std::time::Instant::now();

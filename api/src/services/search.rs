@@ -1,0 +1,456 @@
+//! Search: words matched by the database's full-text engine, structured
+//! filters, the visible scope — all one SQL condition — ranked, paged with
+//! a keyset cursor, and counted per facet over the same matches.
+//!
+//! Relevance is computed the same way on both databases so that a query
+//! gives the same order on PostgreSQL and on SQLite: each positive word or
+//! phrase adds 4 when it matches the title, else 2 when it matches a tag,
+//! else 1 when it matches the rest (description, captions, keywords, file
+//! name, camera, folder path); ties go to the newest asset. The engines'
+//! own scores (`ts_rank`, `bm25`) disagree with each other by design, so
+//! they are not used (docs/SEARCH.md).
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{
+    Alias, Asterisk, CaseStatement, Expr, ExprTrait, IntoIden, Order as SqlOrder, Query,
+    SelectStatement, SimpleExpr,
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, FromQueryResult, Iterable,
+    Statement, Value,
+};
+use uuid::Uuid;
+use vitrine_entity::entities::{asset, asset_search};
+use vitrine_entity::policy::Actor;
+use vitrine_entity::search::{self, Field, SearchQuery};
+
+use crate::error::{ApiError, ApiResult};
+use crate::services::access::{self, Shelf};
+use crate::services::asset_filter::{self, AssetFilter};
+use crate::state::AppState;
+
+/// What results are ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOrderField {
+    /// Best matches first, then newest (the default).
+    Relevance,
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchOrder {
+    pub field: SearchOrderField,
+    pub descending: bool,
+}
+
+impl Default for SearchOrder {
+    fn default() -> Self {
+        SearchOrder {
+            field: SearchOrderField::Relevance,
+            descending: true,
+        }
+    }
+}
+
+/// Most values listed per facet.
+pub const FACET_LIMIT: u32 = 30;
+
+/// A search ready to run: the matched set as a condition, and how to score.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    backend: DatabaseBackend,
+    /// Scope, filters and words, on `assets` joined with `asset_search`.
+    cond: Option<Condition>,
+    score: SimpleExpr,
+    now: DateTime<Utc>,
+    notice: chrono::Duration,
+}
+
+/// One match.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub asset: asset::Model,
+    pub score: i32,
+}
+
+/// A page of matches.
+#[derive(Debug)]
+pub struct SearchPage {
+    pub hits: Vec<Hit>,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+/// A position in the results: the score, the sort value and the id of the
+/// last match seen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    s: i32,
+    v: String,
+    id: Uuid,
+}
+
+fn sort_value(field: SearchOrderField, a: &asset::Model) -> String {
+    match field {
+        SearchOrderField::Relevance | SearchOrderField::CreatedAt => {
+            vitrine_entity::audit_chain::format_instant(a.created_at)
+        }
+        SearchOrderField::UpdatedAt => vitrine_entity::audit_chain::format_instant(a.updated_at),
+        SearchOrderField::Title => a.title.clone(),
+    }
+}
+
+pub fn encode_cursor(order: SearchOrder, hit: &Hit) -> String {
+    let c = Cursor {
+        s: hit.score,
+        v: sort_value(order.field, &hit.asset),
+        id: hit.asset.id,
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&c).unwrap_or_default())
+}
+
+fn decode_cursor(raw: &str) -> ApiResult<Cursor> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::BadUserInput("after is not a valid cursor".into()))
+}
+
+const FTS_ROWS: &str = "asset_search.doc_id IN (SELECT rowid FROM asset_fts WHERE asset_fts MATCH ?)";
+const PG_MATCH: &str = "asset_search.tsv @@ to_tsquery('simple', ?)";
+
+/// The words' condition, or `None` when the query has none.
+fn text_condition(backend: DatabaseBackend, q: &SearchQuery) -> Option<SimpleExpr> {
+    let pg = backend == DatabaseBackend::Postgres;
+    if let Some(all) = if pg { q.tsquery() } else { q.fts5() } {
+        let sql = if pg { PG_MATCH } else { FTS_ROWS };
+        return Some(Expr::cust_with_values(sql, [all]));
+    }
+    let none = if pg {
+        q.tsquery_excluded()
+    } else {
+        q.fts5_excluded()
+    }?;
+    let sql = if pg { PG_MATCH } else { FTS_ROWS };
+    Some(Expr::cust_with_values(format!("NOT ({sql})"), [none]))
+}
+
+/// The relevance of a match (see the module's documentation).
+fn score_expr(backend: DatabaseBackend, q: &SearchQuery) -> SimpleExpr {
+    let pg = backend == DatabaseBackend::Postgres;
+    let test = if pg { PG_MATCH } else { FTS_ROWS };
+    let mut parts = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    for atom in q.positive_atoms() {
+        let mut case = String::from("(CASE");
+        for field in Field::ALL {
+            case.push_str(&format!(" WHEN {test} THEN {}", field.weight()));
+            values.push(
+                if pg {
+                    search::tsquery_in(atom, field)
+                } else {
+                    search::fts5_in(atom, field)
+                }
+                .into(),
+            );
+        }
+        case.push_str(" ELSE 0 END)");
+        parts.push(case);
+    }
+    if parts.is_empty() {
+        return Expr::cust("0");
+    }
+    Expr::cust_with_values(parts.join(" + "), values)
+}
+
+/// Prepares a search as `actor`; `None` when it sees no asset at all.
+pub async fn plan(
+    state: &AppState,
+    actor: &Actor,
+    query: &str,
+    filter: &AssetFilter,
+) -> ApiResult<Plan> {
+    if matches!(actor, Actor::Anonymous) {
+        return Err(ApiError::Unauthenticated("authentication required".into()));
+    }
+    if query.chars().count() > 500 {
+        return Err(ApiError::BadUserInput(
+            "a query has at most 500 characters".into(),
+        ));
+    }
+    let parsed = search::parse(query).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+    let now = state.clock.now();
+    let backend = state.db.get_database_backend();
+    let scope = access::asset_scope(
+        &state.db,
+        actor,
+        now,
+        Shelf::Live,
+        state.config.license_unlicensed_deliverable,
+    )
+    .await?;
+    let cond = match scope {
+        None => None,
+        Some(scope) => {
+            let mut cond = scope.add(asset_filter::condition(state, actor, filter).await?);
+            if let Some(text) = text_condition(backend, &parsed) {
+                cond = cond.add(text);
+            }
+            Some(cond)
+        }
+    };
+    Ok(Plan {
+        backend,
+        cond,
+        score: score_expr(backend, &parsed),
+        now,
+        notice: crate::services::licenses::notice(state),
+    })
+}
+
+impl Plan {
+    /// `SELECT … FROM assets JOIN asset_search … WHERE <matched>`.
+    fn base(&self, cond: Condition) -> SelectStatement {
+        Query::select()
+            .from(asset::Entity)
+            .inner_join(
+                asset_search::Entity,
+                Expr::col((asset_search::Entity, asset_search::Column::AssetId))
+                    .equals((asset::Entity, asset::Column::Id)),
+            )
+            .cond_where(cond)
+            .to_owned()
+    }
+
+    /// One page of matches after `after`.
+    pub async fn page(
+        &self,
+        state: &AppState,
+        order: SearchOrder,
+        after: Option<&str>,
+        limit: u64,
+    ) -> ApiResult<SearchPage> {
+        let Some(cond) = self.cond.clone() else {
+            return Ok(SearchPage {
+                hits: Vec::new(),
+                has_next: false,
+                has_previous: after.is_some(),
+            });
+        };
+        let hits = Alias::new("hits");
+        let mut inner = self.base(cond);
+        inner
+            .columns(asset::Column::iter().map(|c| (asset::Entity, c)))
+            .expr_as(self.score.clone(), Alias::new("score"));
+        let col = |name: &str| Expr::col((hits.clone(), Alias::new(name)));
+        let field = match order.field {
+            SearchOrderField::Relevance | SearchOrderField::CreatedAt => "created_at",
+            SearchOrderField::UpdatedAt => "updated_at",
+            SearchOrderField::Title => "title",
+        };
+        let dir = if order.descending {
+            SqlOrder::Desc
+        } else {
+            SqlOrder::Asc
+        };
+        let mut outer = Query::select()
+            .column(Asterisk)
+            .from_subquery(inner, hits.clone())
+            .to_owned();
+        if let Some(raw) = after {
+            let c = decode_cursor(raw)?;
+            let value: Value = match order.field {
+                SearchOrderField::Title => c.v.clone().into(),
+                _ => DateTime::parse_from_rfc3339(&c.v)
+                    .map_err(|_| ApiError::BadUserInput("after is not a valid cursor".into()))?
+                    .with_timezone(&Utc)
+                    .into(),
+            };
+            let beyond = |e: Expr, v: Value| {
+                if order.descending {
+                    e.lt(v)
+                } else {
+                    e.gt(v)
+                }
+            };
+            let by_field = Condition::any()
+                .add(beyond(col(field), value.clone()))
+                .add(
+                    Condition::all()
+                        .add(col(field).eq(value))
+                        .add(beyond(col("id"), c.id.into())),
+                );
+            outer.cond_where(if order.field == SearchOrderField::Relevance {
+                Condition::any().add(col("score").lt(c.s)).add(
+                    Condition::all()
+                        .add(col("score").eq(c.s))
+                        .add(by_field),
+                )
+            } else {
+                by_field
+            });
+        }
+        if order.field == SearchOrderField::Relevance {
+            outer.order_by((hits.clone(), Alias::new("score")), SqlOrder::Desc);
+        }
+        outer
+            .order_by((hits.clone(), Alias::new(field)), dir.clone())
+            .order_by((hits.clone(), Alias::new("id")), dir)
+            .limit(limit.saturating_add(1));
+        let rows = state.db.query_all(&outer).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(Hit {
+                asset: asset::Model::from_query_result(row, "")?,
+                score: row.try_get::<i32>("", "score")?,
+            });
+        }
+        let has_next = out.len() as u64 > limit;
+        out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(SearchPage {
+            hits: out,
+            has_next,
+            has_previous: after.is_some(),
+        })
+    }
+
+    /// The number of matches and the facet counts, in one statement over
+    /// the matched set (materialised once).
+    pub async fn facets(&self, state: &AppState) -> ApiResult<Facets> {
+        let Some(cond) = self.cond.clone() else {
+            return Ok(Facets::default());
+        };
+        let mut license_case = CaseStatement::new();
+        for s in asset_filter::LICENSE_STATES {
+            license_case = license_case.case(
+                asset_filter::license_state_condition(s, self.now, self.notice),
+                Expr::val(asset_filter::license_state_name(s)),
+            );
+        }
+        let mut hits = self.base(cond);
+        hits.column((asset::Entity, asset::Column::Id))
+            .column((asset::Entity, asset::Column::FolderId))
+            .column((asset::Entity, asset::Column::CurrentVersionId))
+            .column((asset_search::Entity, asset_search::Column::Orientation))
+            .column((asset_search::Entity, asset_search::Column::CameraModel))
+            .expr_as(license_case, Alias::new("license_state").into_iden());
+        let built = self.backend.build(&hits);
+        let pg = self.backend == DatabaseBackend::Postgres;
+        let folder_text = if pg {
+            "CAST(h.folder_id AS TEXT)"
+        } else {
+            "lower(hex(h.folder_id))"
+        };
+        let limit = FACET_LIMIT;
+        let facet = |name: &str, value: &str, from: &str, filter: &str| {
+            format!(
+                "SELECT * FROM (SELECT '{name}' AS facet, {value} AS value, COUNT(*) AS n \
+                 FROM {from} {filter} GROUP BY {value} ORDER BY n DESC, value LIMIT {limit}) f_{name}"
+            )
+        };
+        let versions = "hits h LEFT JOIN asset_versions v ON v.id = h.current_version_id";
+        let parts = [
+            "SELECT 'total' AS facet, '' AS value, COUNT(*) AS n FROM hits".to_owned(),
+            facet(
+                "tag",
+                "t.tag",
+                "asset_tags t JOIN hits h ON t.asset_id = h.id",
+                "",
+            ),
+            facet("folder", folder_text, "hits h", ""),
+            facet("stage", "v.stage", versions, ""),
+            facet("moderation", "v.moderation_state", versions, ""),
+            facet("license", "h.license_state", "hits h", ""),
+            facet(
+                "orientation",
+                "h.orientation",
+                "hits h",
+                "WHERE h.orientation IS NOT NULL",
+            ),
+            facet(
+                "camera",
+                "h.camera_model",
+                "hits h",
+                "WHERE h.camera_model IS NOT NULL",
+            ),
+        ];
+        let sql = format!(
+            "WITH hits AS MATERIALIZED ({}) {}",
+            built.sql,
+            parts.join(" UNION ALL ")
+        );
+        let values = built.values.map(|v| v.0).unwrap_or_default();
+        let rows = state
+            .db
+            .query_all_raw(Statement::from_sql_and_values(self.backend, sql, values))
+            .await?;
+        let mut facets = Facets::default();
+        for row in rows {
+            let name: String = row.try_get("", "facet")?;
+            let value: Option<String> = row.try_get("", "value")?;
+            let n: i64 = row.try_get("", "n")?;
+            let count = u64::try_from(n).unwrap_or(0);
+            let list = match name.as_str() {
+                "total" => {
+                    facets.total = count;
+                    continue;
+                }
+                "tag" => &mut facets.tags,
+                "folder" => &mut facets.folders,
+                "stage" => &mut facets.stages,
+                "moderation" => &mut facets.moderation_states,
+                "license" => &mut facets.license_states,
+                "orientation" => &mut facets.orientations,
+                _ => &mut facets.camera_models,
+            };
+            list.push(FacetCount { value, count });
+        }
+        // Folder ids come back as text: hyphenated on PostgreSQL, bare hex
+        // on SQLite; give them one form.
+        for f in &mut facets.folders {
+            f.value = f
+                .value
+                .as_deref()
+                .and_then(|v| Uuid::parse_str(v).ok())
+                .map(|u| u.to_string());
+        }
+        Ok(facets)
+    }
+}
+
+/// How many matches have one value of a facet (`value` is null for assets
+/// without one, e.g. at the root for folders).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacetCount {
+    pub value: Option<String>,
+    pub count: u64,
+}
+
+/// Counts over all matches (never beyond what the asker may see).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub total: u64,
+    pub tags: Vec<FacetCount>,
+    pub folders: Vec<FacetCount>,
+    pub stages: Vec<FacetCount>,
+    pub moderation_states: Vec<FacetCount>,
+    pub license_states: Vec<FacetCount>,
+    pub orientations: Vec<FacetCount>,
+    pub camera_models: Vec<FacetCount>,
+}
+
+/// Whether `asset_id` is among a plan's matches (for live feeds filtered
+/// by a saved search).
+pub async fn matches(state: &AppState, plan: &Plan, asset_id: Uuid) -> ApiResult<bool> {
+    let Some(cond) = plan.cond.clone() else {
+        return Ok(false);
+    };
+    let mut q = plan.base(cond.add(asset::Column::Id.eq(asset_id)));
+    q.column((asset::Entity, asset::Column::Id)).limit(1);
+    Ok(state.db.query_one(&q).await?.is_some())
+}

@@ -1,0 +1,38 @@
+//! The search document of an asset: its analysed text in three weighted
+//! fields (see [`crate::search`]) and the values of its current version that
+//! search filters and facets read. The full-text index over the text lives
+//! beside it (a generated `tsv` column on PostgreSQL, the `asset_fts` FTS5
+//! table on SQLite) and is not mapped here.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "asset_search")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub doc_id: i64,
+    #[sea_orm(unique)]
+    pub asset_id: Uuid,
+    #[sea_orm(column_type = "Text")]
+    pub title_terms: String,
+    #[sea_orm(column_type = "Text")]
+    pub tag_terms: String,
+    #[sea_orm(column_type = "Text")]
+    pub body_terms: String,
+    pub orientation: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    #[sea_orm(column_type = "Double", nullable)]
+    pub megapixels: Option<f64>,
+    pub camera_make: Option<String>,
+    pub camera_model: Option<String>,
+    pub lens: Option<String>,
+    pub has_gps: bool,
+    pub captured_at: Option<DateTimeUtc>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

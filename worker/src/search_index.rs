@@ -1,0 +1,225 @@
+//! The search document of each asset (table `asset_search`): its title,
+//! tags and the rest of its text analysed into terms (see
+//! `vitrine_entity::search`), and the values of its current version that
+//! filters and facets read. Refreshed in the same transaction as whatever
+//! changed it (an edit, a processed version, a retag, a folder renamed or
+//! moved), so search never lags behind the library; the database's own
+//! engine indexes the terms (a generated `tsvector` on PostgreSQL, FTS5
+//! through triggers on SQLite).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+use vitrine_entity::entities::{asset, asset_search, asset_tag, asset_version, folder};
+use vitrine_entity::search::index_text;
+
+use crate::render::ImageMetadata;
+
+/// The capture time EXIF records (local time without an offset is read as UTC).
+fn captured_at(m: &ImageMetadata) -> Option<DateTime<Utc>> {
+    let at = m.captured_at.as_deref()?;
+    DateTime::parse_from_rfc3339(at)
+        .map(|d| d.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(at.get(0..19)?, "%Y-%m-%dT%H:%M:%S")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+}
+
+/// The names of the folders from the root down to `folder_id`.
+async fn folder_path<C: ConnectionTrait>(
+    conn: &C,
+    folder_id: Option<Uuid>,
+) -> Result<Vec<String>, DbErr> {
+    let Some(id) = folder_id else {
+        return Ok(Vec::new());
+    };
+    let Some(f) = folder::Entity::find_by_id(id).one(conn).await? else {
+        return Ok(Vec::new());
+    };
+    let lineage = f.lineage();
+    let mut names: Vec<(usize, String)> = folder::Entity::find()
+        .filter(folder::Column::Id.is_in(lineage.clone()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|g| (lineage.iter().position(|l| *l == g.id).unwrap_or(0), g.name))
+        .collect();
+    names.sort();
+    Ok(names.into_iter().map(|(_, n)| n).collect())
+}
+
+/// Rebuilds the search document of one asset (removes it when the asset
+/// is gone).
+pub async fn refresh<C: ConnectionTrait>(
+    conn: &C,
+    asset_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let Some(a) = asset::Entity::find_by_id(asset_id).one(conn).await? else {
+        asset_search::Entity::delete_many()
+            .filter(asset_search::Column::AssetId.eq(asset_id))
+            .exec(conn)
+            .await?;
+        return Ok(());
+    };
+    let tags: Vec<String> = asset_tag::Entity::find()
+        .filter(asset_tag::Column::AssetId.eq(asset_id))
+        .order_by_asc(asset_tag::Column::Tag)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| t.tag)
+        .collect();
+    let version = match a.current_version_id {
+        Some(v) => asset_version::Entity::find_by_id(v).one(conn).await?,
+        None => None,
+    };
+    let metadata: Option<ImageMetadata> = version
+        .as_ref()
+        .and_then(|v| v.metadata.as_deref())
+        .and_then(|m| serde_json::from_str(m).ok());
+    let path = folder_path(conn, a.folder_id).await?;
+
+    let mut body: Vec<&str> = vec![a.description.as_str()];
+    if let Some(name) = version.as_ref().and_then(|v| v.filename.as_deref()) {
+        body.push(name);
+    }
+    if let Some(m) = &metadata {
+        body.extend(m.descriptive.headline.as_deref());
+        body.extend(m.descriptive.caption.as_deref());
+        body.extend(m.descriptive.keywords.iter().map(String::as_str));
+        body.extend(m.camera_make.as_deref());
+        body.extend(m.camera_model.as_deref());
+        body.extend(m.lens.as_deref());
+    }
+    body.extend(path.iter().map(String::as_str));
+
+    let (width, height) = version
+        .as_ref()
+        .filter(|v| v.width > 0 && v.height > 0)
+        .map(|v| {
+            if metadata.as_ref().is_some_and(|m| matches!(m.orientation, 5..=8)) {
+                (v.height, v.width)
+            } else {
+                (v.width, v.height)
+            }
+        })
+        .unzip();
+    let orientation = width
+        .zip(height)
+        .and_then(|(w, h)| crate::autotag::orientation(w, h, 1));
+    let megapixels = width
+        .zip(height)
+        .map(|(w, h)| (f64::from(w) * f64::from(h) / 1e4).round() / 100.0);
+    let truncate = |s: &Option<String>| s.as_ref().map(|v| v.chars().take(128).collect::<String>());
+    let row = asset_search::ActiveModel {
+        doc_id: NotSet,
+        asset_id: Set(asset_id),
+        title_terms: Set(index_text([a.title.as_str()])),
+        tag_terms: Set(index_text(tags.iter().map(String::as_str))),
+        body_terms: Set(index_text(body)),
+        orientation: Set(orientation.map(str::to_uppercase)),
+        width: Set(width),
+        height: Set(height),
+        megapixels: Set(megapixels),
+        camera_make: Set(metadata.as_ref().and_then(|m| truncate(&m.camera_make))),
+        camera_model: Set(metadata.as_ref().and_then(|m| truncate(&m.camera_model))),
+        lens: Set(metadata.as_ref().and_then(|m| truncate(&m.lens))),
+        has_gps: Set(version
+            .as_ref()
+            .is_some_and(|v| v.gps_latitude.is_some())
+            || metadata.as_ref().is_some_and(|m| m.has_gps)),
+        captured_at: Set(metadata.as_ref().and_then(captured_at)),
+        updated_at: Set(now),
+    };
+    asset_search::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(asset_search::Column::AssetId)
+                .update_columns([
+                    asset_search::Column::TitleTerms,
+                    asset_search::Column::TagTerms,
+                    asset_search::Column::BodyTerms,
+                    asset_search::Column::Orientation,
+                    asset_search::Column::Width,
+                    asset_search::Column::Height,
+                    asset_search::Column::Megapixels,
+                    asset_search::Column::CameraMake,
+                    asset_search::Column::CameraModel,
+                    asset_search::Column::Lens,
+                    asset_search::Column::HasGps,
+                    asset_search::Column::CapturedAt,
+                    asset_search::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Refreshes the documents of every asset filed under the folder with
+/// `ancestry` (its path changed), in batches.
+pub async fn refresh_under<C: ConnectionTrait>(
+    conn: &C,
+    ancestry: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let folders: Vec<Uuid> = folder::Entity::find()
+        .filter(folder::Column::Ancestry.starts_with(ancestry))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    let mut done = 0;
+    for chunk in folders.chunks(500) {
+        let ids: Vec<Uuid> = asset::Entity::find()
+            .filter(asset::Column::FolderId.is_in(chunk.to_vec()))
+            .select_only()
+            .column(asset::Column::Id)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for id in ids {
+            refresh(conn, id, now).await?;
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+/// Indexes assets that have no search document yet (a library upgraded
+/// from before search), `batch` at a time; returns how many it indexed.
+pub async fn index_missing<C: ConnectionTrait>(
+    conn: &C,
+    batch: u64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::Query;
+    let ids: Vec<Uuid> = asset::Entity::find()
+        .filter(
+            asset::Column::Id.not_in_subquery(
+                Query::select()
+                    .column(asset_search::Column::AssetId)
+                    .from(asset_search::Entity)
+                    .to_owned(),
+            ),
+        )
+        .select_only()
+        .column(asset::Column::Id)
+        .limit(batch)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for id in &ids {
+        refresh(conn, *id, now).await?;
+    }
+    Ok(ids.len() as u64)
+}
