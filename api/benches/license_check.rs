@@ -150,6 +150,7 @@ async fn seed(db: &DatabaseConnection) -> Vec<Uuid> {
             id: Set(*id),
             folder_id: Set(None),
             title: Set(format!("Asset {i}")),
+            description: Set(String::new()),
             current_version_id: Set(None),
             created_by: Set(None),
             created_at: Set(now),

@@ -427,8 +427,20 @@ mod tests {
     #[test]
     fn loose_input_never_fails() {
         for q in [
-            "", "   ", "\"", "-", "- -", "OR", "or or", "a OR", "OR a", "\"\"", "*", "'; drop",
-            "a:b & c | !d <-> e", "\"unterminated phrase",
+            "",
+            "   ",
+            "\"",
+            "-",
+            "- -",
+            "OR",
+            "or or",
+            "a OR",
+            "OR a",
+            "\"\"",
+            "*",
+            "'; drop",
+            "a:b & c | !d <-> e",
+            "\"unterminated phrase",
         ] {
             let parsed = parse(q).unwrap();
             // Nothing but letters and digits reaches an engine.
@@ -461,10 +473,7 @@ mod tests {
         assert!(q.all.is_empty());
         assert_eq!(q.tsquery(), None);
         assert_eq!(q.fts5(), None);
-        assert_eq!(
-            q.fts5_excluded().unwrap(),
-            "\"earring\" OR \"white gold\""
-        );
+        assert_eq!(q.fts5_excluded().unwrap(), "\"earring\" OR \"white gold\"");
         assert!(q.tsquery_excluded().unwrap().starts_with("'earring' | ("));
     }
 }

@@ -70,7 +70,12 @@ async fn a_manual_preset_files_tags_licenses_and_holds_back_an_upload() {
     let asset = &body["data"]["uploadAsset"];
     assert!(body["errors"].is_null(), "{body}");
     assert_eq!(asset["folder"]["id"], folder.as_str());
-    assert_eq!(asset["tags"], json!(["front", "sku:ring-0042", "ss27"]));
+    // The preset's tag and the filename's captures, with the shape and
+    // resolution the file's header gives at once (automatic tags).
+    assert_eq!(
+        asset["tags"],
+        json!(["front", "high-res", "landscape", "sku:ring-0042", "ss27"])
+    );
     assert_eq!(asset["accessMode"], "PUBLIC");
     assert_eq!(asset["licenses"][0]["id"], license_id.as_str());
     assert_eq!(asset["currentVersion"]["moderation"]["state"], "PENDING");
@@ -178,7 +183,10 @@ async fn a_preset_applies_all_or_nothing_and_the_default_applies_unasked() {
         folder.as_str(),
         "{body}"
     );
-    assert_eq!(body["data"]["uploadAsset"]["tags"], json!(["house"]));
+    assert_eq!(
+        body["data"]["uploadAsset"]["tags"],
+        json!(["high-res", "house", "landscape"])
+    );
     assert_eq!(
         body["data"]["uploadAsset"]["currentVersion"]["moderation"]["state"],
         "NOT_REQUIRED"
@@ -228,7 +236,7 @@ async fn a_preset_applies_all_or_nothing_and_the_default_applies_unasked() {
     let body = upload(&app, &admin, &named("third.jpg"), json!({})).await;
     assert_eq!(
         body["data"]["uploadAsset"]["tags"],
-        json!(["house", "v2"]),
+        json!(["high-res", "house", "landscape", "v2"]),
         "{body}"
     );
     let first = app

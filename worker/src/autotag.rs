@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 use vitrine_entity::TagSource;
 use vitrine_entity::entities::{
@@ -155,7 +153,9 @@ pub fn derive(inputs: &Inputs<'_>) -> Vec<(String, TagSource)> {
         push(lens, TagSource::AutoExif);
     }
     if let Some(at) = &m.captured_at {
-        let year = at.get(0..4).filter(|y| y.chars().all(|c| c.is_ascii_digit()));
+        let year = at
+            .get(0..4)
+            .filter(|y| y.chars().all(|c| c.is_ascii_digit()));
         if let Some(y) = year {
             push(y, TagSource::AutoExif);
         }
@@ -176,17 +176,31 @@ pub fn derive(inputs: &Inputs<'_>) -> Vec<(String, TagSource)> {
     out
 }
 
+/// Whether a retag re-reads the upload preset's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// Apply the preset's rules as they are now (a new current version, a
+    /// retag run after the rules changed).
+    Current,
+    /// Keep the rule tags the asset has (processing: a preset changed since
+    /// the upload affects later uploads only).
+    Kept,
+}
+
 /// The automatic tags of an asset's current version, from what is stored
-/// (no file is read): its recorded metadata and its preset's rules as they
-/// are now.
+/// (no file is read): its recorded metadata and its preset's rules.
 pub async fn derive_for<C: ConnectionTrait>(
     conn: &C,
     asset: &asset::Model,
+    rules: Rules,
 ) -> Result<Vec<(String, TagSource)>, DbErr> {
     let Some(version_id) = asset.current_version_id else {
         return Ok(Vec::new());
     };
-    let Some(version) = asset_version::Entity::find_by_id(version_id).one(conn).await? else {
+    let Some(version) = asset_version::Entity::find_by_id(version_id)
+        .one(conn)
+        .await?
+    else {
         return Ok(Vec::new());
     };
     let metadata: ImageMetadata = version
@@ -197,13 +211,21 @@ pub async fn derive_for<C: ConnectionTrait>(
             orientation: 1,
             ..ImageMetadata::default()
         });
-    let rules = match version.preset_id {
-        Some(p) => upload_preset::Entity::find_by_id(p)
+    let rules = match (rules, version.preset_id) {
+        (Rules::Kept, _) => asset_tag::Entity::find()
+            .filter(asset_tag::Column::AssetId.eq(asset.id))
+            .filter(asset_tag::Column::Source.eq(TagSource::AutoRule))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|t| t.tag)
+            .collect(),
+        (Rules::Current, Some(p)) => upload_preset::Entity::find_by_id(p)
             .one(conn)
             .await?
             .map(|p| rule_tags(&p, version.filename.as_deref()))
             .unwrap_or_default(),
-        None => Vec::new(),
+        (Rules::Current, None) => Vec::new(),
     };
     Ok(derive(&Inputs {
         width: version.width,
@@ -274,9 +296,10 @@ pub async fn apply<C: ConnectionTrait>(
 pub async fn retag<C: ConnectionTrait>(
     conn: &C,
     asset: &asset::Model,
+    rules: Rules,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let wanted = derive_for(conn, asset).await?;
+    let wanted = derive_for(conn, asset, rules).await?;
     let changed = apply(conn, asset.id, &wanted).await?;
     crate::search_index::refresh(conn, asset.id, now).await?;
     Ok(changed)

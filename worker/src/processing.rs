@@ -413,7 +413,7 @@ async fn attempt(
     if let Some(current) = asset::Entity::find_by_id(asset.id).one(tx.conn()).await?
         && current.current_version_id == Some(version.id)
     {
-        crate::autotag::retag(tx.conn(), &current, tx.now()).await?;
+        crate::autotag::retag(tx.conn(), &current, crate::autotag::Rules::Kept, tx.now()).await?;
     }
     let details = json!({
         "versionId": version.id,

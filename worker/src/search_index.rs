@@ -105,7 +105,10 @@ pub async fn refresh<C: ConnectionTrait>(
         .as_ref()
         .filter(|v| v.width > 0 && v.height > 0)
         .map(|v| {
-            if metadata.as_ref().is_some_and(|m| matches!(m.orientation, 5..=8)) {
+            if metadata
+                .as_ref()
+                .is_some_and(|m| matches!(m.orientation, 5..=8))
+            {
                 (v.height, v.width)
             } else {
                 (v.width, v.height)
@@ -132,9 +135,7 @@ pub async fn refresh<C: ConnectionTrait>(
         camera_make: Set(metadata.as_ref().and_then(|m| truncate(&m.camera_make))),
         camera_model: Set(metadata.as_ref().and_then(|m| truncate(&m.camera_model))),
         lens: Set(metadata.as_ref().and_then(|m| truncate(&m.lens))),
-        has_gps: Set(version
-            .as_ref()
-            .is_some_and(|v| v.gps_latitude.is_some())
+        has_gps: Set(version.as_ref().is_some_and(|v| v.gps_latitude.is_some())
             || metadata.as_ref().is_some_and(|m| m.has_gps)),
         captured_at: Set(metadata.as_ref().and_then(captured_at)),
         updated_at: Set(now),

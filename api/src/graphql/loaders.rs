@@ -111,8 +111,7 @@ impl Loader<TagsOf> for Loaders {
             .order_by_asc(asset_tag::Column::Tag)
             .all(&self.db)
             .await?;
-        let mut out: HashMap<TagsOf, Self::Value> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut out: HashMap<TagsOf, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
             out.entry(TagsOf(row.asset_id))
                 .or_default()

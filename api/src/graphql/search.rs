@@ -152,7 +152,9 @@ pub async fn results(
     let limit = super::page_size(first).map_err(|_| {
         crate::error::ApiError::BadUserInput("first must be between 1 and 200".into())
     })?;
-    let page = plan.page(state(ctx)?, order, after.as_deref(), limit).await?;
+    let page = plan
+        .page(state(ctx)?, order, after.as_deref(), limit)
+        .await?;
     let models: Vec<_> = page.hits.iter().map(|h| h.asset.clone()).collect();
     prefetch(ctx, &models).await?;
     let edges: Vec<SearchEdge> = page

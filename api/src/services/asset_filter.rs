@@ -151,10 +151,8 @@ fn licensed_later(at: DateTime<Utc>) -> SelectStatement {
         .from(asset_license::Entity)
         .inner_join(
             license::Entity,
-            Expr::col((license::Entity, license::Column::Id)).equals((
-                asset_license::Entity,
-                asset_license::Column::LicenseId,
-            )),
+            Expr::col((license::Entity, license::Column::Id))
+                .equals((asset_license::Entity, asset_license::Column::LicenseId)),
         )
         .and_where(Expr::col((license::Entity, license::Column::StartsAt)).gt(at))
         .to_owned()
@@ -421,7 +419,12 @@ mod tests {
     #[test]
     fn the_sql_band_distance_counts_differing_bits() {
         // Evaluate the generated expression's arithmetic the way SQL does.
-        for (a, q) in [(0, 0), (0xFFFF, 0), (0b1010, 0b0110), (12345, 54321 & 0xFFFF)] {
+        for (a, q) in [
+            (0, 0),
+            (0xFFFF, 0),
+            (0b1010, 0b0110),
+            (12345, 54321 & 0xFFFF),
+        ] {
             let x: i64 = (a | q) - (a & q);
             let bits: i64 = (0..16).map(|b| (x >> b) & 1).sum();
             assert_eq!(bits, i64::from((a ^ q).count_ones()));

@@ -423,7 +423,13 @@ async fn make_current(
     active.awaiting_moderation = Set(version.moderation_state.holds_back());
     active.updated_at = Set(tx.now());
     let updated = active.update(tx.conn()).await?;
-    vitrine_worker::autotag::retag(tx.conn(), &updated, tx.now()).await?;
+    vitrine_worker::autotag::retag(
+        tx.conn(),
+        &updated,
+        vitrine_worker::autotag::Rules::Current,
+        tx.now(),
+    )
+    .await?;
     Ok(updated)
 }
 
@@ -1007,7 +1013,10 @@ pub async fn purge_asset(
 }
 
 /// The perceptual hash of a processed version.
-pub async fn version_hash<C: ConnectionTrait>(conn: &C, version_id: Uuid) -> ApiResult<Option<u64>> {
+pub async fn version_hash<C: ConnectionTrait>(
+    conn: &C,
+    version_id: Uuid,
+) -> ApiResult<Option<u64>> {
     Ok(asset_version::Entity::find_by_id(version_id)
         .one(conn)
         .await?

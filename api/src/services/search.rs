@@ -17,8 +17,8 @@ use sea_orm::sea_query::{
     SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, FromQueryResult, Iterable,
-    Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, FromQueryResult, Iterable, Statement,
+    Value,
 };
 use uuid::Uuid;
 use vitrine_entity::entities::{asset, asset_search};
@@ -121,15 +121,35 @@ fn decode_cursor(raw: &str) -> ApiResult<Cursor> {
         .ok_or_else(|| ApiError::BadUserInput("after is not a valid cursor".into()))
 }
 
-const FTS_ROWS: &str = "asset_search.doc_id IN (SELECT rowid FROM asset_fts WHERE asset_fts MATCH ?)";
+const FTS_ROWS: &str =
+    "asset_search.doc_id IN (SELECT rowid FROM asset_fts WHERE asset_fts MATCH ?)";
 const PG_MATCH: &str = "asset_search.tsv @@ to_tsquery('simple', ?)";
+
+/// A custom SQL expression with its values: PostgreSQL numbers its
+/// placeholders (`$1`, … local to the expression), SQLite takes `?`.
+fn cust(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> SimpleExpr {
+    if backend != DatabaseBackend::Postgres {
+        return Expr::cust_with_values(sql.to_owned(), values);
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    Expr::cust_with_values(out, values)
+}
 
 /// The words' condition, or `None` when the query has none.
 fn text_condition(backend: DatabaseBackend, q: &SearchQuery) -> Option<SimpleExpr> {
     let pg = backend == DatabaseBackend::Postgres;
     if let Some(all) = if pg { q.tsquery() } else { q.fts5() } {
         let sql = if pg { PG_MATCH } else { FTS_ROWS };
-        return Some(Expr::cust_with_values(sql, [all]));
+        return Some(cust(backend, sql, vec![all.into()]));
     }
     let none = if pg {
         q.tsquery_excluded()
@@ -137,7 +157,7 @@ fn text_condition(backend: DatabaseBackend, q: &SearchQuery) -> Option<SimpleExp
         q.fts5_excluded()
     }?;
     let sql = if pg { PG_MATCH } else { FTS_ROWS };
-    Some(Expr::cust_with_values(format!("NOT ({sql})"), [none]))
+    Some(cust(backend, &format!("NOT ({sql})"), vec![none.into()]))
 }
 
 /// The relevance of a match (see the module's documentation).
@@ -165,7 +185,7 @@ fn score_expr(backend: DatabaseBackend, q: &SearchQuery) -> SimpleExpr {
     if parts.is_empty() {
         return Expr::cust("0");
     }
-    Expr::cust_with_values(parts.join(" + "), values)
+    cust(backend, &parts.join(" + "), values)
 }
 
 /// Prepares a search as `actor`; `None` when it sees no asset at all.
@@ -272,25 +292,17 @@ impl Plan {
                     .into(),
             };
             let beyond = |e: Expr, v: Value| {
-                if order.descending {
-                    e.lt(v)
-                } else {
-                    e.gt(v)
-                }
+                if order.descending { e.lt(v) } else { e.gt(v) }
             };
-            let by_field = Condition::any()
-                .add(beyond(col(field), value.clone()))
-                .add(
-                    Condition::all()
-                        .add(col(field).eq(value))
-                        .add(beyond(col("id"), c.id.into())),
-                );
+            let by_field = Condition::any().add(beyond(col(field), value.clone())).add(
+                Condition::all()
+                    .add(col(field).eq(value))
+                    .add(beyond(col("id"), c.id.into())),
+            );
             outer.cond_where(if order.field == SearchOrderField::Relevance {
-                Condition::any().add(col("score").lt(c.s)).add(
-                    Condition::all()
-                        .add(col("score").eq(c.s))
-                        .add(by_field),
-                )
+                Condition::any()
+                    .add(col("score").lt(c.s))
+                    .add(Condition::all().add(col("score").eq(c.s)).add(by_field))
             } else {
                 by_field
             });
@@ -453,4 +465,20 @@ pub async fn matches(state: &AppState, plan: &Plan, asset_id: Uuid) -> ApiResult
     let mut q = plan.base(cond.add(asset::Column::Id.eq(asset_id)));
     q.column((asset::Entity, asset::Column::Id)).limit(1);
     Ok(state.db.query_one(&q).await?.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_statements_number_their_placeholders() {
+        let q = search::parse("rose gold -earring").unwrap();
+        let e = score_expr(DatabaseBackend::Postgres, &q);
+        let t = text_condition(DatabaseBackend::Postgres, &q).unwrap();
+        let stmt = Query::select().expr(e).and_where(t).to_owned();
+        let built = DatabaseBackend::Postgres.build(&stmt);
+        assert!(built.sql.contains("$7"), "{}", built.sql);
+        assert!(!built.sql.contains('?'), "{}", built.sql);
+    }
 }

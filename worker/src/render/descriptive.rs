@@ -28,7 +28,10 @@ impl Descriptive {
         let k = k.trim();
         if !k.is_empty()
             && self.keywords.len() < MAX_KEYWORDS
-            && !self.keywords.iter().any(|have| have.eq_ignore_ascii_case(k))
+            && !self
+                .keywords
+                .iter()
+                .any(|have| have.eq_ignore_ascii_case(k))
         {
             self.keywords.push(k.chars().take(64).collect());
         }
@@ -236,7 +239,10 @@ mod tests {
         ));
         assert_eq!(d.caption.as_deref(), Some("Ring 0042, front"));
         assert_eq!(d.headline.as_deref(), Some("XMP headline"));
-        assert_eq!(d.keywords, ["ring", "jewellery", "Rose gold", "SS27 & more"]);
+        assert_eq!(
+            d.keywords,
+            ["ring", "jewellery", "Rose gold", "SS27 & more"]
+        );
 
         let only_xmp = read(&jpeg_with(&[], Some(xml)));
         assert_eq!(only_xmp.caption.as_deref(), Some("A ring on marble"));

@@ -1,0 +1,477 @@
+//! Search from the outside: the web-search language (phrases, prefixes,
+//! exclusions, OR, stemming) ranked the same way on SQLite and PostgreSQL,
+//! facets equal to counts made by hand, partners counting only what they
+//! see, automatic tags with their sources, and removed ones staying removed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vitrine_tests::{TestApp, UploadFile, error_code, fixture, spawn_app, spawn_with};
+
+const SEARCH: &str =
+    "query($q: String!, $f: AssetFilter, $o: SearchOrderInput, $first: Int, $after: String) {
+  search(query: $q, filter: $f, orderBy: $o, first: $first, after: $after) {
+    edges { cursor score node { id title tags } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+    facets { tags { value count } folders { value count } stages { value count }
+             moderationStates { value count } licenseStates { value count }
+             orientations { value count } cameraModels { value count } }
+  } }";
+
+/// The small catalogue every backend indexes: (title, description, tags).
+const CATALOGUE: [(&str, &str, &[&str]); 6] = [
+    (
+        "Rose gold ring 0042",
+        "Front shot on marble",
+        &["ss27", "ring"],
+    ),
+    (
+        "Rose gold earrings",
+        "Pair of earrings in rose gold",
+        &["ss27", "earring"],
+    ),
+    (
+        "White gold ring",
+        "A ring with a diamond, rose petals behind",
+        &["ss26"],
+    ),
+    (
+        "Gold necklace",
+        "Necklace photographed in running water",
+        &["ss27"],
+    ),
+    ("Silver bracelet", "Bracelet beside a ring", &["rose gold"]),
+    ("Ring box", "Empty box for rings", &["packaging"]),
+];
+
+async fn load_catalogue(app: &TestApp, token: &str, folder: Option<&str>) -> Vec<String> {
+    let file = UploadFile::new("product.png", "image/png", fixture("coffee.png"));
+    let mut ids = Vec::new();
+    for (title, description, tags) in CATALOGUE {
+        let asset = app
+            .upload_asset(
+                token,
+                &file,
+                json!({ "title": title, "description": description, "tags": tags, "folderId": folder }),
+            )
+            .await;
+        ids.push(asset["id"].as_str().unwrap().to_owned());
+        // Distinct creation instants: ties are broken newest first.
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    ids
+}
+
+async fn search(app: &TestApp, token: &str, q: &str, filter: Value) -> Value {
+    let body = app
+        .gql(
+            Some(token),
+            SEARCH,
+            json!({ "q": q, "f": filter, "first": 50 }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "search {q:?}: {body}");
+    body["data"]["search"].clone()
+}
+
+fn titles(results: &Value) -> Vec<String> {
+    results["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The queries and the order the ranking rule gives (per word or phrase:
+/// title 4, else tag 2, else the rest 1; ties newest first).
+fn expectations() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        (
+            "rose gold ring -earring",
+            vec!["Rose gold ring 0042", "White gold ring", "Silver bracelet"],
+        ),
+        (
+            "\"rose gold\"",
+            vec![
+                "Rose gold earrings",
+                "Rose gold ring 0042",
+                "Silver bracelet",
+            ],
+        ),
+        ("neck*", vec!["Gold necklace"]),
+        (
+            "rings",
+            vec![
+                "Ring box",
+                "White gold ring",
+                "Rose gold ring 0042",
+                "Silver bracelet",
+            ],
+        ),
+        (
+            "bracelet OR necklace",
+            vec!["Silver bracelet", "Gold necklace"],
+        ),
+        ("-gold", vec!["Ring box"]),
+        ("running", vec!["Gold necklace"]),
+        ("ss27 -\"rose gold\"", vec!["Gold necklace"]),
+        ("0042", vec!["Rose gold ring 0042"]),
+        ("diamonds", vec!["White gold ring"]),
+        ("nothing-matches-this", vec![]),
+    ]
+}
+
+async fn ranked(app: &TestApp, token: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (q, _) in expectations() {
+        out.push((
+            q.to_owned(),
+            titles(&search(app, token, q, json!({})).await),
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_search_language_ranks_the_same_on_both_databases() {
+    // `app` runs on the configured database (PostgreSQL in CI's second
+    // run); `embedded` always on SQLite: the same catalogue must give the
+    // same ordered results on both, and the order the ranking rule promises.
+    let app = spawn_app().await;
+    let embedded = spawn_with(|env| {
+        env.remove("VITRINE_DATABASE_URL");
+    })
+    .await;
+    let mut results = Vec::new();
+    for a in [&app, &embedded] {
+        let admin = a.admin_token().await;
+        load_catalogue(a, &admin, None).await;
+        results.push(ranked(a, &admin).await);
+    }
+    assert_eq!(results[0], results[1], "the two databases disagree");
+    for ((q, got), (_, want)) in results[0].iter().zip(expectations()) {
+        assert_eq!(got, &want, "query {q:?}");
+    }
+}
+
+#[tokio::test]
+async fn scores_cursors_and_bad_input() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    load_catalogue(&app, &admin, None).await;
+    let r = search(&app, &admin, "rose gold ring -earring", json!({})).await;
+    let scores: Vec<i64> = r["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["score"].as_i64().unwrap())
+        .collect();
+    assert_eq!(scores, [12, 9, 5]);
+    assert_eq!(r["totalCount"], 3);
+
+    // Pages of one: the keyset cursor walks the same order without repeats.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let body = app
+            .gql(
+                Some(&admin),
+                SEARCH,
+                json!({ "q": "rings", "f": {}, "first": 1, "after": after }),
+            )
+            .await;
+        let page = &body["data"]["search"];
+        seen.extend(titles(page));
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(
+        seen,
+        [
+            "Ring box",
+            "White gold ring",
+            "Rose gold ring 0042",
+            "Silver bracelet"
+        ]
+    );
+
+    // Another order: by title, ascending.
+    let body = app
+        .gql(
+            Some(&admin),
+            SEARCH,
+            json!({ "q": "gold", "o": { "field": "TITLE", "direction": "ASC" }, "first": 2 }),
+        )
+        .await;
+    assert_eq!(
+        titles(&body["data"]["search"]),
+        ["Gold necklace", "Rose gold earrings"]
+    );
+    let after = body["data"]["search"]["pageInfo"]["endCursor"].clone();
+    let body = app
+        .gql(
+            Some(&admin),
+            SEARCH,
+            json!({ "q": "gold", "o": { "field": "TITLE", "direction": "ASC" }, "first": 5, "after": after }),
+        )
+        .await;
+    assert_eq!(
+        titles(&body["data"]["search"]),
+        ["Rose gold ring 0042", "Silver bracelet", "White gold ring"]
+    );
+
+    for (q, f, code) in [
+        ("x", json!({}), None),
+        (
+            "a b c d e f g h i j k l m n o p q",
+            json!({}),
+            Some("BAD_USER_INPUT"),
+        ),
+        (
+            "",
+            json!({ "similarTo": { "assetId": "00000000-0000-0000-0000-000000000000", "maxDistance": 40 } }),
+            Some("BAD_USER_INPUT"),
+        ),
+        (
+            "",
+            json!({ "usableFor": { "territory": "Germany" } }),
+            Some("BAD_USER_INPUT"),
+        ),
+    ] {
+        let body = app
+            .gql(Some(&admin), SEARCH, json!({ "q": q, "f": f }))
+            .await;
+        assert_eq!(error_code(&body), code, "{q:?}: {body}");
+    }
+    let body = app.gql(None, SEARCH, json!({ "q": "ring" })).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+    let body = app
+        .gql(Some("forged.token.value"), SEARCH, json!({ "q": "ring" }))
+        .await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+}
+
+fn facet(results: &Value, name: &str) -> BTreeMap<String, u64> {
+    results["facets"][name]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["value"].as_str().unwrap_or("(none)").to_owned(),
+                f["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn facets_count_what_matches_and_partners_count_only_their_own() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let a = app.create_partner(&admin, "Maison A", "a@a.test").await;
+    let b = app.create_partner(&admin, "Maison B", "b@b.test").await;
+    let fa = app.create_folder(&admin, None, "For A").await;
+    let fb = app.create_folder(&admin, None, "For B").await;
+    app.grant(&admin, &fa, "PARTNER_ORG", &a.org_id, "VIEW")
+        .await;
+    app.grant(&admin, &fb, "PARTNER_ORG", &b.org_id, "VIEW")
+        .await;
+    let in_a = load_catalogue(&app, &admin, Some(&fa)).await;
+    let in_b = load_catalogue(&app, &admin, Some(&fb)).await;
+    // Only some are published: A gets its first four, B its first two.
+    let publish: Vec<&str> = in_a[..4]
+        .iter()
+        .chain(in_b[..2].iter())
+        .map(String::as_str)
+        .collect();
+    let body = app.set_access(&admin, &publish, "PUBLIC", None, None).await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    // The merchandiser sees all twelve; facets equal counts made by hand.
+    let all = search(&app, &admin, "gold", json!({})).await;
+    let matched: Vec<&(&str, &str, &[&str])> = CATALOGUE
+        .iter()
+        .filter(|(t, d, tags)| {
+            let text = format!("{t} {d} {}", tags.join(" ")).to_lowercase();
+            text.contains("gold")
+        })
+        .collect();
+    assert_eq!(all["totalCount"], 2 * matched.len() as u64);
+    let mut by_hand: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, _, tags) in &matched {
+        for t in tags.iter() {
+            *by_hand.entry((*t).to_owned()).or_default() += 2;
+        }
+    }
+    let tags = facet(&all, "tags");
+    for (tag, n) in &by_hand {
+        assert_eq!(tags.get(tag), Some(n), "tag {tag}: {tags:?}");
+    }
+    let folders = facet(&all, "folders");
+    assert_eq!(folders.get(&fa), Some(&(matched.len() as u64)));
+    assert_eq!(folders.get(&fb), Some(&(matched.len() as u64)));
+    assert_eq!(
+        facet(&all, "stages").get("RAW"),
+        Some(&(2 * matched.len() as u64))
+    );
+    assert_eq!(
+        facet(&all, "licenseStates").get("UNLICENSED"),
+        Some(&(2 * matched.len() as u64))
+    );
+
+    // The same query as each partner: its own published assets only, and
+    // facet counts over those alone.
+    let ra = search(&app, &a.token, "gold", json!({})).await;
+    let rb = search(&app, &b.token, "gold", json!({})).await;
+    let ids = |r: &Value| -> Vec<String> {
+        r["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (ids_a, ids_b) = (ids(&ra), ids(&rb));
+    assert!(ids_a.iter().all(|i| in_a[..4].contains(i)), "{ids_a:?}");
+    assert!(ids_b.iter().all(|i| in_b[..2].contains(i)), "{ids_b:?}");
+    // Gold is in the first four titles and in the fifth's tags.
+    assert_eq!(ra["totalCount"], 4);
+    assert_eq!(rb["totalCount"], 2);
+    assert_eq!(facet(&ra, "folders"), BTreeMap::from([(fa.clone(), 4)]));
+    assert_eq!(facet(&rb, "folders"), BTreeMap::from([(fb.clone(), 2)]));
+    assert_eq!(facet(&ra, "tags").get("ss27"), Some(&3));
+    assert_eq!(facet(&rb, "tags").get("ss27"), Some(&2));
+    assert_eq!(facet(&rb, "tags").get("ss26"), None);
+
+    // A partner cannot filter into another's folder, nor by GPS.
+    let body = app
+        .gql(
+            Some(&a.token),
+            SEARCH,
+            json!({ "q": "", "f": { "folderId": fb } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"));
+    let body = app
+        .gql(
+            Some(&a.token),
+            SEARCH,
+            json!({ "q": "", "f": { "hasGps": true } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"));
+}
+
+const TAGS: &str = "query($id: ID!) { asset(id: $id) { tags tagDetails { name source } } }";
+
+async fn wait_tagged(app: &TestApp, token: &str, id: &str, tag: &str) -> Value {
+    for _ in 0..200 {
+        let body = app.gql(Some(token), TAGS, json!({ "id": id })).await;
+        let asset = &body["data"]["asset"];
+        if asset["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == tag))
+        {
+            return asset.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{id} never got the tag {tag}");
+}
+
+fn source_of(asset: &Value, tag: &str) -> Option<String> {
+    asset["tagDetails"]
+        .as_array()?
+        .iter()
+        .find(|t| t["name"] == tag)
+        .map(|t| t["source"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn automatic_tags_carry_their_source_and_a_removed_one_stays_removed() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    // The yellow flower: landscape, yellow, from the EXIF-less fixture.
+    let flower = app
+        .upload_asset(
+            &admin,
+            &UploadFile::fixture("yellow-flower.jpg"),
+            json!({ "tags": ["Spring campaign"] }),
+        )
+        .await;
+    let id = flower["id"].as_str().unwrap();
+    let tagged = wait_tagged(&app, &admin, id, "yellow").await;
+    assert_eq!(source_of(&tagged, "yellow").as_deref(), Some("AUTO_COLOR"));
+    assert_eq!(
+        source_of(&tagged, "spring campaign").as_deref(),
+        Some("MANUAL")
+    );
+    let shape = ["landscape", "portrait", "square"]
+        .into_iter()
+        .find(|s| source_of(&tagged, s).is_some())
+        .expect("an orientation tag");
+    assert_eq!(source_of(&tagged, shape).as_deref(), Some("AUTO_EXIF"));
+
+    // Filter by tag and source.
+    let by_colour = json!({ "tags": ["yellow"], "tagSources": ["AUTO_COLOR"] });
+    let r = search(&app, &admin, "", by_colour.clone()).await;
+    assert_eq!(r["totalCount"], 1);
+
+    // A person removes the colour tag; a new version (reprocessing and
+    // retagging the asset) does not bring it back.
+    let kept: Vec<String> = tagged["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .filter(|t| *t != "yellow")
+        .map(str::to_owned)
+        .collect();
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!, $i: UpdateAssetInput!) { updateAsset(id: $id, input: $i) { tags } }",
+            json!({ "id": id, "i": { "tags": kept } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app
+        .upload_gql(
+            Some(&admin),
+            "mutation($file: Upload!, $id: ID!) { uploadVersion(assetId: $id, file: $file) { id } }",
+            json!({ "id": id }),
+            &UploadFile::fixture("yellow-flower.jpg"),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // Wait for the new version's processing (its tags are recomputed then).
+    assert!(app.wait_until_processed(Duration::from_secs(30)).await);
+    let after = app.gql(Some(&admin), TAGS, json!({ "id": id })).await;
+    let after = &after["data"]["asset"];
+    assert_eq!(source_of(after, "yellow"), None, "{after}");
+    assert_eq!(source_of(after, shape).as_deref(), Some("AUTO_EXIF"));
+    let r = search(&app, &admin, "", by_colour).await;
+    assert_eq!(r["totalCount"], 0);
+    // Typed again by hand, it is the person's tag.
+    let mut again = kept.clone();
+    again.push("yellow".into());
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!, $i: UpdateAssetInput!) { updateAsset(id: $id, input: $i) { tagDetails { name source } } }",
+            json!({ "id": id, "i": { "tags": again } }),
+        )
+        .await;
+    assert_eq!(
+        source_of(&body["data"]["updateAsset"], "yellow").as_deref(),
+        Some("MANUAL"),
+        "{body}"
+    );
+}
