@@ -25,18 +25,42 @@ pub const MAX_ATOMS: usize = 16;
 pub enum Field {
     Title,
     Tags,
+    /// What anyone who sees the asset may read: description, keywords,
+    /// camera and lens.
     Body,
+    /// What only the organisation's members see (file name, the original's
+    /// caption and headline, the folder path): searched for them alone, so
+    /// a partner's query cannot probe it.
+    Internal,
+}
+
+/// Which fields a query reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Every field (members).
+    All,
+    /// Title, tags and body (partners).
+    Public,
+}
+
+impl Reach {
+    pub fn fields(self) -> &'static [Field] {
+        match self {
+            Reach::All => &Field::ALL,
+            Reach::Public => &Field::ALL[..3],
+        }
+    }
 }
 
 impl Field {
-    pub const ALL: [Field; 3] = [Field::Title, Field::Tags, Field::Body];
+    pub const ALL: [Field; 4] = [Field::Title, Field::Tags, Field::Body, Field::Internal];
 
     /// What a match in this field adds to an asset's relevance.
     pub fn weight(self) -> i32 {
         match self {
             Field::Title => 4,
             Field::Tags => 2,
-            Field::Body => 1,
+            Field::Body | Field::Internal => 1,
         }
     }
 
@@ -46,6 +70,7 @@ impl Field {
             Field::Title => 'A',
             Field::Tags => 'B',
             Field::Body => 'C',
+            Field::Internal => 'D',
         }
     }
 
@@ -55,6 +80,7 @@ impl Field {
             Field::Title => "title_terms",
             Field::Tags => "tag_terms",
             Field::Body => "body_terms",
+            Field::Internal => "internal_terms",
         }
     }
 }
@@ -201,29 +227,36 @@ pub fn parse(query: &str) -> Result<SearchQuery, QueryError> {
     Ok(out)
 }
 
-fn ts_term(term: &str, prefix: bool, field: Option<Field>) -> String {
+/// A term restricted to the fields in `labels` (none: any field).
+fn ts_term(term: &str, prefix: bool, labels: &str) -> String {
     let mut s = format!("'{term}'");
-    if prefix || field.is_some() {
+    if prefix || !labels.is_empty() {
         s.push(':');
         if prefix {
             s.push('*');
         }
-        if let Some(f) = field {
-            s.push(f.label());
-        }
+        s.push_str(labels);
     }
     s
 }
 
-fn ts_atom_in(atom: &Atom, field: Option<Field>) -> String {
+/// The weight labels of `reach` (empty when it is every field).
+fn labels(reach: Reach) -> String {
+    match reach {
+        Reach::All => String::new(),
+        Reach::Public => reach.fields().iter().map(|f| f.label()).collect(),
+    }
+}
+
+fn ts_atom_in(atom: &Atom, labels: &str) -> String {
     match atom {
-        Atom::Term { term, prefix } => ts_term(term, *prefix, field),
+        Atom::Term { term, prefix } => ts_term(term, *prefix, labels),
         Atom::Phrase { terms, prefix } => {
             let last = terms.len().saturating_sub(1);
             let parts: Vec<String> = terms
                 .iter()
                 .enumerate()
-                .map(|(i, t)| ts_term(t, *prefix && i == last, field))
+                .map(|(i, t)| ts_term(t, *prefix && i == last, labels))
                 .collect();
             format!("({})", parts.join(" <-> "))
         }
@@ -232,13 +265,14 @@ fn ts_atom_in(atom: &Atom, field: Option<Field>) -> String {
 
 /// A phrase matches within one field only (the `tsvector` numbers the
 /// fields' positions one after the other, FTS5 keeps them apart).
-fn ts_atom(atom: &Atom) -> String {
+fn ts_atom(atom: &Atom, reach: Reach) -> String {
     match atom {
-        Atom::Term { .. } => ts_atom_in(atom, None),
+        Atom::Term { .. } => ts_atom_in(atom, &labels(reach)),
         Atom::Phrase { .. } => {
-            let each: Vec<String> = Field::ALL
+            let each: Vec<String> = reach
+                .fields()
                 .iter()
-                .map(|f| ts_atom_in(atom, Some(*f)))
+                .map(|f| ts_atom_in(atom, &f.label().to_string()))
                 .collect();
             format!("({})", each.join(" | "))
         }
@@ -256,6 +290,17 @@ fn fts_atom(atom: &Atom) -> String {
     }
 }
 
+/// An FTS5 expression restricted to the columns of `reach`.
+fn fts_reach(expr: String, reach: Reach) -> String {
+    match reach {
+        Reach::All => expr,
+        Reach::Public => {
+            let cols: Vec<&str> = reach.fields().iter().map(|f| f.column()).collect();
+            format!("{{{}}} : ({expr})", cols.join(" "))
+        }
+    }
+}
+
 impl SearchQuery {
     /// Whether the query holds no words at all (then only filters apply and
     /// nothing is ranked).
@@ -268,9 +313,9 @@ impl SearchQuery {
         self.all.iter().flat_map(|c| c.any.iter())
     }
 
-    /// PostgreSQL `to_tsquery('simple', …)` text of the whole query, or
-    /// `None` when it has no positive clause (only exclusions).
-    pub fn tsquery(&self) -> Option<String> {
+    /// PostgreSQL `to_tsquery('simple', …)` text of the whole query within
+    /// `reach`, or `None` when it has no positive clause (only exclusions).
+    pub fn tsquery(&self, reach: Reach) -> Option<String> {
         if self.all.is_empty() {
             return None;
         }
@@ -278,27 +323,27 @@ impl SearchQuery {
             .all
             .iter()
             .map(|c| {
-                let any: Vec<String> = c.any.iter().map(ts_atom).collect();
+                let any: Vec<String> = c.any.iter().map(|a| ts_atom(a, reach)).collect();
                 format!("({})", any.join(" | "))
             })
             .collect();
-        parts.extend(self.none.iter().map(|a| format!("!{}", ts_atom(a))));
+        parts.extend(self.none.iter().map(|a| format!("!{}", ts_atom(a, reach))));
         Some(parts.join(" & "))
     }
 
     /// PostgreSQL text of the excluded atoms, ORed (for a query made of
     /// exclusions only).
-    pub fn tsquery_excluded(&self) -> Option<String> {
+    pub fn tsquery_excluded(&self, reach: Reach) -> Option<String> {
         if self.none.is_empty() {
             return None;
         }
-        let any: Vec<String> = self.none.iter().map(ts_atom).collect();
+        let any: Vec<String> = self.none.iter().map(|a| ts_atom(a, reach)).collect();
         Some(any.join(" | "))
     }
 
-    /// The FTS5 `MATCH` text of the whole query, or `None` when it has no
-    /// positive clause.
-    pub fn fts5(&self) -> Option<String> {
+    /// The FTS5 `MATCH` text of the whole query within `reach`, or `None`
+    /// when it has no positive clause.
+    pub fn fts5(&self, reach: Reach) -> Option<String> {
         if self.all.is_empty() {
             return None;
         }
@@ -310,26 +355,26 @@ impl SearchQuery {
                 format!("({})", any.join(" OR "))
             })
             .collect();
-        let mut text = positive.join(" AND ");
-        if let Some(excluded) = self.fts5_excluded() {
+        let mut text = fts_reach(positive.join(" AND "), reach);
+        if let Some(excluded) = self.fts5_excluded(reach) {
             text = format!("({text}) NOT ({excluded})");
         }
         Some(text)
     }
 
-    /// The FTS5 text of the excluded atoms, ORed.
-    pub fn fts5_excluded(&self) -> Option<String> {
+    /// The FTS5 text of the excluded atoms within `reach`, ORed.
+    pub fn fts5_excluded(&self, reach: Reach) -> Option<String> {
         if self.none.is_empty() {
             return None;
         }
         let any: Vec<String> = self.none.iter().map(fts_atom).collect();
-        Some(any.join(" OR "))
+        Some(fts_reach(any.join(" OR "), reach))
     }
 }
 
 /// PostgreSQL text matching `atom` in `field` only (for relevance).
 pub fn tsquery_in(atom: &Atom, field: Field) -> String {
-    ts_atom_in(atom, Some(field))
+    ts_atom_in(atom, &field.label().to_string())
 }
 
 /// FTS5 text matching `atom` in `field` only (for relevance).
@@ -378,12 +423,22 @@ mod tests {
         );
         assert_eq!(q.none, vec![term("earring")]);
         assert_eq!(
-            q.tsquery().unwrap(),
+            q.tsquery(Reach::All).unwrap(),
             "('rose') & ('gold') & ('ring') & !'earring'"
         );
         assert_eq!(
-            q.fts5().unwrap(),
+            q.fts5(Reach::All).unwrap(),
             "((\"rose\") AND (\"gold\") AND (\"ring\")) NOT (\"earring\")"
+        );
+        // A partner's query never reaches the internal field.
+        assert_eq!(
+            q.tsquery(Reach::Public).unwrap(),
+            "('rose':ABC) & ('gold':ABC) & ('ring':ABC) & !'earring':ABC"
+        );
+        assert_eq!(
+            q.fts5(Reach::Public).unwrap(),
+            "({title_terms tag_terms body_terms} : ((\"rose\") AND (\"gold\") AND (\"ring\"))) \
+             NOT ({title_terms tag_terms body_terms} : (\"earring\"))"
         );
 
         let q = parse("\"rose gold\" rings OR necklaces").unwrap();
@@ -396,11 +451,16 @@ mod tests {
         );
         assert_eq!(q.all[1].any, vec![term("ring"), term("necklac")]);
         assert_eq!(
-            q.tsquery().unwrap(),
-            "((('rose':A <-> 'gold':A) | ('rose':B <-> 'gold':B) | ('rose':C <-> 'gold':C))) & ('ring' | 'necklac')"
+            q.tsquery(Reach::Public).unwrap(),
+            "((('rose':A <-> 'gold':A) | ('rose':B <-> 'gold':B) | ('rose':C <-> 'gold':C))) & ('ring':ABC | 'necklac':ABC)"
+        );
+        assert!(
+            q.tsquery(Reach::All)
+                .unwrap()
+                .contains("('rose':D <-> 'gold':D)")
         );
         assert_eq!(
-            q.fts5().unwrap(),
+            q.fts5(Reach::All).unwrap(),
             "(\"rose gold\") AND (\"ring\" OR \"necklac\")"
         );
     }
@@ -415,8 +475,9 @@ mod tests {
                 prefix: true
             }]
         );
-        assert_eq!(q.tsquery().unwrap(), "('runn':*)");
-        assert_eq!(q.fts5().unwrap(), "(\"runn\" *)");
+        assert_eq!(q.tsquery(Reach::All).unwrap(), "('runn':*)");
+        assert_eq!(q.tsquery(Reach::Public).unwrap(), "('runn':*ABC)");
+        assert_eq!(q.fts5(Reach::All).unwrap(), "(\"runn\" *)");
         assert_eq!(tsquery_in(&q.all[0].any[0], Field::Title), "'runn':*A");
         assert_eq!(
             fts5_in(&q.all[0].any[0], Field::Tags),
@@ -471,9 +532,16 @@ mod tests {
     fn exclusions_alone() {
         let q = parse("-earring -\"white gold\"").unwrap();
         assert!(q.all.is_empty());
-        assert_eq!(q.tsquery(), None);
-        assert_eq!(q.fts5(), None);
-        assert_eq!(q.fts5_excluded().unwrap(), "\"earring\" OR \"white gold\"");
-        assert!(q.tsquery_excluded().unwrap().starts_with("'earring' | ("));
+        assert_eq!(q.tsquery(Reach::All), None);
+        assert_eq!(q.fts5(Reach::All), None);
+        assert_eq!(
+            q.fts5_excluded(Reach::All).unwrap(),
+            "\"earring\" OR \"white gold\""
+        );
+        assert!(
+            q.tsquery_excluded(Reach::All)
+                .unwrap()
+                .starts_with("'earring' | (")
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Search: an asset description; where each tag came from (typed by a
 //! person, or added by the worker from the file, its colours or a rule) and
 //! the automatic tags people removed (never added back); and the search
-//! document of each asset — its analysed text in three weighted fields and
-//! the values search filters and facets read — indexed by the database's
+//! document of each asset — its analysed text in four weighted fields (the
+//! last one members-only) and the values search filters and facets read —
+//! indexed by the database's
 //! own full-text engine: a generated `tsvector` under a GIN index on
 //! PostgreSQL, an external-content FTS5 table kept in step by triggers on
 //! SQLite.
@@ -43,6 +44,7 @@ enum AssetSearch {
     TitleTerms,
     TagTerms,
     BodyTerms,
+    InternalTerms,
     Orientation,
     Width,
     Height,
@@ -58,23 +60,24 @@ enum AssetSearch {
 const PG_TSV: &str = "ALTER TABLE asset_search ADD COLUMN tsv tsvector GENERATED ALWAYS AS (\
     setweight(to_tsvector('simple', title_terms), 'A') || \
     setweight(to_tsvector('simple', tag_terms), 'B') || \
-    setweight(to_tsvector('simple', body_terms), 'C')) STORED";
+    setweight(to_tsvector('simple', body_terms), 'C') || \
+    setweight(to_tsvector('simple', internal_terms), 'D')) STORED";
 
 const SQLITE_FTS: [&str; 4] = [
-    "CREATE VIRTUAL TABLE asset_fts USING fts5(title_terms, tag_terms, body_terms, \
+    "CREATE VIRTUAL TABLE asset_fts USING fts5(title_terms, tag_terms, body_terms, internal_terms, \
      content='asset_search', content_rowid='doc_id', \
      tokenize='unicode61 remove_diacritics 0')",
     "CREATE TRIGGER asset_search_ai AFTER INSERT ON asset_search BEGIN \
-     INSERT INTO asset_fts(rowid, title_terms, tag_terms, body_terms) \
-     VALUES (new.doc_id, new.title_terms, new.tag_terms, new.body_terms); END",
+     INSERT INTO asset_fts(rowid, title_terms, tag_terms, body_terms, internal_terms) \
+     VALUES (new.doc_id, new.title_terms, new.tag_terms, new.body_terms, new.internal_terms); END",
     "CREATE TRIGGER asset_search_ad AFTER DELETE ON asset_search BEGIN \
-     INSERT INTO asset_fts(asset_fts, rowid, title_terms, tag_terms, body_terms) \
-     VALUES ('delete', old.doc_id, old.title_terms, old.tag_terms, old.body_terms); END",
+     INSERT INTO asset_fts(asset_fts, rowid, title_terms, tag_terms, body_terms, internal_terms) \
+     VALUES ('delete', old.doc_id, old.title_terms, old.tag_terms, old.body_terms, old.internal_terms); END",
     "CREATE TRIGGER asset_search_au AFTER UPDATE ON asset_search BEGIN \
-     INSERT INTO asset_fts(asset_fts, rowid, title_terms, tag_terms, body_terms) \
-     VALUES ('delete', old.doc_id, old.title_terms, old.tag_terms, old.body_terms); \
-     INSERT INTO asset_fts(rowid, title_terms, tag_terms, body_terms) \
-     VALUES (new.doc_id, new.title_terms, new.tag_terms, new.body_terms); END",
+     INSERT INTO asset_fts(asset_fts, rowid, title_terms, tag_terms, body_terms, internal_terms) \
+     VALUES ('delete', old.doc_id, old.title_terms, old.tag_terms, old.body_terms, old.internal_terms); \
+     INSERT INTO asset_fts(rowid, title_terms, tag_terms, body_terms, internal_terms) \
+     VALUES (new.doc_id, new.title_terms, new.tag_terms, new.body_terms, new.internal_terms); END",
 ];
 
 #[async_trait::async_trait]
@@ -131,6 +134,7 @@ impl MigrationTrait for Migration {
                     .col(text(AssetSearch::TitleTerms).default(""))
                     .col(text(AssetSearch::TagTerms).default(""))
                     .col(text(AssetSearch::BodyTerms).default(""))
+                    .col(text(AssetSearch::InternalTerms).default(""))
                     .col(string_len_null(AssetSearch::Orientation, 16))
                     .col(integer_null(AssetSearch::Width))
                     .col(integer_null(AssetSearch::Height))

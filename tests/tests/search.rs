@@ -349,6 +349,17 @@ async fn facets_count_what_matches_and_partners_count_only_their_own() {
     assert_eq!(facet(&rb, "tags").get("ss27"), Some(&2));
     assert_eq!(facet(&rb, "tags").get("ss26"), None);
 
+    // What only members see is searched for members only: the file name
+    // ("product.png") and the folder path ("For A").
+    for q in ["product", "\"for a\""] {
+        let member = search(&app, &admin, q, json!({})).await;
+        assert!(member["totalCount"].as_u64().unwrap() >= 6, "{q}: {member}");
+        let partner = search(&app, &a.token, q, json!({})).await;
+        assert_eq!(partner["totalCount"], 0, "{q}: {partner}");
+        let excluded = search(&app, &a.token, &format!("gold -{q}"), json!({})).await;
+        assert_eq!(excluded["totalCount"], 4, "{q}: {excluded}");
+    }
+
     // A partner cannot filter into another's folder, nor by GPS.
     let body = app
         .gql(

@@ -11,11 +11,10 @@ use regex::Regex;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 use vitrine_entity::TagSource;
-use vitrine_entity::entities::{
-    asset, asset_tag, asset_tag_suppression, asset_version, upload_preset,
-};
+use vitrine_entity::entities::{asset, asset_tag, asset_tag_suppression, upload_preset};
 
 use crate::render::ImageMetadata;
+use crate::search_index::Current;
 
 /// Most automatic tags an asset gets.
 pub const MAX_AUTO_TAGS: usize = 40;
@@ -192,25 +191,17 @@ pub enum Rules {
 pub async fn derive_for<C: ConnectionTrait>(
     conn: &C,
     asset: &asset::Model,
+    current: &Current,
     rules: Rules,
 ) -> Result<Vec<(String, TagSource)>, DbErr> {
-    let Some(version_id) = asset.current_version_id else {
+    let Some(version) = &current.version else {
         return Ok(Vec::new());
     };
-    let Some(version) = asset_version::Entity::find_by_id(version_id)
-        .one(conn)
-        .await?
-    else {
-        return Ok(Vec::new());
+    let unread = ImageMetadata {
+        orientation: 1,
+        ..ImageMetadata::default()
     };
-    let metadata: ImageMetadata = version
-        .metadata
-        .as_deref()
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or(ImageMetadata {
-            orientation: 1,
-            ..ImageMetadata::default()
-        });
+    let metadata = current.metadata.as_ref().unwrap_or(&unread);
     let rules = match (rules, version.preset_id) {
         (Rules::Kept, _) => asset_tag::Entity::find()
             .filter(asset_tag::Column::AssetId.eq(asset.id))
@@ -230,7 +221,7 @@ pub async fn derive_for<C: ConnectionTrait>(
     Ok(derive(&Inputs {
         width: version.width,
         height: version.height,
-        metadata: &metadata,
+        metadata,
         rules,
     }))
 }
@@ -299,9 +290,10 @@ pub async fn retag<C: ConnectionTrait>(
     rules: Rules,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let wanted = derive_for(conn, asset, rules).await?;
+    let current = Current::of(conn, asset).await?;
+    let wanted = derive_for(conn, asset, &current, rules).await?;
     let changed = apply(conn, asset.id, &wanted).await?;
-    crate::search_index::refresh(conn, asset.id, now).await?;
+    crate::search_index::write(conn, asset, &current, None, now).await?;
     Ok(changed)
 }
 

@@ -55,6 +55,29 @@ async fn folder_path<C: ConnectionTrait>(
     Ok(names.into_iter().map(|(_, n)| n).collect())
 }
 
+/// What an asset's search document and automatic tags are made from: its
+/// current version and that version's recorded metadata (read once, shared
+/// by both).
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    pub version: Option<asset_version::Model>,
+    pub metadata: Option<ImageMetadata>,
+}
+
+impl Current {
+    pub async fn of<C: ConnectionTrait>(conn: &C, a: &asset::Model) -> Result<Self, DbErr> {
+        let version = match a.current_version_id {
+            Some(v) => asset_version::Entity::find_by_id(v).one(conn).await?,
+            None => None,
+        };
+        let metadata = version
+            .as_ref()
+            .and_then(|v| v.metadata.as_deref())
+            .and_then(|m| serde_json::from_str(m).ok());
+        Ok(Current { version, metadata })
+    }
+}
+
 /// Rebuilds the search document of one asset (removes it when the asset
 /// is gone).
 pub async fn refresh<C: ConnectionTrait>(
@@ -69,46 +92,58 @@ pub async fn refresh<C: ConnectionTrait>(
             .await?;
         return Ok(());
     };
+    let current = Current::of(conn, &a).await?;
+    write(conn, &a, &current, None, now).await
+}
+
+/// Writes the search document of `a` from its current version; `path` is
+/// its folder path when the caller already has it.
+pub async fn write<C: ConnectionTrait>(
+    conn: &C,
+    a: &asset::Model,
+    current: &Current,
+    path: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let tags: Vec<String> = asset_tag::Entity::find()
-        .filter(asset_tag::Column::AssetId.eq(asset_id))
+        .filter(asset_tag::Column::AssetId.eq(a.id))
         .order_by_asc(asset_tag::Column::Tag)
         .all(conn)
         .await?
         .into_iter()
         .map(|t| t.tag)
         .collect();
-    let version = match a.current_version_id {
-        Some(v) => asset_version::Entity::find_by_id(v).one(conn).await?,
-        None => None,
+    let loaded;
+    let path = match path {
+        Some(p) => p,
+        None => {
+            loaded = folder_path(conn, a.folder_id).await?;
+            &loaded
+        }
     };
-    let metadata: Option<ImageMetadata> = version
-        .as_ref()
-        .and_then(|v| v.metadata.as_deref())
-        .and_then(|m| serde_json::from_str(m).ok());
-    let path = folder_path(conn, a.folder_id).await?;
+    let version = current.version.as_ref();
+    let metadata = current.metadata.as_ref();
 
+    // What anyone who sees the asset may read.
     let mut body: Vec<&str> = vec![a.description.as_str()];
-    if let Some(name) = version.as_ref().and_then(|v| v.filename.as_deref()) {
-        body.push(name);
-    }
-    if let Some(m) = &metadata {
-        body.extend(m.descriptive.headline.as_deref());
-        body.extend(m.descriptive.caption.as_deref());
+    // What members alone see (the API shows partners neither the file name
+    // nor folders above their grant; delivered files carry no caption).
+    let mut internal: Vec<&str> = Vec::new();
+    internal.extend(version.and_then(|v| v.filename.as_deref()));
+    if let Some(m) = metadata {
         body.extend(m.descriptive.keywords.iter().map(String::as_str));
         body.extend(m.camera_make.as_deref());
         body.extend(m.camera_model.as_deref());
         body.extend(m.lens.as_deref());
+        internal.extend(m.descriptive.headline.as_deref());
+        internal.extend(m.descriptive.caption.as_deref());
     }
-    body.extend(path.iter().map(String::as_str));
+    internal.extend(path.iter().map(String::as_str));
 
     let (width, height) = version
-        .as_ref()
         .filter(|v| v.width > 0 && v.height > 0)
         .map(|v| {
-            if metadata
-                .as_ref()
-                .is_some_and(|m| matches!(m.orientation, 5..=8))
-            {
+            if metadata.is_some_and(|m| matches!(m.orientation, 5..=8)) {
                 (v.height, v.width)
             } else {
                 (v.width, v.height)
@@ -124,20 +159,21 @@ pub async fn refresh<C: ConnectionTrait>(
     let truncate = |s: &Option<String>| s.as_ref().map(|v| v.chars().take(128).collect::<String>());
     let row = asset_search::ActiveModel {
         doc_id: NotSet,
-        asset_id: Set(asset_id),
+        asset_id: Set(a.id),
         title_terms: Set(index_text([a.title.as_str()])),
         tag_terms: Set(index_text(tags.iter().map(String::as_str))),
         body_terms: Set(index_text(body)),
+        internal_terms: Set(index_text(internal)),
         orientation: Set(orientation.map(str::to_uppercase)),
         width: Set(width),
         height: Set(height),
         megapixels: Set(megapixels),
-        camera_make: Set(metadata.as_ref().and_then(|m| truncate(&m.camera_make))),
-        camera_model: Set(metadata.as_ref().and_then(|m| truncate(&m.camera_model))),
-        lens: Set(metadata.as_ref().and_then(|m| truncate(&m.lens))),
-        has_gps: Set(version.as_ref().is_some_and(|v| v.gps_latitude.is_some())
-            || metadata.as_ref().is_some_and(|m| m.has_gps)),
-        captured_at: Set(metadata.as_ref().and_then(captured_at)),
+        camera_make: Set(metadata.and_then(|m| truncate(&m.camera_make))),
+        camera_model: Set(metadata.and_then(|m| truncate(&m.camera_model))),
+        lens: Set(metadata.and_then(|m| truncate(&m.lens))),
+        has_gps: Set(version.is_some_and(|v| v.gps_latitude.is_some())
+            || metadata.is_some_and(|m| m.has_gps)),
+        captured_at: Set(metadata.and_then(captured_at)),
         updated_at: Set(now),
     };
     asset_search::Entity::insert(row)
@@ -147,6 +183,7 @@ pub async fn refresh<C: ConnectionTrait>(
                     asset_search::Column::TitleTerms,
                     asset_search::Column::TagTerms,
                     asset_search::Column::BodyTerms,
+                    asset_search::Column::InternalTerms,
                     asset_search::Column::Orientation,
                     asset_search::Column::Width,
                     asset_search::Column::Height,
@@ -180,16 +217,16 @@ pub async fn refresh_under<C: ConnectionTrait>(
         .map(|f| f.id)
         .collect();
     let mut done = 0;
-    for chunk in folders.chunks(500) {
-        let ids: Vec<Uuid> = asset::Entity::find()
-            .filter(asset::Column::FolderId.is_in(chunk.to_vec()))
-            .select_only()
-            .column(asset::Column::Id)
-            .into_tuple()
+    for folder_id in folders {
+        // The path is the same for every asset of the folder: read it once.
+        let path = folder_path(conn, Some(folder_id)).await?;
+        let assets = asset::Entity::find()
+            .filter(asset::Column::FolderId.eq(folder_id))
             .all(conn)
             .await?;
-        for id in ids {
-            refresh(conn, id, now).await?;
+        for a in assets {
+            let current = Current::of(conn, &a).await?;
+            write(conn, &a, &current, Some(&path), now).await?;
             done += 1;
         }
     }

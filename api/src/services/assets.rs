@@ -895,7 +895,8 @@ pub async fn update_asset(
     }
     active.updated_at = Set(tx.now());
     let updated = active.update(tx.conn()).await?;
-    vitrine_worker::search_index::refresh(tx.conn(), id, tx.now()).await?;
+    let current = vitrine_worker::search_index::Current::of(tx.conn(), &updated).await?;
+    vitrine_worker::search_index::write(tx.conn(), &updated, &current, None, tx.now()).await?;
     for e in events {
         tx.audit(e).await?;
     }

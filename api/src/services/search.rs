@@ -5,8 +5,9 @@
 //! Relevance is computed the same way on both databases so that a query
 //! gives the same order on PostgreSQL and on SQLite: each positive word or
 //! phrase adds 4 when it matches the title, else 2 when it matches a tag,
-//! else 1 when it matches the rest (description, captions, keywords, file
-//! name, camera, folder path); ties go to the newest asset. The engines'
+//! else 1 when it matches the rest (description, keywords, camera, lens;
+//! for members also the file name, caption, headline and folder path, which
+//! other actors' words never reach); ties go to the newest asset. The engines'
 //! own scores (`ts_rank`, `bm25`) disagree with each other by design, so
 //! they are not used (docs/SEARCH.md).
 
@@ -23,7 +24,7 @@ use sea_orm::{
 use uuid::Uuid;
 use vitrine_entity::entities::{asset, asset_search};
 use vitrine_entity::policy::Actor;
-use vitrine_entity::search::{self, Field, SearchQuery};
+use vitrine_entity::search::{self, Reach, SearchQuery};
 
 use crate::error::{ApiError, ApiResult};
 use crate::services::access::{self, Shelf};
@@ -145,30 +146,30 @@ fn cust(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> SimpleExpr {
 }
 
 /// The words' condition, or `None` when the query has none.
-fn text_condition(backend: DatabaseBackend, q: &SearchQuery) -> Option<SimpleExpr> {
+fn text_condition(backend: DatabaseBackend, q: &SearchQuery, reach: Reach) -> Option<SimpleExpr> {
     let pg = backend == DatabaseBackend::Postgres;
-    if let Some(all) = if pg { q.tsquery() } else { q.fts5() } {
+    if let Some(all) = if pg { q.tsquery(reach) } else { q.fts5(reach) } {
         let sql = if pg { PG_MATCH } else { FTS_ROWS };
         return Some(cust(backend, sql, vec![all.into()]));
     }
     let none = if pg {
-        q.tsquery_excluded()
+        q.tsquery_excluded(reach)
     } else {
-        q.fts5_excluded()
+        q.fts5_excluded(reach)
     }?;
     let sql = if pg { PG_MATCH } else { FTS_ROWS };
     Some(cust(backend, &format!("NOT ({sql})"), vec![none.into()]))
 }
 
 /// The relevance of a match (see the module's documentation).
-fn score_expr(backend: DatabaseBackend, q: &SearchQuery) -> SimpleExpr {
+fn score_expr(backend: DatabaseBackend, q: &SearchQuery, reach: Reach) -> SimpleExpr {
     let pg = backend == DatabaseBackend::Postgres;
     let test = if pg { PG_MATCH } else { FTS_ROWS };
     let mut parts = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     for atom in q.positive_atoms() {
         let mut case = String::from("(CASE");
-        for field in Field::ALL {
+        for &field in reach.fields() {
             case.push_str(&format!(" WHEN {test} THEN {}", field.weight()));
             values.push(
                 if pg {
@@ -204,6 +205,13 @@ pub async fn plan(
         ));
     }
     let parsed = search::parse(query).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+    // Members' words also reach what only members see (file names,
+    // captions, folder paths); anyone else's never do.
+    let reach = if vitrine_entity::policy::sees_internal_details(actor) {
+        Reach::All
+    } else {
+        Reach::Public
+    };
     let now = state.clock.now();
     let backend = state.db.get_database_backend();
     let scope = access::asset_scope(
@@ -218,7 +226,7 @@ pub async fn plan(
         None => None,
         Some(scope) => {
             let mut cond = scope.add(asset_filter::condition(state, actor, filter).await?);
-            if let Some(text) = text_condition(backend, &parsed) {
+            if let Some(text) = text_condition(backend, &parsed, reach) {
                 cond = cond.add(text);
             }
             Some(cond)
@@ -227,7 +235,7 @@ pub async fn plan(
     Ok(Plan {
         backend,
         cond,
-        score: score_expr(backend, &parsed),
+        score: score_expr(backend, &parsed, reach),
         now,
         notice: crate::services::licenses::notice(state),
     })
@@ -474,8 +482,8 @@ mod tests {
     #[test]
     fn postgres_statements_number_their_placeholders() {
         let q = search::parse("rose gold -earring").unwrap();
-        let e = score_expr(DatabaseBackend::Postgres, &q);
-        let t = text_condition(DatabaseBackend::Postgres, &q).unwrap();
+        let e = score_expr(DatabaseBackend::Postgres, &q, Reach::Public);
+        let t = text_condition(DatabaseBackend::Postgres, &q, Reach::Public).unwrap();
         let stmt = Query::select().expr(e).and_where(t).to_owned();
         let built = DatabaseBackend::Postgres.build(&stmt);
         assert!(built.sql.contains("$7"), "{}", built.sql);

@@ -1,4 +1,4 @@
-//! The search document of an asset: its analysed text in three weighted
+//! The search document of an asset: its analysed text in four weighted
 //! fields (see [`crate::search`]) and the values of its current version that
 //! search filters and facets read. The full-text index over the text lives
 //! beside it (a generated `tsv` column on PostgreSQL, the `asset_fts` FTS5
@@ -19,6 +19,9 @@ pub struct Model {
     pub tag_terms: String,
     #[sea_orm(column_type = "Text")]
     pub body_terms: String,
+    /// Members-only text (file name, caption, headline, folder path).
+    #[sea_orm(column_type = "Text")]
+    pub internal_terms: String,
     pub orientation: Option<String>,
     pub width: Option<i32>,
     pub height: Option<i32>,
