@@ -486,3 +486,46 @@ async fn automatic_tags_carry_their_source_and_a_removed_one_stays_removed() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn similar_to_finds_near_duplicates_by_perceptual_hash() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let garden = UploadFile::fixture("garden.jpg");
+    let first = app
+        .upload_asset(&admin, &garden, json!({ "title": "Garden" }))
+        .await;
+    app.upload_asset(&admin, &garden, json!({ "title": "Garden again" }))
+        .await;
+    app.upload_asset(
+        &admin,
+        &UploadFile::fixture("coffee.png"),
+        json!({ "title": "Coffee" }),
+    )
+    .await;
+    assert!(app.wait_until_processed(Duration::from_secs(30)).await);
+    let id = first["id"].as_str().unwrap();
+    let r = search(
+        &app,
+        &admin,
+        "",
+        json!({ "similarTo": { "assetId": id, "maxDistance": 0 } }),
+    )
+    .await;
+    let mut got = titles(&r);
+    got.sort();
+    assert_eq!(got, ["Garden", "Garden again"]);
+    // With every bit allowed to differ up to the limit, the coffee cup may
+    // or may not come in, but the gardens always do; a partner without a
+    // grant cannot use another asset as the reference.
+    let p = app.create_partner(&admin, "Maison P", "p@p.test").await;
+    let body = app
+        .gql(
+            Some(&p.token),
+            SEARCH,
+            json!({ "q": "", "f": { "similarTo": { "assetId": id } } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+}

@@ -222,10 +222,14 @@ pub async fn plan(
         state.config.license_unlicensed_deliverable,
     )
     .await?;
+    // The filter is checked even when the scope is empty: its refusals
+    // (a folder or reference asset not seen, GPS for non-administrators)
+    // do not depend on how much the asker sees.
+    let filtered = asset_filter::condition(state, actor, filter).await?;
     let cond = match scope {
         None => None,
         Some(scope) => {
-            let mut cond = scope.add(asset_filter::condition(state, actor, filter).await?);
+            let mut cond = scope.add(filtered);
             if let Some(text) = text_condition(backend, &parsed, reach) {
                 cond = cond.add(text);
             }
