@@ -402,6 +402,12 @@ audit_actions! {
     FolderMoved = "FOLDER_MOVED",
     /// An empty folder was deleted.
     FolderDeleted = "FOLDER_DELETED",
+    /// A smart folder (saved search) was created.
+    SmartFolderCreated = "SMART_FOLDER_CREATED",
+    /// A smart folder's name, search or sharing changed.
+    SmartFolderUpdated = "SMART_FOLDER_UPDATED",
+    /// A smart folder was deleted.
+    SmartFolderDeleted = "SMART_FOLDER_DELETED",
     /// An asset was created by its first upload.
     AssetCreated = "ASSET_CREATED",
     /// A new version of an asset was uploaded.

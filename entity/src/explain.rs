@@ -29,6 +29,9 @@ pub fn code(denial: &Denial) -> &'static str {
         Denial::UseNotLicensed => "USE_NOT_LICENSED",
         Denial::KeyScopeLacksAction { .. } => "KEY_SCOPE_LACKS_ACTION",
         Denial::AwaitingModeration => "AWAITING_MODERATION",
+        Denial::NotShared => "NOT_SHARED",
+        Denial::NotOwner => "NOT_OWNER",
+        Denial::PartnerMayNotShare => "PARTNER_MAY_NOT_SHARE",
     }
 }
 

@@ -585,6 +585,15 @@ pub enum Denial {
     /// Its current version waits for (or failed) moderation.
     #[error("awaiting moderation")]
     AwaitingModeration,
+    /// A saved search neither owned by the actor nor shared with it.
+    #[error("the smart folder is not shared with you")]
+    NotShared,
+    /// Only its owner (or an administrator) may change a saved search.
+    #[error("only its owner may change a smart folder")]
+    NotOwner,
+    /// Partners keep their saved searches to themselves.
+    #[error("partners may not share smart folders")]
+    PartnerMayNotShare,
 }
 
 fn level_name(level: GrantLevel) -> &'static str {
@@ -612,14 +621,17 @@ impl Denial {
             | Denial::NotInLink
             | Denial::CreatorLacksAction { .. }
             | Denial::NotLicensed
-            | Denial::AwaitingModeration => true,
+            | Denial::AwaitingModeration
+            | Denial::NotShared => true,
             Denial::Unauthenticated
             | Denial::RoleLacksAction { .. }
             | Denial::GrantLacksAction { .. }
             | Denial::ScopeLacksAction { .. }
             | Denial::DownloadsExhausted
             | Denial::UseNotLicensed
-            | Denial::KeyScopeLacksAction { .. } => false,
+            | Denial::KeyScopeLacksAction { .. }
+            | Denial::NotOwner
+            | Denial::PartnerMayNotShare => false,
         }
     }
 }
@@ -949,6 +961,93 @@ pub fn grant_matrix_markdown() -> String {
     matrix_markdown(&levels, grant_permits)
 }
 
+// ------------------------------------------------------------ smart folders
+
+/// Who a smart folder (a saved search) is shared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmartFolderSharing {
+    /// Its owner alone.
+    Private,
+    /// Every member of the organisation.
+    Members,
+    /// The users of one partner organisation.
+    Partner(Uuid),
+}
+
+/// Facts about a smart folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmartFolderFacts {
+    pub owner_id: Uuid,
+    pub sharing: SmartFolderSharing,
+}
+
+/// What is done with a smart folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmartFolderAction {
+    /// Open it (its content is then the search, run as the viewer).
+    View,
+    /// Create, rename, change the search or the sharing, delete.
+    Manage,
+}
+
+/// Whether `actor` may do `action` with a smart folder. What it then shows
+/// is never decided here: the saved search runs as the viewer, inside the
+/// viewer's own visible scope.
+pub fn authorize_smart_folder(
+    actor: &Actor,
+    action: SmartFolderAction,
+    folder: &SmartFolderFacts,
+) -> Result<(), Denial> {
+    let as_action = match action {
+        SmartFolderAction::View => Action::ViewMetadata,
+        SmartFolderAction::Manage => Action::Edit,
+    };
+    if !actor.scope().permits(as_action) {
+        return Err(Denial::KeyScopeLacksAction { action: as_action });
+    }
+    let (user_id, org) = match actor {
+        Actor::Anonymous => return Err(Denial::Unauthenticated),
+        Actor::System => return Ok(()),
+        Actor::Visitor { .. } => {
+            return Err(Denial::ActorKindLacksAction {
+                kind: ActorKind::Visitor,
+                action: as_action,
+            });
+        }
+        Actor::Partner {
+            org_allowlisted: false,
+            ..
+        } => return Err(Denial::PartnerNotAllowlisted),
+        Actor::Member {
+            role: Role::Admin, ..
+        } => return Ok(()),
+        Actor::Member { user_id, .. } => (*user_id, None),
+        Actor::Partner {
+            user_id, org_id, ..
+        } => (*user_id, Some(*org_id)),
+    };
+    if org.is_some() && folder.sharing != SmartFolderSharing::Private {
+        // A partner's own folder is private; a folder shared with it is
+        // someone else's.
+        if action == SmartFolderAction::Manage || folder.owner_id == user_id {
+            return Err(Denial::PartnerMayNotShare);
+        }
+    }
+    if folder.owner_id == user_id {
+        return Ok(());
+    }
+    let shared = match (folder.sharing, org) {
+        (SmartFolderSharing::Members, None) => true,
+        (SmartFolderSharing::Partner(with), Some(mine)) => with == mine,
+        _ => false,
+    };
+    match (action, shared) {
+        (SmartFolderAction::View, true) => Ok(()),
+        (SmartFolderAction::Manage, true) => Err(Denial::NotOwner),
+        (_, false) => Err(Denial::NotShared),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -978,6 +1077,114 @@ mod tests {
 
     fn scoped(actor: Actor, scope: KeyScope) -> Actor {
         actor.with_scope(scope)
+    }
+
+    #[test]
+    fn smart_folders_open_for_their_owner_and_whom_they_are_shared_with() {
+        let owner = Uuid::from_u128(7);
+        let org = Uuid::from_u128(2);
+        let other_org = Uuid::from_u128(3);
+        let editor = Actor::Member {
+            user_id: owner,
+            role: Role::Editor,
+            scope: KeyScope::FULL,
+        };
+        let colleague = member(Role::Viewer);
+        let admin = member(Role::Admin);
+        let partner_user = partner(true);
+        let cut_off = partner(false);
+        let visitor = Actor::Visitor {
+            share_link_id: Uuid::nil(),
+        };
+        let facts = |sharing| SmartFolderFacts {
+            owner_id: owner,
+            sharing,
+        };
+        use SmartFolderAction::{Manage, View};
+        use SmartFolderSharing::{Members, Partner, Private};
+        let cases: Vec<(
+            &Actor,
+            SmartFolderAction,
+            SmartFolderSharing,
+            Result<(), Denial>,
+        )> = vec![
+            (&editor, View, Private, Ok(())),
+            (&editor, Manage, Private, Ok(())),
+            (&colleague, View, Private, Err(Denial::NotShared)),
+            (&colleague, View, Members, Ok(())),
+            (&colleague, Manage, Members, Err(Denial::NotOwner)),
+            (&admin, Manage, Private, Ok(())),
+            (&partner_user, View, Members, Err(Denial::NotShared)),
+            (&partner_user, View, Partner(org), Ok(())),
+            (
+                &partner_user,
+                View,
+                Partner(other_org),
+                Err(Denial::NotShared),
+            ),
+            (
+                &partner_user,
+                Manage,
+                Partner(org),
+                Err(Denial::PartnerMayNotShare),
+            ),
+            (&colleague, View, Partner(org), Err(Denial::NotShared)),
+            (
+                &cut_off,
+                View,
+                Partner(org),
+                Err(Denial::PartnerNotAllowlisted),
+            ),
+            (
+                &Actor::Anonymous,
+                View,
+                Members,
+                Err(Denial::Unauthenticated),
+            ),
+            (
+                &visitor,
+                View,
+                Members,
+                Err(Denial::ActorKindLacksAction {
+                    kind: ActorKind::Visitor,
+                    action: Action::ViewMetadata,
+                }),
+            ),
+        ];
+        for (actor, action, sharing, want) in cases {
+            assert_eq!(
+                authorize_smart_folder(actor, action, &facts(sharing)),
+                want,
+                "{actor:?} {action:?} {sharing:?}"
+            );
+        }
+        // A partner's own folder stays private.
+        let own = SmartFolderFacts {
+            owner_id: Uuid::from_u128(1),
+            sharing: Private,
+        };
+        assert_eq!(authorize_smart_folder(&partner_user, Manage, &own), Ok(()));
+        let shared_own = SmartFolderFacts {
+            owner_id: Uuid::from_u128(1),
+            sharing: Members,
+        };
+        assert_eq!(
+            authorize_smart_folder(&partner_user, Manage, &shared_own),
+            Err(Denial::PartnerMayNotShare)
+        );
+        // A read-only key may open but not change.
+        let read_only = scoped(
+            editor.clone(),
+            KeyScope {
+                write: false,
+                ..KeyScope::FULL
+            },
+        );
+        assert!(authorize_smart_folder(&read_only, View, &facts(Private)).is_ok());
+        assert!(matches!(
+            authorize_smart_folder(&read_only, Manage, &facts(Private)),
+            Err(Denial::KeyScopeLacksAction { .. })
+        ));
     }
 
     /// Every combination of scopes, for every member role and a partner, on

@@ -22,6 +22,7 @@ mod m20261207_000014_moderation;
 mod m20261207_000015_upload_presets;
 mod m20261207_000016_moderation_rules;
 mod m20261208_000017_search;
+mod m20261208_000018_smart_folders;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_upload_presets::Migration),
             Box::new(m20261207_000016_moderation_rules::Migration),
             Box::new(m20261208_000017_search::Migration),
+            Box::new(m20261208_000018_smart_folders::Migration),
         ]
     }
 }

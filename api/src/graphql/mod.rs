@@ -18,6 +18,7 @@ mod presets;
 mod query;
 mod search;
 mod share;
+mod smart_folders;
 mod subscription;
 pub mod types;
 pub mod usage;
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     AssetQuery,
     share::ShareQuery,
     search::SearchQuery,
+    smart_folders::SmartFolderQuery,
     licenses::LicenseQuery,
     usage::UsageQueryRoot,
     api_keys::ApiKeyQuery,
@@ -64,6 +66,7 @@ pub struct MutationRoot(
     webhooks::WebhookMutation,
     moderation::ModerationMutation,
     presets::PresetMutation,
+    smart_folders::SmartFolderMutation,
 );
 pub use subscription::SubscriptionRoot;
 

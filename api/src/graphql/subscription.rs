@@ -8,6 +8,7 @@ use super::types::AuditEvent;
 use super::{require_auth, state};
 use crate::services::asset_events::{self, AssetEventKind, Delivery};
 use crate::services::auth::authenticate_session;
+use crate::services::smart_folders;
 use vitrine_worker::BusEvent;
 
 /// The subscription root: the streams of each module, merged.
@@ -54,13 +55,27 @@ impl CoreSubscription {
     /// organisation allowlist and grants). An event about an asset the
     /// subscriber saw until this very change (trashed, withdrawn, moved away)
     /// comes without the asset. A revoked or expired session ends the stream.
+    ///
+    /// With `smartFolderId`, only events about assets in that smart folder
+    /// after the change (its search, run as the subscriber), and events about
+    /// assets this stream delivered as in it that have just left it.
     async fn asset_events(
         &self,
         ctx: &Context<'_>,
+        smart_folder_id: Option<async_graphql::ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AssetEvent>>> {
         let state = state(ctx)?.clone();
         let auth = require_auth(ctx)?.clone();
         let session_id = auth.session_id;
+        let smart_folder = match &smart_folder_id {
+            Some(id) => {
+                let id = super::parse_id(id, "smartFolderId")?;
+                smart_folders::get(&state, &auth.actor, id).await?;
+                Some(id)
+            }
+            None => None,
+        };
+        let mut inside: std::collections::HashSet<uuid::Uuid> = std::collections::HashSet::new();
         let mut receiver = state.bus.subscribe();
         Ok(async_stream::stream! {
             loop {
@@ -90,6 +105,41 @@ impl CoreSubscription {
                         continue;
                     }
                 };
+                if matches!(delivery, Delivery::Nothing) {
+                    continue;
+                }
+                if let Some(folder_id) = smart_folder {
+                    // The folder is read again: renamed, re-searched or no
+                    // longer shared, the stream follows (or ends, at the first
+                    // event it would have delivered).
+                    let folder = match smart_folders::get(&state, &actor, folder_id).await {
+                        Ok(f) => f,
+                        Err(e) => {
+                            yield Err(e.into());
+                            break;
+                        }
+                    };
+                    let now_inside = match &delivery {
+                        Delivery::With(_) => {
+                            match smart_folders::contains(&state, &actor, &folder, asset_id).await {
+                                Ok(b) => b,
+                                Err(e) => {
+                                    yield Err(e.into());
+                                    continue;
+                                }
+                            }
+                        }
+                        _ => false,
+                    };
+                    let was_inside = if now_inside {
+                        !inside.insert(asset_id)
+                    } else {
+                        inside.remove(&asset_id)
+                    };
+                    if !now_inside && !was_inside {
+                        continue;
+                    }
+                }
                 let asset = match delivery {
                     Delivery::Nothing => continue,
                     Delivery::With(a) => Some(Asset::from(a)),

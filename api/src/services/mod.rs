@@ -20,6 +20,7 @@ pub mod partners;
 pub mod presets;
 pub mod search;
 pub mod share_links;
+pub mod smart_folders;
 pub mod usage;
 pub mod users;
 pub mod webhooks;

@@ -447,6 +447,22 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The number of matches (for a smart folder's `count`).
+    pub async fn count(&self, state: &AppState) -> ApiResult<u64> {
+        let Some(cond) = self.cond.clone() else {
+            return Ok(0);
+        };
+        let mut q = self.base(cond);
+        q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
+        let n: i64 = match state.db.query_one(&q).await? {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
 /// How many matches have one value of a facet (`value` is null for assets
 /// without one, e.g. at the root for folders).
 #[derive(Debug, Clone, PartialEq, Eq)]

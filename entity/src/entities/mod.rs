@@ -23,6 +23,7 @@ pub mod session;
 pub mod share_link;
 pub mod share_link_asset;
 pub mod share_visit;
+pub mod smart_folder;
 pub mod upload_preset;
 pub mod usage_daily;
 pub mod usage_monthly;
