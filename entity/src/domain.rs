@@ -408,6 +408,8 @@ audit_actions! {
     SmartFolderUpdated = "SMART_FOLDER_UPDATED",
     /// A smart folder was deleted.
     SmartFolderDeleted = "SMART_FOLDER_DELETED",
+    /// A run recomputing the library's automatic tags started (or resumed).
+    RetagRunStarted = "RETAG_RUN_STARTED",
     /// An asset was created by its first upload.
     AssetCreated = "ASSET_CREATED",
     /// A new version of an asset was uploaded.

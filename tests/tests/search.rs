@@ -529,3 +529,135 @@ async fn similar_to_finds_near_duplicates_by_perceptual_hash() {
         .await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
 }
+
+#[tokio::test]
+async fn a_retag_run_applies_changed_rules_to_the_library_and_keeps_removals() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation { createUploadPreset(input: { name: \"Shoot\", tags: [\"ss26\"] }) { id } }",
+            json!({}),
+        )
+        .await;
+    let preset = body["data"]["createUploadPreset"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let file = UploadFile::new("p.png", "image/png", fixture("coffee.png"));
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let a = app
+            .upload_asset(
+                &admin,
+                &file,
+                json!({ "presetId": preset, "title": format!("P{i}"), "tags": ["hand"] }),
+            )
+            .await;
+        assert_eq!(
+            a["tags"],
+            json!(["hand", "landscape", "low-res", "ss26"]),
+            "{a}"
+        );
+        ids.push(a["id"].as_str().unwrap().to_owned());
+    }
+    assert!(app.wait_until_processed(Duration::from_secs(30)).await);
+    // A person removes the shape tag of the first.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { updateAsset(id: $id, input: { tags: [\"hand\", \"low-res\", \"ss26\"] }) { id } }",
+            json!({ "id": ids[0] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // The rule changes; uploads already made keep their tags until a run.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { updateUploadPreset(id: $id, input: { name: \"Shoot\", tags: [\"ss27\"] }) { id } }",
+            json!({ "id": preset }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // The tags apart from the colours (which processing adds meanwhile).
+    let tags_of = |body: &Value| {
+        let mut t: Vec<String> = body["data"]["asset"]["tagDetails"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .filter(|t| t["source"] != "AUTO_COLOR")
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        t.sort();
+        json!(t)
+    };
+    let body = app.gql(Some(&admin), TAGS, json!({ "id": ids[1] })).await;
+    assert_eq!(
+        tags_of(&body),
+        json!(["hand", "landscape", "low-res", "ss26"])
+    );
+
+    // Only administrators start runs.
+    app.create_member("e@vitrine.test", vitrine_entity::Role::Editor)
+        .await;
+    let token = app.login("e@vitrine.test", vitrine_tests::PASSWORD).await;
+    let body = app
+        .gql(Some(&token), "mutation { startRetagRun { id } }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation { startRetagRun { id state total } }",
+            json!({}),
+        )
+        .await;
+    let run = body["data"]["startRetagRun"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    assert_eq!(body["data"]["startRetagRun"]["total"], 3);
+    let mut done = Value::Null;
+    for _ in 0..200 {
+        let body = app
+            .gql(
+                Some(&admin),
+                "query($id: ID!) { retagRun(id: $id) { state processed changed total finishedAt } }",
+                json!({ "id": run }),
+            )
+            .await;
+        if body["data"]["retagRun"]["state"] == "DONE" {
+            done = body["data"]["retagRun"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["processed"], 3, "{done}");
+    assert_eq!(done["changed"], 3, "{done}");
+    let first = app.gql(Some(&admin), TAGS, json!({ "id": ids[0] })).await;
+    assert_eq!(tags_of(&first), json!(["hand", "low-res", "ss27"]));
+    for id in &ids[1..] {
+        let body = app.gql(Some(&admin), TAGS, json!({ "id": id })).await;
+        assert_eq!(
+            tags_of(&body),
+            json!(["hand", "landscape", "low-res", "ss27"])
+        );
+        assert_eq!(
+            source_of(&body["data"]["asset"], "ss27").as_deref(),
+            Some("AUTO_RULE")
+        );
+        assert_eq!(
+            source_of(&body["data"]["asset"], "hand").as_deref(),
+            Some("MANUAL")
+        );
+    }
+    // Search follows the new tags.
+    let r = search(&app, &admin, "ss27", json!({})).await;
+    assert_eq!(r["totalCount"], 3);
+    let r = search(&app, &admin, "ss26", json!({})).await;
+    assert_eq!(r["totalCount"], 0);
+}

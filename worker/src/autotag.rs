@@ -8,13 +8,20 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
 use uuid::Uuid;
-use vitrine_entity::TagSource;
-use vitrine_entity::entities::{asset, asset_tag, asset_tag_suppression, upload_preset};
+use vitrine_entity::audit::{NewEvent, SYSTEM};
+use vitrine_entity::entities::{asset, asset_tag, asset_tag_suppression, retag_run, upload_preset};
+use vitrine_entity::{AuditAction, TagSource};
 
 use crate::render::ImageMetadata;
+use crate::runner::WorkerDeps;
 use crate::search_index::Current;
+use crate::tx::Tx;
 
 /// Most automatic tags an asset gets.
 pub const MAX_AUTO_TAGS: usize = 40;
@@ -295,6 +302,68 @@ pub async fn retag<C: ConnectionTrait>(
     let changed = apply(conn, asset.id, &wanted).await?;
     crate::search_index::write(conn, asset, &current, None, now).await?;
     Ok(changed)
+}
+
+/// What one batch of a retag run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub processed: u64,
+    /// Another batch follows.
+    pub more: bool,
+}
+
+/// Retags the next `batch` assets of a run (by id, after its cursor) in one
+/// transaction that also moves the cursor and the counts, and records an
+/// ASSET_RETAGGED event per asset whose tags changed (live feeds and smart
+/// folders follow): a crash loses at most the batch in flight, which the
+/// retried job does again. A run that is not RUNNING does nothing.
+pub async fn run_batch(deps: &WorkerDeps, run_id: Uuid, batch: u64) -> Result<Step, DbErr> {
+    let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
+    let now = tx.now();
+    let idle = Step {
+        processed: 0,
+        more: false,
+    };
+    let Some(run) = retag_run::Entity::find_by_id(run_id).one(tx.conn()).await? else {
+        return Ok(idle);
+    };
+    if run.state != retag_run::RUNNING {
+        return Ok(idle);
+    }
+    let mut query = asset::Entity::find()
+        .filter(asset::Column::DeletedAt.is_null())
+        .order_by_asc(asset::Column::Id)
+        .limit(batch);
+    if let Some(cursor) = run.cursor {
+        query = query.filter(asset::Column::Id.gt(cursor));
+    }
+    let assets = query.all(tx.conn()).await?;
+    let mut changed = 0;
+    for a in &assets {
+        if retag(tx.conn(), a, Rules::Current, now).await? {
+            changed += 1;
+            tx.audit(
+                NewEvent::new(AuditAction::AssetRetagged, SYSTEM)
+                    .target("asset", a.id)
+                    .details(json!({ "retagRun": run_id, "automatic": true })),
+            )
+            .await?;
+        }
+    }
+    let processed = assets.len() as u64;
+    let more = processed == batch;
+    let mut active: retag_run::ActiveModel = run.clone().into();
+    active.cursor = Set(assets.last().map(|a| a.id).or(run.cursor));
+    active.processed = Set(run.processed + processed as i64);
+    active.changed = Set(run.changed + changed);
+    active.updated_at = Set(now);
+    if !more {
+        active.state = Set(retag_run::DONE.into());
+        active.finished_at = Set(Some(now));
+    }
+    active.update(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(Step { processed, more })
 }
 
 #[cfg(test)]

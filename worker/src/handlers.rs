@@ -15,7 +15,7 @@ use vitrine_entity::entities::session;
 
 use crate::jobs::{
     CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
-    ReconcileProcessing, RetagRenditions, UsageRollup,
+    ReconcileProcessing, RetagLibrary, RetagRenditions, UsageRollup,
 };
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;
@@ -68,6 +68,24 @@ pub(crate) async fn retag_renditions(
     })
     .await
 }
+
+/// Runs one batch of a retag run and enqueues the next.
+pub(crate) async fn retag_library(
+    job: RetagLibrary,
+    deps: Data<WorkerDeps>,
+) -> Result<u64, BoxDynError> {
+    guarded("retag-library", async move {
+        let step = crate::autotag::run_batch(&deps, job.run_id, RETAG_BATCH).await?;
+        if step.more {
+            deps.queue.enqueue_retag_library(job.run_id).await?;
+        }
+        Ok(step.processed)
+    })
+    .await
+}
+
+/// Assets per batch of a retag run (one transaction each).
+const RETAG_BATCH: u64 = 200;
 
 /// Re-enqueues lost processing.
 pub(crate) async fn reconcile_processing(

@@ -53,6 +53,17 @@ impl Job for RetagRenditions {
 }
 
 /// Re-enqueues versions whose processing was lost. Enqueued every 30 s.
+/// One batch of a retag run (it enqueues the next batch itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetagLibrary {
+    pub run_id: uuid::Uuid,
+}
+
+impl Job for RetagLibrary {
+    const QUEUE: &'static str = "v1:retag-library";
+    const MAX_ATTEMPTS: usize = 5;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReconcileProcessing {
     pub tick: u64,

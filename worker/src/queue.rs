@@ -11,7 +11,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
 use crate::jobs::{
     CollectGarbageBlobs, Job, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
-    ReconcileProcessing, RetagRenditions, UsageRollup,
+    ReconcileProcessing, RetagLibrary, RetagRenditions, UsageRollup,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +205,11 @@ impl Queue {
     /// Enqueues re-tagging of stored renditions (one asset's, or all).
     pub async fn enqueue_retag(&self, asset_id: Option<uuid::Uuid>) -> Result<(), QueueError> {
         self.push(RetagRenditions { asset_id }, None).await
+    }
+
+    /// Enqueues the next batch of a retag run.
+    pub async fn enqueue_retag_library(&self, run_id: uuid::Uuid) -> Result<(), QueueError> {
+        self.push(RetagLibrary { run_id }, None).await
     }
 
     /// Enqueues a reconciliation pass for a scheduler tick (once per tick).

@@ -16,7 +16,7 @@ use crate::events::EventBus;
 use crate::handlers;
 use crate::jobs::{
     CollectGarbageBlobs, LicenseTakedown, ProcessVersion, PurgeExpiredSessions,
-    ReconcileProcessing, RetagRenditions, UsageRollup,
+    ReconcileProcessing, RetagLibrary, RetagRenditions, UsageRollup,
 };
 use crate::queue::Queue;
 use crate::storage::BlobStore;
@@ -271,6 +271,7 @@ pub async fn run_workers(
         handlers::retag_renditions,
         1
     );
+    let monitor = register!(monitor, deps, RetagLibrary, handlers::retag_library, 1);
     let monitor = register!(
         monitor,
         deps,

@@ -16,6 +16,7 @@ mod mutation;
 mod node;
 mod presets;
 mod query;
+mod retag_runs;
 mod search;
 mod share;
 mod smart_folders;
@@ -44,6 +45,7 @@ pub struct QueryRoot(
     share::ShareQuery,
     search::SearchQuery,
     smart_folders::SmartFolderQuery,
+    retag_runs::RetagRunQuery,
     licenses::LicenseQuery,
     usage::UsageQueryRoot,
     api_keys::ApiKeyQuery,
@@ -67,6 +69,7 @@ pub struct MutationRoot(
     moderation::ModerationMutation,
     presets::PresetMutation,
     smart_folders::SmartFolderMutation,
+    retag_runs::RetagRunMutation,
 );
 pub use subscription::SubscriptionRoot;
 

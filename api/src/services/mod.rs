@@ -18,6 +18,7 @@ pub mod moderation;
 pub mod ownership;
 pub mod partners;
 pub mod presets;
+pub mod retag_runs;
 pub mod search;
 pub mod share_links;
 pub mod smart_folders;

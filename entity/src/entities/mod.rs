@@ -19,6 +19,7 @@ pub mod moderation_blocklist;
 pub mod ownership_profile;
 pub mod partner_org;
 pub mod rendition;
+pub mod retag_run;
 pub mod session;
 pub mod share_link;
 pub mod share_link_asset;
