@@ -233,13 +233,20 @@ pub async fn derive_for<C: ConnectionTrait>(
     }))
 }
 
+/// What [`apply`] left: the asset's tags, sorted, and whether they changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub tags: Vec<String>,
+    pub changed: bool,
+}
+
 /// Makes an asset's automatic tags exactly `wanted` (less the suppressed
-/// ones); manual tags stay as they are. Returns whether anything changed.
+/// ones); manual tags stay as they are.
 pub async fn apply<C: ConnectionTrait>(
     conn: &C,
     asset_id: Uuid,
     wanted: &[(String, TagSource)],
-) -> Result<bool, DbErr> {
+) -> Result<Applied, DbErr> {
     let existing: BTreeMap<String, TagSource> = asset_tag::Entity::find()
         .filter(asset_tag::Column::AssetId.eq(asset_id))
         .all(conn)
@@ -274,6 +281,16 @@ pub async fn apply<C: ConnectionTrait>(
         })
         .collect();
     let changed = !stale.is_empty() || !new.is_empty();
+    let mut tags: Vec<String> = existing
+        .keys()
+        .filter(|t| !stale.contains(t))
+        .cloned()
+        .chain(new.iter().filter_map(|m| match &m.tag {
+            Set(t) => Some(t.clone()),
+            _ => None,
+        }))
+        .collect();
+    tags.sort();
     if !stale.is_empty() {
         asset_tag::Entity::delete_many()
             .filter(asset_tag::Column::AssetId.eq(asset_id))
@@ -286,7 +303,7 @@ pub async fn apply<C: ConnectionTrait>(
             .exec_without_returning(conn)
             .await?;
     }
-    Ok(changed)
+    Ok(Applied { tags, changed })
 }
 
 /// Re-derives and applies an asset's automatic tags, then refreshes its
@@ -298,10 +315,21 @@ pub async fn retag<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let current = Current::of(conn, asset).await?;
-    let wanted = derive_for(conn, asset, &current, rules).await?;
-    let changed = apply(conn, asset.id, &wanted).await?;
-    crate::search_index::write(conn, asset, &current, None, now).await?;
-    Ok(changed)
+    retag_current(conn, asset, &current, rules, now).await
+}
+
+/// [`retag`], for a caller that has the current version at hand.
+pub async fn retag_current<C: ConnectionTrait>(
+    conn: &C,
+    asset: &asset::Model,
+    current: &Current,
+    rules: Rules,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let wanted = derive_for(conn, asset, current, rules).await?;
+    let applied = apply(conn, asset.id, &wanted).await?;
+    crate::search_index::write(conn, asset, current, Some(&applied.tags), None, now).await?;
+    Ok(applied.changed)
 }
 
 /// What one batch of a retag run did.

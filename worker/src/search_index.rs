@@ -70,11 +70,16 @@ impl Current {
             Some(v) => asset_version::Entity::find_by_id(v).one(conn).await?,
             None => None,
         };
+        Ok(Self::from_version(version))
+    }
+
+    /// From a version the caller already read.
+    pub fn from_version(version: Option<asset_version::Model>) -> Self {
         let metadata = version
             .as_ref()
             .and_then(|v| v.metadata.as_deref())
             .and_then(|m| serde_json::from_str(m).ok());
-        Ok(Current { version, metadata })
+        Current { version, metadata }
     }
 }
 
@@ -93,26 +98,34 @@ pub async fn refresh<C: ConnectionTrait>(
         return Ok(());
     };
     let current = Current::of(conn, &a).await?;
-    write(conn, &a, &current, None, now).await
+    write(conn, &a, &current, None, None, now).await
 }
 
-/// Writes the search document of `a` from its current version; `path` is
-/// its folder path when the caller already has it.
+/// Writes the search document of `a` from its current version; `tags` and
+/// `path` (its folder path) when the caller already has them.
 pub async fn write<C: ConnectionTrait>(
     conn: &C,
     a: &asset::Model,
     current: &Current,
+    tags: Option<&[String]>,
     path: Option<&[String]>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let tags: Vec<String> = asset_tag::Entity::find()
-        .filter(asset_tag::Column::AssetId.eq(a.id))
-        .order_by_asc(asset_tag::Column::Tag)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|t| t.tag)
-        .collect();
+    let read_tags;
+    let tags = match tags {
+        Some(t) => t,
+        None => {
+            read_tags = asset_tag::Entity::find()
+                .filter(asset_tag::Column::AssetId.eq(a.id))
+                .order_by_asc(asset_tag::Column::Tag)
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|t| t.tag)
+                .collect::<Vec<String>>();
+            &read_tags
+        }
+    };
     let loaded;
     let path = match path {
         Some(p) => p,
@@ -226,7 +239,7 @@ pub async fn refresh_under<C: ConnectionTrait>(
             .await?;
         for a in assets {
             let current = Current::of(conn, &a).await?;
-            write(conn, &a, &current, Some(&path), now).await?;
+            write(conn, &a, &current, None, Some(&path), now).await?;
             done += 1;
         }
     }

@@ -423,9 +423,11 @@ async fn make_current(
     active.awaiting_moderation = Set(version.moderation_state.holds_back());
     active.updated_at = Set(tx.now());
     let updated = active.update(tx.conn()).await?;
-    vitrine_worker::autotag::retag(
+    let current = vitrine_worker::search_index::Current::from_version(Some(version.clone()));
+    vitrine_worker::autotag::retag_current(
         tx.conn(),
         &updated,
+        &current,
         vitrine_worker::autotag::Rules::Current,
         tx.now(),
     )
@@ -896,7 +898,8 @@ pub async fn update_asset(
     active.updated_at = Set(tx.now());
     let updated = active.update(tx.conn()).await?;
     let current = vitrine_worker::search_index::Current::of(tx.conn(), &updated).await?;
-    vitrine_worker::search_index::write(tx.conn(), &updated, &current, None, tx.now()).await?;
+    vitrine_worker::search_index::write(tx.conn(), &updated, &current, None, None, tx.now())
+        .await?;
     for e in events {
         tx.audit(e).await?;
     }
