@@ -64,12 +64,34 @@ pub async fn build_state_with(
     {
         let db = db.clone();
         tokio::spawn(async move {
+            let mut built = 0;
             loop {
-                match vitrine_worker::search_index::index_missing(&db, 200, chrono::Utc::now())
-                    .await
-                {
-                    Ok(0) => break,
-                    Ok(n) => tracing::info!(indexed = n, "search documents built"),
+                // One transaction per batch (one commit, not one per row).
+                let batch = async {
+                    use sea_orm::TransactionTrait;
+                    let tx = db.begin().await?;
+                    let n =
+                        vitrine_worker::search_index::index_missing(&tx, 200, chrono::Utc::now())
+                            .await?;
+                    tx.commit().await?;
+                    Ok::<u64, sea_orm::DbErr>(n)
+                };
+                match batch.await {
+                    Ok(0) => {
+                        // Statistics for the planner once a large library is
+                        // indexed (it would otherwise guess one row per word
+                        // until the next automatic analysis).
+                        if built >= 1000
+                            && let Err(e) = vitrine_worker::search_index::analyze(&db).await
+                        {
+                            tracing::warn!(error = %e, "analysing the search documents failed");
+                        }
+                        break;
+                    }
+                    Ok(n) => {
+                        built += n;
+                        tracing::info!(indexed = n, "search documents built");
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "building search documents failed; next start retries");
                         break;

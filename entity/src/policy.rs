@@ -988,6 +988,10 @@ pub enum SmartFolderAction {
     View,
     /// Create, rename, change the search or the sharing, delete.
     Manage,
+    /// Make a share link over it: visitors then see what its search finds,
+    /// run as the link's creator, each asset still within what the creator
+    /// may share at that moment (decided per asset by [`authorize`]).
+    Share,
 }
 
 /// Whether `actor` may do `action` with a smart folder. What it then shows
@@ -1001,6 +1005,7 @@ pub fn authorize_smart_folder(
     let as_action = match action {
         SmartFolderAction::View => Action::ViewMetadata,
         SmartFolderAction::Manage => Action::Edit,
+        SmartFolderAction::Share => Action::Share,
     };
     if !actor.scope().permits(as_action) {
         return Err(Denial::KeyScopeLacksAction { action: as_action });
@@ -1026,10 +1031,12 @@ pub fn authorize_smart_folder(
             user_id, org_id, ..
         } => (*user_id, Some(*org_id)),
     };
-    if org.is_some() && folder.sharing != SmartFolderSharing::Private {
+    if org.is_some() {
         // A partner's own folder is private; a folder shared with it is
-        // someone else's.
-        if action == SmartFolderAction::Manage || folder.owner_id == user_id {
+        // someone else's; and partners make no share links.
+        let sharing = folder.sharing != SmartFolderSharing::Private
+            && (action == SmartFolderAction::Manage || folder.owner_id == user_id);
+        if sharing || action == SmartFolderAction::Share {
             return Err(Denial::PartnerMayNotShare);
         }
     }
@@ -1042,7 +1049,7 @@ pub fn authorize_smart_folder(
         _ => false,
     };
     match (action, shared) {
-        (SmartFolderAction::View, true) => Ok(()),
+        (SmartFolderAction::View | SmartFolderAction::Share, true) => Ok(()),
         (SmartFolderAction::Manage, true) => Err(Denial::NotOwner),
         (_, false) => Err(Denial::NotShared),
     }
@@ -1100,7 +1107,7 @@ mod tests {
             owner_id: owner,
             sharing,
         };
-        use SmartFolderAction::{Manage, View};
+        use SmartFolderAction::{Manage, Share, View};
         use SmartFolderSharing::{Members, Partner, Private};
         let cases: Vec<(
             &Actor,
@@ -1129,6 +1136,17 @@ mod tests {
                 Err(Denial::PartnerMayNotShare),
             ),
             (&colleague, View, Partner(org), Err(Denial::NotShared)),
+            // A link over a folder: whoever may open it, partners never.
+            (&editor, Share, Private, Ok(())),
+            (&colleague, Share, Members, Ok(())),
+            (&colleague, Share, Private, Err(Denial::NotShared)),
+            (&admin, Share, Private, Ok(())),
+            (
+                &partner_user,
+                Share,
+                Partner(org),
+                Err(Denial::PartnerMayNotShare),
+            ),
             (
                 &cut_off,
                 View,
@@ -1164,6 +1182,10 @@ mod tests {
             sharing: Private,
         };
         assert_eq!(authorize_smart_folder(&partner_user, Manage, &own), Ok(()));
+        assert_eq!(
+            authorize_smart_folder(&partner_user, Share, &own),
+            Err(Denial::PartnerMayNotShare)
+        );
         let shared_own = SmartFolderFacts {
             owner_id: Uuid::from_u128(1),
             sharing: Members,
@@ -1183,6 +1205,10 @@ mod tests {
         assert!(authorize_smart_folder(&read_only, View, &facts(Private)).is_ok());
         assert!(matches!(
             authorize_smart_folder(&read_only, Manage, &facts(Private)),
+            Err(Denial::KeyScopeLacksAction { .. })
+        ));
+        assert!(matches!(
+            authorize_smart_folder(&read_only, Share, &facts(Private)),
             Err(Denial::KeyScopeLacksAction { .. })
         ));
     }

@@ -23,6 +23,7 @@ mod m20261207_000015_upload_presets;
 mod m20261207_000016_moderation_rules;
 mod m20261208_000017_search;
 mod m20261208_000018_smart_folders;
+mod m20261208_000019_smart_folder_links;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_moderation_rules::Migration),
             Box::new(m20261208_000017_search::Migration),
             Box::new(m20261208_000018_smart_folders::Migration),
+            Box::new(m20261208_000019_smart_folder_links::Migration),
         ]
     }
 }

@@ -661,3 +661,109 @@ async fn a_retag_run_applies_changed_rules_to_the_library_and_keeps_removals() {
     let r = search(&app, &admin, "ss26", json!({})).await;
     assert_eq!(r["totalCount"], 0);
 }
+
+/// The automatic tags of an uploaded file once processed.
+async fn auto_tags_of(app: &TestApp, admin: &str, name: &str, bytes: Vec<u8>) -> Value {
+    let id = app
+        .upload_asset(
+            admin,
+            &UploadFile::new(name, "image/jpeg", bytes),
+            json!({}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(app.wait_until_processed(Duration::from_secs(120)).await);
+    app.gql(Some(admin), TAGS, json!({ "id": id })).await["data"]["asset"].clone()
+}
+
+fn with_source(asset: &Value, source: &str) -> Vec<String> {
+    asset["tagDetails"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{asset}"))
+        .iter()
+        .filter(|t| t["source"] == source)
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Real photographs with what anyone sees in them: their shape as shown
+/// (after the EXIF orientation) and a colour that covers much of them. The
+/// committed rotated fixtures always; a selection of the shared corpus
+/// (`../shared/corpus`, looked at by eye) where it is present.
+#[tokio::test]
+async fn automatic_tags_match_what_the_photographs_show() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    // A 1920×1280 Canon frame stored sideways (orientation 6): portrait as
+    // shown; 2572×1740 turned upside down (3): still landscape.
+    let storm = auto_tags_of(&app, &admin, "storm.jpg", fixture("storm-orient6-gps.jpg")).await;
+    let exif = with_source(&storm, "AUTO_EXIF");
+    assert!(exif.contains(&"portrait".to_owned()), "{storm}");
+    assert!(exif.contains(&"canon".to_owned()), "{storm}");
+    let picture = auto_tags_of(
+        &app,
+        &admin,
+        "picture.jpg",
+        fixture("picture0b-orient3-gps.jpg"),
+    )
+    .await;
+    assert!(
+        with_source(&picture, "AUTO_EXIF").contains(&"landscape".to_owned()),
+        "{picture}"
+    );
+
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    if !corpus.is_dir() {
+        eprintln!("{} absent: the corpus half is skipped", corpus.display());
+        app.finish().await;
+        return;
+    }
+    // (file, shape, colours of which it must have one; greys only)
+    let known: [(&str, &str, &[&str], bool); 6] = [
+        ("mate_YellowFlower.jpg", "landscape", &["yellow"], false),
+        ("mate_LadyBird.jpg", "landscape", &["green"], false),
+        ("mate_Garden.jpg", "landscape", &["green"], false),
+        // A sand floor and a bean bag.
+        (
+            "lomiri16_Wine_by_Jakkub_Mede.jpg",
+            "portrait",
+            &["beige", "brown", "orange"],
+            false,
+        ),
+        // Two spaniels at a grey-white wooden house.
+        (
+            "lomiri16_friends_by_Aitzol_Berasategi.jpg",
+            "portrait",
+            &["gray", "white", "beige"],
+            false,
+        ),
+        // A greyscale JPEG: no hue at all.
+        ("plasma_Grey_2560x1600.jpg", "landscape", &[], true),
+    ];
+    for (file, shape, one_of, greys_only) in known {
+        let bytes = std::fs::read(corpus.join(file)).unwrap();
+        let asset = auto_tags_of(&app, &admin, file, bytes).await;
+        assert!(
+            with_source(&asset, "AUTO_EXIF").contains(&shape.to_owned()),
+            "{file}: {asset}"
+        );
+        let colours = with_source(&asset, "AUTO_COLOR");
+        assert!(!colours.is_empty(), "{file}: {asset}");
+        assert!(
+            one_of.is_empty() || one_of.iter().any(|c| colours.iter().any(|x| x == c)),
+            "{file}: {colours:?}"
+        );
+        if greys_only {
+            assert!(
+                colours
+                    .iter()
+                    .all(|c| ["black", "white", "gray"].contains(&c.as_str())),
+                "{file}: {colours:?}"
+            );
+        }
+    }
+    app.finish().await;
+}

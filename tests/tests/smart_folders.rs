@@ -1,13 +1,18 @@
 //! Smart folders from the outside: a saved search shared with a partner
 //! shows it only its own assets, gains an asset the moment it qualifies and
 //! loses it the moment its license ends; the partner's live feed filtered by
-//! the folder follows; only the owner changes it; nobody else opens it.
+//! the folder follows; only the owner changes it; nobody else opens it. A
+//! share link over a smart folder shows its visitors what the search finds
+//! at each visit.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use vitrine_entity::Clock;
-use vitrine_tests::{TestApp, UploadFile, error_code, fixture, spawn_with};
+use vitrine_tests::share::{
+    create_link, delivery_urls, link_url, published, visit_cookie, visitor,
+};
+use vitrine_tests::{PASSWORD, TestApp, UploadFile, error_code, fixture, spawn_with};
 
 const CREATE: &str = "mutation($i: SmartFolderInput!) { createSmartFolder(input: $i) { id name sharing partnerOrgId filter } }";
 const OPEN: &str = "query($id: ID!) { smartFolder(id: $id) { name count assets(first: 20) { totalCount edges { node { id title } } facets { tags { value count } } } } }";
@@ -50,6 +55,7 @@ async fn a_shared_smart_folder_follows_tags_and_licenses_live_and_shows_a_partne
     })
     .await;
     let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
     let p = app.create_partner(&admin, "Maison P", "p@p.test").await;
     let q = app.create_partner(&admin, "Maison Q", "q@q.test").await;
     let granted = app.create_folder(&admin, None, "For P").await;
@@ -81,6 +87,8 @@ async fn a_shared_smart_folder_follows_tags_and_licenses_live_and_shows_a_partne
         .set_access(&admin, &[&mine, &theirs], "PUBLIC", None, None)
         .await;
     assert!(body["errors"].is_null(), "{body}");
+    // Processing adds colour tags (and events): done before the feed starts.
+    assert!(app.wait_until_processed(Duration::from_secs(60)).await);
     let now = app.clock.now();
     let ends = now + chrono::Duration::hours(2);
     let body = app
@@ -154,10 +162,17 @@ async fn a_shared_smart_folder_follows_tags_and_licenses_live_and_shows_a_partne
     let as_p = open(&app, &p.token, &folder).await;
     assert_eq!(ids(&as_p), vec![mine.clone()]);
     assert_eq!(as_p["data"]["smartFolder"]["count"], 1);
-    assert_eq!(
-        as_p["data"]["smartFolder"]["assets"]["facets"]["tags"],
-        json!([{ "value": "ss27", "count": 1 }])
+    // Its tags (ss27 and the automatic ones), each counted once: the
+    // internal asset's tags are not counted.
+    let tags = as_p["data"]["smartFolder"]["assets"]["facets"]["tags"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        tags.contains(&json!({ "value": "ss27", "count": 1 })),
+        "{as_p}"
     );
+    assert!(tags.iter().all(|t| t["count"] == 1), "{as_p}");
     let event = ws.message().await;
     assert_eq!(
         event["payload"]["data"]["assetEvents"]["assetId"],
@@ -246,6 +261,7 @@ async fn a_shared_smart_folder_follows_tags_and_licenses_live_and_shows_a_partne
 async fn a_feed_filtered_by_a_smart_folder_ends_when_the_folder_is_no_longer_shared() {
     let app = vitrine_tests::spawn_app().await;
     let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
     let p = app.create_partner(&admin, "Maison P", "p@p.test").await;
     let granted = app.create_folder(&admin, None, "For P").await;
     app.grant(&admin, &granted, "PARTNER_ORG", &p.org_id, "VIEW")
@@ -261,6 +277,7 @@ async fn a_feed_filtered_by_a_smart_folder_ends_when_the_folder_is_no_longer_sha
         .set_access(&admin, &[&asset], "PUBLIC", None, None)
         .await;
     assert!(body["errors"].is_null(), "{body}");
+    assert!(app.wait_until_processed(Duration::from_secs(60)).await);
     let body = app
         .gql(
             Some(&admin),
@@ -329,4 +346,141 @@ async fn a_feed_filtered_by_a_smart_folder_ends_when_the_folder_is_no_longer_sha
         refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
         "{refused}"
     );
+}
+
+/// The preview URLs a visitor's page carries, and how many assets it shows.
+async fn visit(app: &TestApp, url: &str) -> (usize, Vec<String>) {
+    let client = visitor();
+    let first = client.get(url).send().await.unwrap();
+    assert_eq!(first.status(), 200, "{url}");
+    let cookie = visit_cookie(&first);
+    let html = client
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (
+        html.matches("class=\"asset\"").count(),
+        delivery_urls(app, &html, "src"),
+    )
+}
+
+#[tokio::test]
+async fn a_share_link_over_a_smart_folder_shows_what_its_search_finds_at_each_visit() {
+    let app = vitrine_tests::spawn_app().await;
+    let admin = app.admin_token().await;
+    let _worker = app.start_worker_if_needed().await;
+    let (_, ids) = published(&app, &admin, 2).await;
+    let (first, second) = (ids[0].clone(), ids[1].clone());
+    retag(&app, &admin, &first, &["SS27"]).await;
+    let body = app
+        .gql(
+            Some(&admin),
+            CREATE,
+            json!({ "i": { "name": "SS27", "filter": { "tags": ["ss27"] } } }),
+        )
+        .await;
+    let folder = body["data"]["createSmartFolder"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let body = create_link(&app, &admin, json!({ "smartFolderId": folder })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let link = &body["data"]["createShareLink"];
+    let url = format!("{}{}", app.base, link["url"].as_str().unwrap());
+    let link_id = link["link"]["id"].as_str().unwrap().to_owned();
+    let listed = app
+        .gql(
+            Some(&admin),
+            "query($id: ID!) { shareLink(id: $id) { smartFolderId folderId assetIds } }",
+            json!({ "id": link_id }),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["shareLink"],
+        json!({ "smartFolderId": folder, "folderId": null, "assetIds": [] })
+    );
+
+    // The visitor sees what the search finds: the tagged asset.
+    let (shown, images) = visit(&app, &url).await;
+    assert_eq!(shown, 1);
+    let client = visitor();
+    assert_eq!(client.get(&images[0]).send().await.unwrap().status(), 200);
+
+    // Untagged, it leaves the link at once: its page and the image URL the
+    // visitor already holds. The other asset, tagged, enters.
+    retag(&app, &admin, &first, &[]).await;
+    assert_eq!(client.get(&images[0]).send().await.unwrap().status(), 403);
+    assert_eq!(visit(&app, &url).await.0, 0);
+    retag(&app, &admin, &second, &["ss27"]).await;
+    let (shown, images) = visit(&app, &url).await;
+    assert_eq!(shown, 1);
+    assert_eq!(client.get(&images[0]).send().await.unwrap().status(), 200);
+
+    // Whoever may not open the folder may not link it; partners make no
+    // links; one target at a time.
+    let p = app.create_partner(&admin, "Maison P", "p@p.test").await;
+    app.create_member("editor@vitrine.test", vitrine_entity::Role::Editor)
+        .await;
+    let editor = app.login("editor@vitrine.test", PASSWORD).await;
+    let body = create_link(&app, &editor, json!({ "smartFolderId": folder })).await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+    let shared = app
+        .gql(
+            Some(&admin),
+            CREATE,
+            json!({ "i": { "name": "For P", "query": "look", "sharing": "PARTNER", "partnerOrgId": p.org_id } }),
+        )
+        .await;
+    let shared = shared["data"]["createSmartFolder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = create_link(&app, &p.token, json!({ "smartFolderId": shared })).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    let body = create_link(
+        &app,
+        &admin,
+        json!({ "smartFolderId": folder, "assetIds": [first] }),
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let body = create_link(
+        &app,
+        &admin,
+        json!({ "smartFolderId": uuid::Uuid::now_v7().to_string() }),
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+
+    // A second link over another folder; deleting that folder empties it.
+    let (other_url, _) = link_url(&app, &admin, json!({ "smartFolderId": shared })).await;
+    assert_eq!(visit(&app, &other_url).await.0, 2);
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { deleteSmartFolder(id: $id) }",
+            json!({ "id": shared }),
+        )
+        .await;
+    assert_eq!(body["data"]["deleteSmartFolder"], true, "{body}");
+    assert_eq!(visit(&app, &other_url).await.0, 0);
+
+    // Taking the asset out of every link reaches the links whose search
+    // finds it.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { revokeShareLinksForAsset(assetId: $id) }",
+            json!({ "id": second }),
+        )
+        .await;
+    assert_eq!(body["data"]["revokeShareLinksForAsset"], 1, "{body}");
+    assert_eq!(client.get(&images[0]).send().await.unwrap().status(), 403);
+    assert_eq!(visitor().get(&url).send().await.unwrap().status(), 410);
+    app.finish().await;
 }

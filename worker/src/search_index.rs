@@ -246,6 +246,13 @@ pub async fn refresh_under<C: ConnectionTrait>(
     Ok(done)
 }
 
+/// Refreshes the planner's statistics on the search documents (after a
+/// large backfill).
+pub async fn analyze<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    conn.execute_unprepared("ANALYZE asset_search").await?;
+    Ok(())
+}
+
 /// Indexes assets that have no search document yet (a library upgraded
 /// from before search), `batch` at a time; returns how many it indexed.
 pub async fn index_missing<C: ConnectionTrait>(

@@ -501,6 +501,7 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
         });
     };
     let facts = access::asset_facts(
+        state,
         db,
         &actor,
         &asset,

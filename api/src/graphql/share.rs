@@ -56,6 +56,9 @@ pub struct ShareLink {
     pub territory: Option<String>,
     /// A folder link shows the folder's deliverable content at each visit.
     pub folder_id: Option<ID>,
+    /// A smart-folder link shows what the saved search finds at each visit,
+    /// run as the link's creator (each asset only while they may share it).
+    pub smart_folder_id: Option<ID>,
     pub starts_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     pub max_views: Option<i32>,
@@ -86,6 +89,7 @@ impl From<share_link::Model> for ShareLink {
             channel: m.channel.as_deref().and_then(Channel::parse),
             territory: m.territory.clone(),
             folder_id: m.folder_id.map(|i| ID(i.to_string())),
+            smart_folder_id: m.smart_folder_id.map(|i| ID(i.to_string())),
             starts_at: m.starts_at,
             expires_at: m.expires_at,
             max_views: m.max_views,
@@ -136,11 +140,16 @@ pub struct CreateShareLinkPayload {
 
 #[derive(InputObject, Debug)]
 pub struct CreateShareLinkInput {
-    /// The assets to share (1 to 500); or give `folderId`.
+    /// The assets to share (1 to 500); or give `folderId` or
+    /// `smartFolderId`.
     #[graphql(default)]
     pub asset_ids: Vec<ID>,
     /// A folder to share: visitors see what it holds at each visit.
     pub folder_id: Option<ID>,
+    /// A smart folder to share (one you may open): visitors see what its
+    /// search finds at each visit, run as you, each asset only while you
+    /// may SHARE it.
+    pub smart_folder_id: Option<ID>,
     /// Defaults to PREVIEW.
     pub scope: Option<ShareScope>,
     /// At least 8 characters; visitors type it in a form.
@@ -230,8 +239,9 @@ pub struct ShareMutation;
 
 #[Object]
 impl ShareMutation {
-    /// Creates a share link to assets or a folder. Needs SHARE on every
-    /// asset (or on the folder). The URL's token is shown only here.
+    /// Creates a share link to assets, a folder or a smart folder. Needs
+    /// SHARE on every asset (or on the folder); a smart folder must be one
+    /// you may open. The URL's token is shown only here.
     async fn create_share_link(
         &self,
         ctx: &Context<'_>,
@@ -247,6 +257,11 @@ impl ShareMutation {
             .as_ref()
             .map(|i| parse_id(i, "folderId"))
             .transpose()?;
+        let smart_folder_id = input
+            .smart_folder_id
+            .as_ref()
+            .map(|i| parse_id(i, "smartFolderId"))
+            .transpose()?;
         let partner_org_id = input
             .partner_org_id
             .as_ref()
@@ -259,6 +274,7 @@ impl ShareMutation {
             NewShareLink {
                 asset_ids,
                 folder_id,
+                smart_folder_id,
                 scope: input.scope,
                 password: input.password,
                 starts_at: input.starts_at,
@@ -320,8 +336,8 @@ impl ShareMutation {
         )
     }
 
-    /// Revokes every live link that could show the asset (those listing it
-    /// and folder links above it). Needs SHARE on the asset. Returns how
+    /// Revokes every live link that could show the asset (those listing it,
+    /// folder links above it, smart-folder links whose search finds it). Needs SHARE on the asset. Returns how
     /// many were revoked.
     async fn revoke_share_links_for_asset(
         &self,

@@ -302,10 +302,11 @@ async fn render(
     visit: &share_visit::Model,
     set_cookie: Option<String>,
 ) -> Response {
-    let assets: Vec<asset::Model> = match share_links::deliverable(state, link).await {
-        Ok(a) => a,
-        Err(e) => return failed(state, &e),
-    };
+    let assets: Vec<asset::Model> =
+        match crate::services::link_content::deliverable(state, link).await {
+            Ok(a) => a,
+            Err(e) => return failed(state, &e),
+        };
     let download = match link.scope {
         ShareScope::Preview => None,
         ShareScope::LowresDownload => Some((DeliveryKind::Lowres, "Download")),

@@ -81,6 +81,7 @@ pub async fn folder_ancestry<C: ConnectionTrait>(
 /// the use is the link's; for partners, visitors and declared uses, the
 /// asset's licenses.
 pub async fn asset_facts<C: ConnectionTrait>(
+    state: &AppState,
     conn: &C,
     actor: &Actor,
     asset: &asset::Model,
@@ -93,7 +94,8 @@ pub async fn asset_facts<C: ConnectionTrait>(
     let mut facts = map.asset_facts(ancestry.as_deref(), asset);
     let mut usage = usage;
     if let Actor::Visitor { share_link_id } = actor
-        && let Some((link, link_usage)) = crate::services::share_links::link_facts(
+        && let Some((link, link_usage)) = crate::services::link_content::link_facts(
+            state,
             conn,
             *share_link_id,
             asset,

@@ -148,6 +148,7 @@ pub(crate) async fn authorize_asset<C: ConnectionTrait>(
     let now = state.clock.now();
     let facts = Resource::Asset(
         access::asset_facts(
+            state,
             conn,
             actor,
             asset,

@@ -149,6 +149,7 @@ pub async fn explain(
         });
     }
     let facts = access::asset_facts(
+        state,
         db,
         &who,
         &asset,

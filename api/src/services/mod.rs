@@ -14,6 +14,7 @@ pub mod auth;
 pub mod explain;
 pub mod folders;
 pub mod licenses;
+pub mod link_content;
 pub mod moderation;
 pub mod ownership;
 pub mod partners;

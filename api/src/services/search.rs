@@ -14,7 +14,7 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, CaseStatement, Expr, ExprTrait, IntoIden, Order as SqlOrder, Query,
+    Alias, Asterisk, CaseStatement, Expr, ExprTrait, IntoIden, JoinType, Order as SqlOrder, Query,
     SelectStatement, SimpleExpr,
 };
 use sea_orm::{
@@ -22,7 +22,7 @@ use sea_orm::{
     Value,
 };
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, asset_search};
+use vitrine_entity::entities::{asset, asset_search, asset_version};
 use vitrine_entity::policy::Actor;
 use vitrine_entity::search::{self, Reach, SearchQuery};
 
@@ -246,6 +246,13 @@ pub async fn plan(
 }
 
 impl Plan {
+    /// The same search, its matches narrowed further by `extra` (a
+    /// condition on `assets`).
+    pub fn narrowed(mut self, extra: Condition) -> Self {
+        self.cond = self.cond.map(|c| c.add(extra));
+        self
+    }
+
     /// `SELECT … FROM assets JOIN asset_search … WHERE <matched>`.
     fn base(&self, cond: Condition) -> SelectStatement {
         Query::select()
@@ -357,12 +364,29 @@ impl Plan {
             );
         }
         let mut hits = self.base(cond);
-        hits.column((asset::Entity, asset::Column::Id))
-            .column((asset::Entity, asset::Column::FolderId))
-            .column((asset::Entity, asset::Column::CurrentVersionId))
-            .column((asset_search::Entity, asset_search::Column::Orientation))
-            .column((asset_search::Entity, asset_search::Column::CameraModel))
-            .expr_as(license_case, Alias::new("license_state").into_iden());
+        // The current version is joined once here, rather than once per
+        // facet that reads it (each would hash the whole version table).
+        let current = Alias::new("cv");
+        hits.join_as(
+            JoinType::LeftJoin,
+            asset_version::Entity,
+            current.clone(),
+            Expr::col((current.clone(), asset_version::Column::Id))
+                .equals((asset::Entity, asset::Column::CurrentVersionId)),
+        )
+        .column((asset::Entity, asset::Column::Id))
+        .column((asset::Entity, asset::Column::FolderId))
+        .expr_as(
+            Expr::col((current.clone(), asset_version::Column::Stage)),
+            Alias::new("stage"),
+        )
+        .expr_as(
+            Expr::col((current, asset_version::Column::ModerationState)),
+            Alias::new("moderation_state"),
+        )
+        .column((asset_search::Entity, asset_search::Column::Orientation))
+        .column((asset_search::Entity, asset_search::Column::CameraModel))
+        .expr_as(license_case, Alias::new("license_state").into_iden());
         let built = self.backend.build(&hits);
         let pg = self.backend == DatabaseBackend::Postgres;
         let folder_text = if pg {
@@ -377,7 +401,6 @@ impl Plan {
                  FROM {from} {filter} GROUP BY {value} ORDER BY n DESC, value LIMIT {limit}) f_{name}"
             )
         };
-        let versions = "hits h LEFT JOIN asset_versions v ON v.id = h.current_version_id";
         let parts = [
             "SELECT 'total' AS facet, '' AS value, COUNT(*) AS n FROM hits".to_owned(),
             facet(
@@ -387,8 +410,8 @@ impl Plan {
                 "",
             ),
             facet("folder", folder_text, "hits h", ""),
-            facet("stage", "v.stage", versions, ""),
-            facet("moderation", "v.moderation_state", versions, ""),
+            facet("stage", "h.stage", "hits h", ""),
+            facet("moderation", "h.moderation_state", "hits h", ""),
             facet("license", "h.license_state", "hits h", ""),
             facet(
                 "orientation",

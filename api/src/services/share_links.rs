@@ -15,17 +15,17 @@ use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::audit::NewEvent;
 use vitrine_entity::entities::{
-    asset, folder, partner_org, share_link, share_link_asset, share_visit, user,
+    asset, partner_org, share_link, share_link_asset, share_visit, smart_folder,
 };
-use vitrine_entity::license::{Channel, Usage, normalize_territory};
+use vitrine_entity::license::{Channel, normalize_territory};
 use vitrine_entity::policy::{
-    Action, Actor, CreatorRights, LinkFacts, LinkState, Resource, authorize,
+    Action, Actor, LinkState, Resource, SmartFolderAction, authorize, authorize_smart_folder,
 };
 use vitrine_entity::{AuditAction, ShareScope};
 
 use crate::error::{ApiError, ApiResult};
 use crate::security;
-use crate::services::{access, assets, begin, event, folders};
+use crate::services::{access, assets, begin, event, folders, link_content};
 use crate::state::{AppState, RequestMeta};
 
 /// Prefix of share-link tokens (secret scanners can recognise a leaked one).
@@ -44,6 +44,9 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub struct NewShareLink {
     pub asset_ids: Vec<Uuid>,
     pub folder_id: Option<Uuid>,
+    /// A smart folder: visitors see what its search finds at each request,
+    /// run as the link's creator.
+    pub smart_folder_id: Option<Uuid>,
     pub scope: Option<ShareScope>,
     pub password: Option<String>,
     pub starts_at: Option<DateTime<Utc>>,
@@ -176,13 +179,13 @@ pub async fn create(
     let mut ids = input.asset_ids.clone();
     ids.sort();
     ids.dedup();
-    match (ids.is_empty(), input.folder_id) {
-        (true, None) | (false, Some(_)) => {
-            return Err(ApiError::BadUserInput(
-                "give either assetIds or a folderId".into(),
-            ));
-        }
-        _ => {}
+    let targets = usize::from(!ids.is_empty())
+        + usize::from(input.folder_id.is_some())
+        + usize::from(input.smart_folder_id.is_some());
+    if targets != 1 {
+        return Err(ApiError::BadUserInput(
+            "give one of assetIds, folderId or smartFolderId".into(),
+        ));
     }
     if ids.len() > MAX_LINK_ASSETS {
         return Err(ApiError::BadUserInput(format!(
@@ -237,6 +240,17 @@ pub async fn create(
     }
     if let Some(folder_id) = input.folder_id {
         folders::authorize_folder(state, tx.conn(), actor, Action::Share, Some(folder_id)).await?;
+    } else if let Some(smart_id) = input.smart_folder_id {
+        // Whoever may open the smart folder may link it; each asset it
+        // finds is shown only while the creator may SHARE it.
+        let not_found = || ApiError::NotFound("no such smart folder".into());
+        let smart = smart_folder::Entity::find_by_id(smart_id)
+            .one(tx.conn())
+            .await?
+            .ok_or_else(not_found)?;
+        authorize_smart_folder(actor, SmartFolderAction::View, &smart.facts())
+            .and_then(|()| authorize_smart_folder(actor, SmartFolderAction::Share, &smart.facts()))
+            .map_err(|d| access::denied(d, not_found))?;
     } else {
         let found = asset::Entity::find()
             .filter(asset::Column::Id.is_in(ids.clone()))
@@ -255,6 +269,7 @@ pub async fn create(
         token_hash: Set(security::hash_token(&token)),
         created_by: Set(creator_id),
         folder_id: Set(input.folder_id),
+        smart_folder_id: Set(input.smart_folder_id),
         scope: Set(input.scope.unwrap_or(ShareScope::Preview)),
         password_hash: Set(password_hash),
         starts_at: Set(input.starts_at),
@@ -292,6 +307,7 @@ pub async fn create(
             "scope": link.scope,
             "assets": ids,
             "folderId": link.folder_id,
+            "smartFolderId": link.smart_folder_id,
             "startsAt": link.starts_at,
             "expiresAt": link.expires_at,
             "password": link.password_hash.is_some(),
@@ -492,9 +508,10 @@ pub async fn revoke(
     Ok(link)
 }
 
-/// Revokes every live link that could show `asset_id`: those listing it and
-/// folder links whose folder holds it. Needs SHARE on the asset (or ADMIN).
-/// Returns how many were revoked.
+/// Revokes every live link that could show `asset_id`: those listing it,
+/// folder links whose folder holds it, and smart-folder links whose search
+/// finds it now. Needs SHARE on the asset (or ADMIN). Returns how many were
+/// revoked.
 pub async fn revoke_for_asset(
     state: &AppState,
     actor: &Actor,
@@ -527,6 +544,18 @@ pub async fn revoke_for_asset(
             .all(tx.conn())
             .await?;
         ids.extend(folder_links);
+    }
+    let searches: Vec<share_link::Model> = share_link::Entity::find()
+        .filter(share_link::Column::SmartFolderId.is_not_null())
+        .filter(share_link::Column::RevokedAt.is_null())
+        .filter(share_link::Column::ExpiresAt.gt(now))
+        .all(tx.conn())
+        .await?;
+    for link in searches {
+        let id = link.id;
+        if link_content::selects(state, tx.conn(), link, &asset).await? {
+            ids.insert(id);
+        }
     }
     let live: Vec<Uuid> = share_link::Entity::find()
         .select_only()
@@ -771,195 +800,6 @@ pub async fn visit_is_live<C: ConnectionTrait>(
         .one(conn)
         .await?
         .is_some_and(|v| v.link_id == link_id && now < v.expires_at))
-}
-
-/// What is needed to decide many assets for one link's visitors: the link,
-/// its folder's ancestry, and its creator as an actor with its grants (read
-/// once, then every asset is decided in memory).
-struct LinkContext {
-    link: share_link::Model,
-    folder_ancestry: Option<String>,
-    creator: Option<(Actor, vitrine_entity::access::AccessMap)>,
-}
-
-impl LinkContext {
-    async fn load<C: ConnectionTrait>(conn: &C, link: share_link::Model) -> ApiResult<Self> {
-        let folder_ancestry = match link.folder_id {
-            Some(id) => folder::Entity::find_by_id(id)
-                .one(conn)
-                .await?
-                .map(|f| f.ancestry),
-            None => None,
-        };
-        let creator = match user::Entity::find_by_id(link.created_by).one(conn).await? {
-            Some(u) => match crate::services::auth::actor_of_user(conn, &u).await? {
-                Ok(actor) => {
-                    let map = access::load_map(conn, &actor).await?;
-                    Some((actor, map))
-                }
-                Err(_) => None,
-            },
-            None => None,
-        };
-        Ok(Self {
-            link,
-            folder_ancestry,
-            creator,
-        })
-    }
-
-    /// The link facts of `asset` (filed under `ancestry`); `listed`: whether
-    /// the link lists it (for a link of assets).
-    fn facts(
-        &self,
-        asset: &asset::Model,
-        ancestry: Option<&str>,
-        listed: bool,
-        now: DateTime<Utc>,
-    ) -> LinkFacts {
-        let includes = match (&self.link.folder_id, &self.folder_ancestry) {
-            (Some(_), Some(prefix)) => ancestry.is_some_and(|a| a.starts_with(prefix.as_str())),
-            (Some(_), None) => false,
-            (None, _) => listed,
-        };
-        let creator = match &self.creator {
-            Some((actor, map)) => {
-                // The visitor's own decision checks the licenses; the
-                // creator's rights are about access alone.
-                let mut facts = map.asset_facts(ancestry, asset);
-                facts.licensing = Some(vitrine_entity::policy::Licensing {
-                    unlicensed_allowed: true,
-                    ..Default::default()
-                });
-                let resource = Resource::Asset(facts);
-                let may = |action| authorize(actor, action, &resource, now).is_ok();
-                CreatorRights {
-                    share: may(Action::Share),
-                    preview: may(Action::ViewPreview),
-                    lowres: may(Action::DownloadLowres),
-                    original: may(Action::DownloadOriginal),
-                }
-            }
-            None => CreatorRights::default(),
-        };
-        LinkFacts {
-            scope: self.link.scope,
-            revoked: self.link.revoked_at.is_some(),
-            starts_at: self.link.starts_at,
-            expires_at: self.link.expires_at,
-            // A visit already admitted was counted when it opened.
-            views_left: true,
-            downloads_left: self.link.downloads_left(),
-            includes,
-            creator,
-        }
-    }
-}
-
-/// The link facts of `asset` for a visitor of `link_id` (see the policy),
-/// and the use the link is for.
-pub async fn link_facts<C: ConnectionTrait>(
-    conn: &C,
-    link_id: Uuid,
-    asset: &asset::Model,
-    ancestry: Option<&str>,
-    now: DateTime<Utc>,
-) -> ApiResult<Option<(LinkFacts, Usage)>> {
-    let Some(link) = share_link::Entity::find_by_id(link_id).one(conn).await? else {
-        return Ok(None);
-    };
-    let listed = link.folder_id.is_none()
-        && share_link_asset::Entity::find_by_id((link.id, asset.id))
-            .one(conn)
-            .await?
-            .is_some();
-    let usage = link.usage();
-    let context = LinkContext::load(conn, link).await?;
-    Ok(Some((context.facts(asset, ancestry, listed, now), usage)))
-}
-
-/// The assets a visitor of `link` may see now, newest first (at most
-/// [`MAX_PAGE_ASSETS`]): listed or in the folder, not trashed, published,
-/// and still within what the creator may share. A fixed number of queries,
-/// whatever the number of assets.
-pub async fn deliverable(
-    state: &AppState,
-    link: &share_link::Model,
-) -> ApiResult<Vec<asset::Model>> {
-    let db = &state.db;
-    let now = state.clock.now();
-    let context = LinkContext::load(db, link.clone()).await?;
-    let unlicensed_allowed = state.config.license_unlicensed_deliverable;
-    let mut query = asset::Entity::find()
-        .filter(asset::Column::DeletedAt.is_null())
-        .filter(access::published_at(now))
-        .filter(vitrine_entity::entities::license::licensed_at(
-            now,
-            &link.usage(),
-            unlicensed_allowed,
-        ));
-    query = match (&link.folder_id, &context.folder_ancestry) {
-        (Some(_), None) => return Ok(Vec::new()),
-        (Some(_), Some(prefix)) => query.filter(
-            asset::Column::FolderId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(folder::Column::Id)
-                    .from(folder::Entity)
-                    .and_where(access::like_prefix(prefix))
-                    .to_owned(),
-            ),
-        ),
-        (None, _) => query.filter(
-            asset::Column::Id.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(share_link_asset::Column::AssetId)
-                    .from(share_link_asset::Entity)
-                    .and_where(share_link_asset::Column::LinkId.eq(link.id))
-                    .to_owned(),
-            ),
-        ),
-    };
-    let candidates = query
-        .order_by_desc(asset::Column::CreatedAt)
-        .order_by_desc(asset::Column::Id)
-        .limit(MAX_PAGE_ASSETS)
-        .all(db)
-        .await?;
-    let folder_ids: Vec<Uuid> = candidates.iter().filter_map(|a| a.folder_id).collect();
-    let ancestries: std::collections::HashMap<Uuid, String> = folder::Entity::find()
-        .select_only()
-        .column(folder::Column::Id)
-        .column(folder::Column::Ancestry)
-        .filter(folder::Column::Id.is_in(folder_ids))
-        .into_tuple::<(Uuid, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    let visitor = Actor::Visitor {
-        share_link_id: link.id,
-    };
-    let visitor_map = access::load_map(db, &visitor).await?;
-    let ids: Vec<Uuid> = candidates.iter().map(|a| a.id).collect();
-    let mut licenses = crate::services::licenses::of_assets(db, &ids).await?;
-    Ok(candidates
-        .into_iter()
-        .filter(|a| {
-            let ancestry = a
-                .folder_id
-                .and_then(|f| ancestries.get(&f))
-                .map(String::as_str);
-            let mut facts = visitor_map.asset_facts(ancestry, a);
-            facts.licensing = Some(access::licensing_of(
-                licenses.remove(&a.id).unwrap_or_default(),
-                unlicensed_allowed,
-                link.usage(),
-            ));
-            // Candidates of a link of assets are the listed ones.
-            facts.link = Some(context.facts(a, ancestry, true, now));
-            authorize(&visitor, Action::ViewPreview, &Resource::Asset(facts), now).is_ok()
-        })
-        .collect())
 }
 
 /// Counts `units` of download (see [`share_link::download_units`]) against

@@ -52,6 +52,9 @@ pub struct Model {
     pub created_by: Uuid,
     /// A folder link shows the folder's deliverable content at each request.
     pub folder_id: Option<Uuid>,
+    /// A smart-folder link shows what the saved search finds, run as the
+    /// link's creator, at each request.
+    pub smart_folder_id: Option<Uuid>,
     pub scope: ShareScope,
     pub password_hash: Option<String>,
     pub starts_at: Option<DateTimeUtc>,
