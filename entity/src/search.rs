@@ -377,6 +377,39 @@ pub fn tsquery_in(atom: &Atom, field: Field) -> String {
     ts_atom_in(atom, &field.label().to_string())
 }
 
+/// A `LIKE` pattern matching `atom` in a field's terms padded with one
+/// space on each side (`' ' || title_terms || ' '`): the same test as the
+/// `tsquery` of [`tsquery_in`] (the terms are stored in order, separated by
+/// one space, and hold letters and digits only), far cheaper per row than
+/// matching a weighted `tsvector` — PostgreSQL scores with it.
+pub fn like_in(atom: &Atom) -> String {
+    let (words, prefix) = match atom {
+        Atom::Term { term, prefix } => (like_escape(term), *prefix),
+        Atom::Phrase { terms, prefix } => (
+            terms
+                .iter()
+                .map(|t| like_escape(t))
+                .collect::<Vec<_>>()
+                .join(" "),
+            *prefix,
+        ),
+    };
+    format!("% {words}{}", if prefix { "%" } else { " %" })
+}
+
+/// `LIKE` wildcards and the escape character made literal (terms never hold
+/// them; a query's words are analysed the same way, so this is defence).
+fn like_escape(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// FTS5 text matching `atom` in `field` only (for relevance).
 pub fn fts5_in(atom: &Atom, field: Field) -> String {
     format!("{} : {}", field.column(), fts_atom(atom))
@@ -391,6 +424,24 @@ mod tests {
             term: t.into(),
             prefix: false,
         }
+    }
+
+    #[test]
+    fn like_patterns_match_whole_terms_prefixes_and_phrases() {
+        let phrase = Atom::Phrase {
+            terms: vec!["rose".into(), "gol".into()],
+            prefix: true,
+        };
+        assert_eq!(like_in(&term("ring")), "% ring %");
+        assert_eq!(
+            like_in(&Atom::Term {
+                term: "ri".into(),
+                prefix: true
+            }),
+            "% ri%"
+        );
+        assert_eq!(like_in(&phrase), "% rose gol%");
+        assert_eq!(like_in(&term("a%b_c")), "% a\\%b\\_c %");
     }
 
     #[test]

@@ -43,6 +43,7 @@ enum AssetSearch {
     AssetId,
     TitleTerms,
     TagTerms,
+    TagList,
     BodyTerms,
     InternalTerms,
     Orientation,
@@ -133,6 +134,9 @@ impl MigrationTrait for Migration {
                     .col(uuid_uniq(AssetSearch::AssetId))
                     .col(text(AssetSearch::TitleTerms).default(""))
                     .col(text(AssetSearch::TagTerms).default(""))
+                    // The tags as a JSON array: the tag facet counts them
+                    // without joining asset_tags.
+                    .col(text(AssetSearch::TagList).default("[]"))
                     .col(text(AssetSearch::BodyTerms).default(""))
                     .col(text(AssetSearch::InternalTerms).default(""))
                     .col(string_len_null(AssetSearch::Orientation, 16))

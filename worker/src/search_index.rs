@@ -175,6 +175,7 @@ pub async fn write<C: ConnectionTrait>(
         asset_id: Set(a.id),
         title_terms: Set(index_text([a.title.as_str()])),
         tag_terms: Set(index_text(tags.iter().map(String::as_str))),
+        tag_list: Set(serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())),
         body_terms: Set(index_text(body)),
         internal_terms: Set(index_text(internal)),
         orientation: Set(orientation.map(str::to_uppercase)),
@@ -195,6 +196,7 @@ pub async fn write<C: ConnectionTrait>(
                 .update_columns([
                     asset_search::Column::TitleTerms,
                     asset_search::Column::TagTerms,
+                    asset_search::Column::TagList,
                     asset_search::Column::BodyTerms,
                     asset_search::Column::InternalTerms,
                     asset_search::Column::Orientation,

@@ -152,9 +152,26 @@ pub async fn results(
     let limit = super::page_size(first).map_err(|_| {
         crate::error::ApiError::BadUserInput("first must be between 1 and 200".into())
     })?;
-    let page = plan
-        .page(state(ctx)?, order, after.as_deref(), limit)
-        .await?;
+    let state = state(ctx)?;
+    // The page and the counts are two statements: when both are asked
+    // for, they run at once (on two connections) rather than one after
+    // the other.
+    let wants_counts = {
+        let look = ctx.look_ahead();
+        look.field("totalCount").exists() || look.field("facets").exists()
+    };
+    let facets = tokio::sync::OnceCell::new();
+    let page = if wants_counts {
+        let (page, counted) = tokio::try_join!(
+            plan.page(state, order, after.as_deref(), limit),
+            plan.facets(state)
+        )?;
+        // The cell is new and empty: this cannot fail.
+        let _ = facets.set(counted);
+        page
+    } else {
+        plan.page(state, order, after.as_deref(), limit).await?
+    };
     let models: Vec<_> = page.hits.iter().map(|h| h.asset.clone()).collect();
     prefetch(ctx, &models).await?;
     let edges: Vec<SearchEdge> = page
@@ -174,7 +191,7 @@ pub async fn results(
         },
         edges,
         plan,
-        facets: tokio::sync::OnceCell::new(),
+        facets,
     })
 }
 

@@ -164,21 +164,25 @@ fn text_condition(backend: DatabaseBackend, q: &SearchQuery, reach: Reach) -> Op
 /// The relevance of a match (see the module's documentation).
 fn score_expr(backend: DatabaseBackend, q: &SearchQuery, reach: Reach) -> SimpleExpr {
     let pg = backend == DatabaseBackend::Postgres;
-    let test = if pg { PG_MATCH } else { FTS_ROWS };
+    let test = FTS_ROWS;
     let mut parts = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     for atom in q.positive_atoms() {
         let mut case = String::from("(CASE");
         for &field in reach.fields() {
-            case.push_str(&format!(" WHEN {test} THEN {}", field.weight()));
-            values.push(
-                if pg {
-                    search::tsquery_in(atom, field)
-                } else {
-                    search::fts5_in(atom, field)
-                }
-                .into(),
-            );
+            if pg {
+                // The field's terms, not the weighted tsvector: the same
+                // test (see `like_in`), a fraction of the cost per row.
+                case.push_str(&format!(
+                    " WHEN (' ' || asset_search.{} || ' ') LIKE ? THEN {}",
+                    field.column(),
+                    field.weight()
+                ));
+                values.push(search::like_in(atom).into());
+            } else {
+                case.push_str(&format!(" WHEN {test} THEN {}", field.weight()));
+                values.push(search::fts5_in(atom, field).into());
+            }
         }
         case.push_str(" ELSE 0 END)");
         parts.push(case);
@@ -386,6 +390,7 @@ impl Plan {
         )
         .column((asset_search::Entity, asset_search::Column::Orientation))
         .column((asset_search::Entity, asset_search::Column::CameraModel))
+        .column((asset_search::Entity, asset_search::Column::TagList))
         .expr_as(license_case, Alias::new("license_state").into_iden());
         let built = self.backend.build(&hits);
         let pg = self.backend == DatabaseBackend::Postgres;
@@ -393,6 +398,12 @@ impl Plan {
             "CAST(h.folder_id AS TEXT)"
         } else {
             "lower(hex(h.folder_id))"
+        };
+        // Each hit's tags, from the JSON list in its search document.
+        let tags_of_hits = if pg {
+            "hits h CROSS JOIN LATERAL json_array_elements_text(CAST(h.tag_list AS json)) AS t(value)"
+        } else {
+            "hits h, json_each(h.tag_list) t"
         };
         let limit = FACET_LIMIT;
         let facet = |name: &str, value: &str, from: &str, filter: &str| {
@@ -403,12 +414,7 @@ impl Plan {
         };
         let parts = [
             "SELECT 'total' AS facet, '' AS value, COUNT(*) AS n FROM hits".to_owned(),
-            facet(
-                "tag",
-                "t.tag",
-                "asset_tags t JOIN hits h ON t.asset_id = h.id",
-                "",
-            ),
+            facet("tag", "t.value", tags_of_hits, ""),
             facet("folder", folder_text, "hits h", ""),
             facet("stage", "h.stage", "hits h", ""),
             facet("moderation", "h.moderation_state", "hits h", ""),

@@ -17,6 +17,10 @@ pub struct Model {
     pub title_terms: String,
     #[sea_orm(column_type = "Text")]
     pub tag_terms: String,
+    /// The asset's tags as a JSON array of strings (the tag facet reads
+    /// them here rather than joining `asset_tags`).
+    #[sea_orm(column_type = "Text")]
+    pub tag_list: String,
     #[sea_orm(column_type = "Text")]
     pub body_terms: String,
     /// Members-only text (file name, caption, headline, folder path).
