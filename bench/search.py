@@ -21,7 +21,9 @@ index cost.
     python3 bench/search.py target/release/vitrine postgres://postgres@127.0.0.1:5432/test 100000 300
     python3 bench/search.py target/release/vitrine sqlite 100000 300
 
-BENCH_KEEP=1 keeps the PostgreSQL database afterwards (to EXPLAIN its queries).
+BENCH_KEEP=1 keeps the PostgreSQL database afterwards (to EXPLAIN its queries);
+BENCH_SERVER_LOG=FILE keeps the restarted server's log (slow statements are
+logged at WARN with their SQL).
 """
 import os
 import random
@@ -143,7 +145,9 @@ def seed_sqlite(path, count, admin_id, folders):
 
 def restart(server):
     server.stop()
-    server.process = subprocess.Popen([server.binary, "serve"], env=server.env, stderr=subprocess.DEVNULL)
+    log = os.environ.get("BENCH_SERVER_LOG")
+    err = open(log, "ab") if log else subprocess.DEVNULL
+    server.process = subprocess.Popen([server.binary, "serve"], env=server.env, stderr=err)
     for _ in range(600):
         try:
             if server.gql("{ me { id } }").get("data"):
@@ -213,7 +217,7 @@ def main():
                 seed_postgres(db_url, count, server.admin_id, folders)
             else:
                 server.stop()
-                seed_sqlite(os.path.join(work, "data", "vitrine.db"), count, server.admin_id, folders)
+                seed_sqlite(os.path.join(work, "data", "vitrine.sqlite"), count, server.admin_id, folders)
             print(f"seeded {count} assets in {time.perf_counter() - t0:.1f} s")
 
             # The start-up backfill builds every document (same code as uploads).
@@ -266,6 +270,10 @@ def main():
                 subprocess.run(["psql", target, "-qc", f"drop database if exists {db_name} with (force)"])
             elif postgres:
                 print(f"kept database {db_name}")
+            elif os.environ.get("BENCH_KEEP"):
+                import shutil
+                shutil.copytree(os.path.join(work, "data"), "/tmp/bench_sqlite_data", dirs_exist_ok=True)
+                print("kept the SQLite data in /tmp/bench_sqlite_data")
 
 
 if __name__ == "__main__":

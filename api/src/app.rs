@@ -65,11 +65,13 @@ pub async fn build_state_with(
         let db = db.clone();
         tokio::spawn(async move {
             let mut built = 0;
+            let mut failures = 0;
             loop {
-                // One transaction per batch (one commit, not one per row).
+                // One write transaction per batch (one commit, not one per
+                // row; taken as a writer from the start, so that SQLite
+                // never has to upgrade a stale read snapshot).
                 let batch = async {
-                    use sea_orm::TransactionTrait;
-                    let tx = db.begin().await?;
+                    let tx = vitrine_entity::store::begin_write(&db).await?;
                     let n =
                         vitrine_worker::search_index::index_missing(&tx, 200, chrono::Utc::now())
                             .await?;
@@ -91,6 +93,11 @@ pub async fn build_state_with(
                     Ok(n) => {
                         built += n;
                         tracing::info!(indexed = n, "search documents built");
+                    }
+                    Err(e) if failures < 5 => {
+                        failures += 1;
+                        tracing::warn!(error = %e, "building search documents failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "building search documents failed; next start retries");
