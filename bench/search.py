@@ -21,6 +21,9 @@ index cost.
     python3 bench/search.py target/release/vitrine postgres://postgres@127.0.0.1:5432/test 100000 300
     python3 bench/search.py target/release/vitrine sqlite 100000 300
 
+BENCH_LICENSES=1 (PostgreSQL) also files 1,000 licenses over four fifths of
+the library (ended, in force, expiring), so license states and filters cost
+what they would in a licensed library.
 BENCH_KEEP=1 keeps the PostgreSQL database afterwards (to EXPLAIN its queries);
 BENCH_SERVER_LOG=FILE keeps the restarted server's log (slow statements are
 logged at WARN with their SQL).
@@ -76,6 +79,27 @@ def rows(count, seed=7):
         yield i, title, description, tags
 
 
+def licenses_sql(count, admin_id):
+    """With BENCH_LICENSES=1: 1,000 licenses (a third ended, a third in force,
+    a third in force until within the notice period or later), each on the
+    assets i with i % 1000 == its number and i % 5 != 0: four fifths of the
+    library licensed, the rest unlicensed."""
+    return f"""
+        CREATE TEMP TABLE glic AS SELECT g AS n, gen_random_uuid() AS id FROM generate_series(0, 999) g;
+        INSERT INTO licenses (id, name, licensor, channels, territories, starts_at, ends_at, created_by,
+                              created_at, updated_at)
+          SELECT id, 'License ' || n, 'Studio', 'ECOMMERCE,MARKETPLACE', 'WORLD',
+                 now() - interval '400 days',
+                 CASE n % 3 WHEN 0 THEN now() - interval '10 days'
+                            WHEN 1 THEN now() + interval '300 days'
+                            ELSE now() + ((n % 30) || ' days')::interval END,
+                 '{admin_id}'::uuid, now(), now() FROM glic;
+        INSERT INTO asset_licenses (license_id, asset_id, attached_by, attached_at)
+          SELECT glic.id, gen.aid, '{admin_id}'::uuid, now() FROM gen JOIN glic ON glic.n = gen.i % 1000
+          WHERE gen.i % 5 <> 0;
+    """
+
+
 def seed_postgres(db_url, count, admin_id, folders):
     """Bulk-loads with COPY (one transaction)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,6 +131,7 @@ def seed_postgres(db_url, count, admin_id, folders):
                  'IMG_' || i || '.jpg', '{admin_id}'::uuid, now(), 'READY', 'NOT_REQUIRED'
           FROM gen, b;
         INSERT INTO asset_tags (asset_id, tag, source) SELECT aid, tag, 'MANUAL' FROM gtags;
+        {licenses_sql(count, admin_id) if os.environ.get("BENCH_LICENSES") else ""}
         COMMIT;
         ANALYZE;
         """

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use vitrine_entity::Clock;
 use vitrine_tests::{TestApp, UploadFile, error_code, fixture, spawn_app, spawn_with};
 
 const SEARCH: &str =
@@ -764,6 +765,73 @@ async fn automatic_tags_match_what_the_photographs_show() {
                 "{file}: {colours:?}"
             );
         }
+    }
+    app.finish().await;
+}
+
+/// The license-state facet counts each state as the `licenseState` filter
+/// finds it: an asset with an ended and a current license is ACTIVE.
+#[tokio::test]
+async fn the_license_state_facet_agrees_with_the_license_state_filter() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let file = UploadFile::new("ring.png", "image/png", fixture("coffee.png"));
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let a = app
+            .upload_asset(&admin, &file, json!({ "title": format!("Gold ring {i}") }))
+            .await;
+        ids.push(a["id"].as_str().unwrap().to_owned());
+    }
+    let now = app.clock.now();
+    let hours = chrono::Duration::hours;
+    // (starts, ends, assets)
+    let licenses = [
+        (now - hours(24), now + hours(24 * 365), vec![0, 5]),
+        (now - hours(24), now + hours(72), vec![1]),
+        (now + hours(240), now + hours(24 * 365), vec![2]),
+        (now - hours(24), now + hours(1), vec![3, 5]),
+    ];
+    for (n, (starts, ends, on)) in licenses.iter().enumerate() {
+        let body = app
+            .gql(
+                Some(&admin),
+                "mutation($n: String!, $s: DateTime!, $e: DateTime!) { createLicense(input: { name: $n, licensor: \"Studio\", channels: [ECOMMERCE], territories: [\"WORLD\"], startsAt: $s, endsAt: $e }) { id } }",
+                json!({ "n": format!("L{n}"), "s": starts, "e": ends }),
+            )
+            .await;
+        let id = body["data"]["createLicense"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned();
+        let assets: Vec<&String> = on.iter().map(|i| &ids[*i]).collect();
+        let body = app
+            .gql(
+                Some(&admin),
+                "mutation($l: ID!, $a: [ID!]) { attachLicense(licenseId: $l, assetIds: $a) }",
+                json!({ "l": id, "a": assets }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    // The fourth license has ended two hours later.
+    app.clock.advance(hours(2));
+    let all = search(&app, &admin, "gold", json!({})).await;
+    let states = facet(&all, "licenseStates");
+    let want: BTreeMap<String, u64> = [
+        ("ACTIVE", 2),
+        ("EXPIRING", 1),
+        ("SCHEDULED", 1),
+        ("EXPIRED", 1),
+        ("UNLICENSED", 1),
+    ]
+    .into_iter()
+    .map(|(s, n)| (s.to_owned(), n))
+    .collect();
+    assert_eq!(states, want, "{all}");
+    for (state, n) in &want {
+        let filtered = search(&app, &admin, "gold", json!({ "licenseState": state })).await;
+        assert_eq!(filtered["totalCount"], *n, "{state}: {filtered}");
     }
     app.finish().await;
 }

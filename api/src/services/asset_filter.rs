@@ -158,25 +158,6 @@ fn licensed_later(at: DateTime<Utc>) -> SelectStatement {
         .to_owned()
 }
 
-/// Every license state, in the order facets list them.
-pub const LICENSE_STATES: [LicenseState; 5] = [
-    LicenseState::Active,
-    LicenseState::Expiring,
-    LicenseState::Scheduled,
-    LicenseState::Expired,
-    LicenseState::Unlicensed,
-];
-
-pub fn license_state_name(state: LicenseState) -> &'static str {
-    match state {
-        LicenseState::Unlicensed => "UNLICENSED",
-        LicenseState::Scheduled => "SCHEDULED",
-        LicenseState::Active => "ACTIVE",
-        LicenseState::Expiring => "EXPIRING",
-        LicenseState::Expired => "EXPIRED",
-    }
-}
-
 /// Assets in `state` with their licenses at `at`, `notice` being the
 /// expiry notice period. The SQL twin of `license::state`, except that
 /// EXPIRING is read as "in force now but not at the end of the notice

@@ -14,8 +14,8 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, CaseStatement, Expr, ExprTrait, IntoIden, JoinType, Order as SqlOrder, Query,
-    SelectStatement, SimpleExpr,
+    Alias, Asterisk, Expr, ExprTrait, JoinType, Order as SqlOrder, Query, SelectStatement,
+    SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, FromQueryResult, Iterable, Statement,
@@ -371,13 +371,6 @@ impl Plan {
         let Some(cond) = self.cond.clone() else {
             return Ok(Facets::default());
         };
-        let mut license_case = CaseStatement::new();
-        for s in asset_filter::LICENSE_STATES {
-            license_case = license_case.case(
-                asset_filter::license_state_condition(s, self.now, self.notice),
-                Expr::val(asset_filter::license_state_name(s)),
-            );
-        }
         let mut hits = self.base(cond);
         // The current version is joined once here, rather than once per
         // facet that reads it (each would hash the whole version table).
@@ -401,10 +394,44 @@ impl Plan {
         )
         .column((asset_search::Entity, asset_search::Column::Orientation))
         .column((asset_search::Entity, asset_search::Column::CameraModel))
-        .column((asset_search::Entity, asset_search::Column::TagList))
-        .expr_as(license_case, Alias::new("license_state").into_iden());
+        .column((asset_search::Entity, asset_search::Column::TagList));
         let built = self.backend.build(&hits);
         let pg = self.backend == DatabaseBackend::Postgres;
+        let mut values = built.values.map(|v| v.0).unwrap_or_default();
+        // A placeholder after the matched set's own.
+        let mut bind = |v: Value| {
+            values.push(v);
+            if pg {
+                format!("${}", values.len())
+            } else {
+                "?".to_owned()
+            }
+        };
+        // Each hit's license state from its own licenses (an index probe
+        // per hit), as `licenseState` decides it: in force now and at the
+        // end of the notice period, now only, later only, once, never.
+        let in_force = |at: Value, bind: &mut dyn FnMut(Value) -> String| {
+            format!(
+                "MAX(CASE WHEN l.starts_at <= {} AND l.ends_at > {} THEN 1 ELSE 0 END) = 1",
+                bind(at.clone()),
+                bind(at)
+            )
+        };
+        let now = Value::from(self.now);
+        let now_in_force = in_force(now.clone(), &mut bind);
+        let later_in_force = in_force(Value::from(self.now + self.notice), &mut bind);
+        let now_again = in_force(now.clone(), &mut bind);
+        let scheduled = format!(
+            "MAX(CASE WHEN l.starts_at > {} THEN 1 ELSE 0 END) = 1",
+            bind(now)
+        );
+        let licenses_of_hits = format!(
+            "(SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
+             WHEN {now_again} THEN 'EXPIRING' WHEN {scheduled} THEN 'SCHEDULED' \
+             WHEN COUNT(al.asset_id) > 0 THEN 'EXPIRED' ELSE 'UNLICENSED' END AS state \
+             FROM hits h LEFT JOIN asset_licenses al ON al.asset_id = h.id \
+             LEFT JOIN licenses l ON l.id = al.license_id GROUP BY h.id) s"
+        );
         let folder_text = if pg {
             "CAST(h.folder_id AS TEXT)"
         } else {
@@ -429,7 +456,7 @@ impl Plan {
             facet("folder", folder_text, "hits h", ""),
             facet("stage", "h.stage", "hits h", ""),
             facet("moderation", "h.moderation_state", "hits h", ""),
-            facet("license", "h.license_state", "hits h", ""),
+            facet("license", "s.state", &licenses_of_hits, ""),
             facet(
                 "orientation",
                 "h.orientation",
@@ -448,7 +475,6 @@ impl Plan {
             built.sql,
             parts.join(" UNION ALL ")
         );
-        let values = built.values.map(|v| v.0).unwrap_or_default();
         let rows = state
             .db
             .query_all_raw(Statement::from_sql_and_values(self.backend, sql, values))
