@@ -24,6 +24,7 @@ mod m20261207_000016_moderation_rules;
 mod m20261208_000017_search;
 mod m20261208_000018_smart_folders;
 mod m20261208_000019_smart_folder_links;
+mod m20261209_000020_search_mirror;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000017_search::Migration),
             Box::new(m20261208_000018_smart_folders::Migration),
             Box::new(m20261208_000019_smart_folder_links::Migration),
+            Box::new(m20261209_000020_search_mirror::Migration),
         ]
     }
 }

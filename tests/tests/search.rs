@@ -835,3 +835,136 @@ async fn the_license_state_facet_agrees_with_the_license_state_filter() {
     }
     app.finish().await;
 }
+
+/// What a search filters and counts by is read from copies in the search
+/// document, kept by the database: a trash, a move, a new version and a
+/// moderation decision show in the very next search, with no reindexing.
+#[tokio::test]
+async fn search_follows_trash_moves_versions_and_moderation_at_once() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let here = app.create_folder(&admin, None, "Here").await;
+    let there = app.create_folder(&admin, None, "There").await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($f: ID!) { setFolderModeration(folderId: $f, required: true) { id } }",
+            json!({ "f": there }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let ids = load_catalogue(&app, &admin, Some(&here)).await;
+    let count = |r: &Value| r["totalCount"].as_u64().unwrap();
+    let ids_of = |r: &Value| -> Vec<String> {
+        r["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = search(&app, &admin, "gold", json!({})).await;
+    let n = count(&all);
+    assert_eq!(n, 5, "{all}");
+    assert_eq!(facet(&all, "stages"), BTreeMap::from([("RAW".into(), n)]));
+
+    // Trashed: out of the live search, in the folder facet no more; back
+    // when restored.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { deleteAsset(id: $id) { id } }",
+            json!({ "id": ids[0] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let after = search(&app, &admin, "gold", json!({})).await;
+    assert_eq!(count(&after), n - 1);
+    assert!(!ids_of(&after).contains(&ids[0]));
+    assert_eq!(facet(&after, "folders").get(&here), Some(&(n - 1)));
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!) { restoreAsset(id: $id) { id } }",
+            json!({ "id": ids[0] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(count(&search(&app, &admin, "gold", json!({})).await), n);
+
+    // Moved: the folder filter and facet follow.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!, $f: ID) { updateAsset(id: $id, input: { folderId: $f }) { id } }",
+            json!({ "id": ids[1], "f": there }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let moved = search(&app, &admin, "gold", json!({ "folderId": there })).await;
+    assert_eq!(ids_of(&moved), vec![ids[1].clone()], "{moved}");
+    let all = search(&app, &admin, "gold", json!({})).await;
+    assert_eq!(facet(&all, "folders").get(&there), Some(&1));
+    assert_eq!(facet(&all, "folders").get(&here), Some(&(n - 1)));
+
+    // A new current version: its stage and its moderation state (the new
+    // folder requires moderation) replace the old ones.
+    let file = UploadFile::new("product.png", "image/png", fixture("coffee.png"));
+    let body = app
+        .upload_gql(
+            Some(&admin),
+            "mutation($a: ID!, $file: Upload!) { uploadVersion(assetId: $a, file: $file, input: { stage: RETOUCHED }) { id moderation { state } } }",
+            json!({ "a": ids[1] }),
+            &file,
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let version = body["data"]["uploadVersion"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        body["data"]["uploadVersion"]["moderation"]["state"],
+        "PENDING"
+    );
+    let raw = search(&app, &admin, "gold", json!({ "stage": "RAW" })).await;
+    assert_eq!(count(&raw), n - 1);
+    assert!(!ids_of(&raw).contains(&ids[1]));
+    let retouched = search(&app, &admin, "gold", json!({ "stage": "RETOUCHED" })).await;
+    assert_eq!(ids_of(&retouched), vec![ids[1].clone()]);
+    let all = search(&app, &admin, "gold", json!({})).await;
+    assert_eq!(
+        facet(&all, "stages"),
+        BTreeMap::from([("RAW".into(), n - 1), ("RETOUCHED".into(), 1)])
+    );
+    assert_eq!(facet(&all, "moderationStates").get("PENDING"), Some(&1));
+    let pending = search(
+        &app,
+        &admin,
+        "gold",
+        json!({ "moderationStates": ["PENDING"] }),
+    )
+    .await;
+    assert_eq!(ids_of(&pending), vec![ids[1].clone()]);
+
+    // The moderator's decision on that version shows at once too.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($v: [ID!]!) { moderate(versionIds: $v, decision: APPROVED, reason: \"ok\") { id } }",
+            json!({ "v": [version] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let all = search(&app, &admin, "gold", json!({})).await;
+    assert_eq!(facet(&all, "moderationStates").get("PENDING"), None);
+    assert_eq!(facet(&all, "moderationStates").get("APPROVED"), Some(&1));
+    let approved = search(
+        &app,
+        &admin,
+        "gold",
+        json!({ "moderationStates": ["APPROVED"] }),
+    )
+    .await;
+    assert_eq!(ids_of(&approved), vec![ids[1].clone()]);
+}

@@ -189,6 +189,12 @@ pub async fn write<C: ConnectionTrait>(
             || metadata.is_some_and(|m| m.has_gps)),
         captured_at: Set(metadata.and_then(captured_at)),
         updated_at: Set(now),
+        // Kept by the database (migration 20).
+        live: NotSet,
+        folder_id: NotSet,
+        created_at: NotSet,
+        stage: NotSet,
+        moderation_state: NotSet,
     };
     asset_search::Entity::insert(row)
         .on_conflict(

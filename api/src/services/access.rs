@@ -252,13 +252,58 @@ pub async fn asset_scope<C: ConnectionTrait>(
     shelf: Shelf,
     unlicensed_allowed: bool,
 ) -> ApiResult<Option<Condition>> {
-    let scope = visible_scope(actor, now);
-    let live = Condition::all().add(match shelf {
+    let live = on_shelf(shelf);
+    scope_with(conn, actor, now, (live, None), unlicensed_allowed).await
+}
+
+/// The assets on `shelf` (decided on `assets`).
+fn on_shelf(shelf: Shelf) -> Condition {
+    Condition::all().add(match shelf {
         Shelf::Live => asset::Column::DeletedAt.is_null(),
         Shelf::Trash => asset::Column::DeletedAt.is_not_null(),
-    });
+    })
+}
+
+/// [`asset_scope`] for a search, which joins the search document: whether
+/// an asset is in the trash is read from the document's copy (kept by the
+/// database, migration 20), so an administrator's or an unrestricted
+/// member's search reads no other table for its matches. Folders, grants,
+/// publication and licenses are still decided on `assets` itself.
+pub async fn search_scope<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    shelf: Shelf,
+    unlicensed_allowed: bool,
+) -> ApiResult<Option<Condition>> {
+    let doc = Condition::all().add(
+        Expr::col((
+            vitrine_entity::entities::asset_search::Entity,
+            vitrine_entity::entities::asset_search::Column::Live,
+        ))
+        .eq(matches!(shelf, Shelf::Live)),
+    );
+    let live = on_shelf(shelf);
+    scope_with(conn, actor, now, (live, Some(doc)), unlicensed_allowed).await
+}
+
+async fn scope_with<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    (live, doc_live): (Condition, Option<Condition>),
+    unlicensed_allowed: bool,
+) -> ApiResult<Option<Condition>> {
+    let scope = visible_scope(actor, now);
+    // Where nothing else restricts the asker, the document's copy decides
+    // the shelf alone; restricted scopes keep the original beside it.
+    let unrestricted = || doc_live.clone().unwrap_or_else(|| live.clone());
+    let live = match &doc_live {
+        Some(doc) => live.clone().add(doc.clone()),
+        None => live.clone(),
+    };
     let map = match &scope {
-        AssetScope::All => return Ok(Some(live)),
+        AssetScope::All => return Ok(Some(unrestricted())),
         AssetScope::Nothing => return Ok(None),
         AssetScope::Members { .. } | AssetScope::Granted { .. } => load_map(conn, actor).await?,
     };
@@ -266,7 +311,7 @@ pub async fn asset_scope<C: ConnectionTrait>(
         return Ok(None);
     };
     Ok(Some(match scope {
-        AssetScope::Members { .. } if folders.is_empty() => live,
+        AssetScope::Members { .. } if folders.is_empty() => unrestricted(),
         AssetScope::Members { .. } => live.add(
             Condition::any()
                 .add(asset::Column::FolderId.is_null())

@@ -241,13 +241,31 @@ pub async fn condition_on(
     doc_columns: SearchDoc,
 ) -> ApiResult<Condition> {
     let now = state.clock.now();
+    let joined = matches!(doc_columns, SearchDoc::Joined);
+    // With the search document joined, what it copies (migration 20) is
+    // read there: a search then needs no other table for these filters.
+    let doc_col = |c: asset_search::Column| Expr::col((asset_search::Entity, c));
+    let folder_col = || {
+        if joined {
+            doc_col(asset_search::Column::FolderId)
+        } else {
+            Expr::col((asset::Entity, asset::Column::FolderId))
+        }
+    };
+    let id_col = || {
+        if joined {
+            doc_col(asset_search::Column::AssetId)
+        } else {
+            Expr::col((asset::Entity, asset::Column::Id))
+        }
+    };
     let mut cond = Condition::all();
     if let Some(folder_id) = filter.folder_id {
         let root = crate::services::folders::get(state, actor, folder_id).await?;
         if filter.recursive {
             // Ancestry strings hold only ids and '/', so no LIKE wildcard.
             cond = cond.add(
-                asset::Column::FolderId.in_subquery(
+                folder_col().in_subquery(
                     Query::select()
                         .column(folder::Column::Id)
                         .from(folder::Entity)
@@ -256,20 +274,20 @@ pub async fn condition_on(
                 ),
             );
         } else {
-            cond = cond.add(asset::Column::FolderId.eq(folder_id));
+            cond = cond.add(folder_col().eq(folder_id));
         }
     }
     for tag in normalize_tags(&filter.tags)? {
-        cond = cond.add(asset::Column::Id.in_subquery(tags_query(vec![tag], &filter.tag_sources)));
+        cond = cond.add(id_col().in_subquery(tags_query(vec![tag], &filter.tag_sources)));
     }
     let any = normalize_tags(&filter.tags_any)?;
     if !any.is_empty() {
-        cond = cond.add(asset::Column::Id.in_subquery(tags_query(any, &filter.tag_sources)));
+        cond = cond.add(id_col().in_subquery(tags_query(any, &filter.tag_sources)));
     }
     if filter.tags.is_empty() && filter.tags_any.is_empty() && !filter.tag_sources.is_empty() {
         // Assets with any tag from these sources.
         cond = cond.add(
-            asset::Column::Id.in_subquery(
+            id_col().in_subquery(
                 Query::select()
                     .column(asset_tag::Column::AssetId)
                     .from(asset_tag::Entity)
@@ -279,14 +297,26 @@ pub async fn condition_on(
         );
     }
     if let Some(stage) = filter.stage {
-        cond = cond.add(current_version_where(
-            Condition::all().add(asset_version::Column::Stage.eq(stage)),
-        ));
+        cond = cond.add(if joined {
+            Condition::all().add(doc_col(asset_search::Column::Stage).eq(stage))
+        } else {
+            current_version_where(Condition::all().add(asset_version::Column::Stage.eq(stage)))
+        });
     }
     if !filter.moderation_states.is_empty() {
-        cond = cond.add(current_version_where(Condition::all().add(
-            asset_version::Column::ModerationState.is_in(filter.moderation_states.iter().copied()),
-        )));
+        cond = cond.add(if joined {
+            Condition::all().add(
+                doc_col(asset_search::Column::ModerationState)
+                    .is_in(filter.moderation_states.iter().copied()),
+            )
+        } else {
+            current_version_where(
+                Condition::all().add(
+                    asset_version::Column::ModerationState
+                        .is_in(filter.moderation_states.iter().copied()),
+                ),
+            )
+        });
     }
     if let Some(text) = filter
         .text
@@ -318,11 +348,18 @@ pub async fn condition_on(
                 ),
         );
     }
+    let created_col = || {
+        if joined {
+            doc_col(asset_search::Column::CreatedAt)
+        } else {
+            Expr::col((asset::Entity, asset::Column::CreatedAt))
+        }
+    };
     if let Some(after) = filter.created_after {
-        cond = cond.add(asset::Column::CreatedAt.gte(after));
+        cond = cond.add(created_col().gte(after));
     }
     if let Some(before) = filter.created_before {
-        cond = cond.add(asset::Column::CreatedAt.lt(before));
+        cond = cond.add(created_col().lt(before));
     }
     let mut doc = Condition::all();
     if let Some(after) = filter.captured_after {

@@ -14,15 +14,14 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, JoinType, Order as SqlOrder, Query, SelectStatement,
-    SimpleExpr,
+    Alias, Expr, ExprTrait, JoinType, Order as SqlOrder, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, FromQueryResult, Iterable, Statement,
     Value,
 };
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, asset_search, asset_version};
+use vitrine_entity::entities::{asset, asset_search};
 use vitrine_entity::policy::Actor;
 use vitrine_entity::search::{self, Reach, SearchQuery};
 
@@ -65,6 +64,8 @@ pub struct Plan {
     backend: DatabaseBackend,
     /// Scope, filters and words, on `assets` joined with `asset_search`.
     cond: Option<Condition>,
+    /// Whether `cond` reads `assets` (it must then be joined).
+    reads_assets: bool,
     score: SimpleExpr,
     now: DateTime<Utc>,
     notice: chrono::Duration,
@@ -218,7 +219,7 @@ pub async fn plan(
     };
     let now = state.clock.now();
     let backend = state.db.get_database_backend();
-    let scope = access::asset_scope(
+    let scope = access::search_scope(
         &state.db,
         actor,
         now,
@@ -241,13 +242,29 @@ pub async fn plan(
             Some(cond)
         }
     };
+    let reads_assets = cond
+        .as_ref()
+        .is_some_and(|c| mentions_assets(backend, c.clone()));
     Ok(Plan {
         backend,
         cond,
+        reads_assets,
         score: score_expr(backend, &parsed, reach),
         now,
         notice: crate::services::licenses::notice(state),
     })
+}
+
+/// Whether a condition reads `assets` (else a search reads its documents
+/// alone until it looks up the page it returns).
+fn mentions_assets(backend: DatabaseBackend, cond: Condition) -> bool {
+    let probe = Query::select()
+        .expr(Expr::cust("1"))
+        .from(asset_search::Entity)
+        .cond_where(cond)
+        .to_owned();
+    let table = format!("\"{}\".", sea_orm::EntityName::table_name(&asset::Entity));
+    backend.build(&probe).sql.contains(&table)
 }
 
 impl Plan {
@@ -255,11 +272,19 @@ impl Plan {
     /// condition on `assets`).
     pub fn narrowed(mut self, extra: Condition) -> Self {
         self.cond = self.cond.map(|c| c.add(extra));
+        self.reads_assets = true;
         self
     }
 
-    /// `SELECT … FROM assets JOIN asset_search … WHERE <matched>`.
+    /// `SELECT … FROM assets JOIN asset_search … WHERE <matched>`, or
+    /// `FROM asset_search` alone when nothing asked reads `assets`.
     fn base(&self, cond: Condition) -> SelectStatement {
+        if !self.reads_assets {
+            return Query::select()
+                .from(asset_search::Entity)
+                .cond_where(cond)
+                .to_owned();
+        }
         let on = Expr::col((asset_search::Entity, asset_search::Column::AssetId))
             .equals((asset::Entity, asset::Column::Id));
         if self.backend == DatabaseBackend::Sqlite {
@@ -297,23 +322,44 @@ impl Plan {
             });
         };
         let hits = Alias::new("hits");
-        let mut inner = self.base(cond);
-        inner
-            .columns(asset::Column::iter().map(|c| (asset::Entity, c)))
-            .expr_as(self.score.clone(), Alias::new("score"));
-        let col = |name: &str| Expr::col((hits.clone(), Alias::new(name)));
-        let field = match order.field {
-            SearchOrderField::Relevance | SearchOrderField::CreatedAt => "created_at",
-            SearchOrderField::UpdatedAt => "updated_at",
-            SearchOrderField::Title => "title",
+        let page = Alias::new("page");
+        // The matches are ranked on their documents (and `assets` only
+        // where the scope or the order reads it); the page's assets are
+        // looked up once it is cut.
+        let (sort_expr, needs_assets) = match order.field {
+            SearchOrderField::Relevance | SearchOrderField::CreatedAt => (
+                Expr::col((asset_search::Entity, asset_search::Column::CreatedAt)),
+                false,
+            ),
+            SearchOrderField::UpdatedAt => {
+                (Expr::col((asset::Entity, asset::Column::UpdatedAt)), true)
+            }
+            SearchOrderField::Title => (Expr::col((asset::Entity, asset::Column::Title)), true),
         };
+        let mut inner = if needs_assets && !self.reads_assets {
+            let mut with_assets = self.clone();
+            with_assets.reads_assets = true;
+            with_assets.base(cond)
+        } else {
+            self.base(cond)
+        };
+        inner
+            .expr_as(
+                Expr::col((asset_search::Entity, asset_search::Column::AssetId)),
+                Alias::new("id"),
+            )
+            .expr_as(self.score.clone(), Alias::new("score"))
+            .expr_as(sort_expr, Alias::new("sortv"));
+        let col = |name: &str| Expr::col((hits.clone(), Alias::new(name)));
         let dir = if order.descending {
             SqlOrder::Desc
         } else {
             SqlOrder::Asc
         };
         let mut outer = Query::select()
-            .column(Asterisk)
+            .column((hits.clone(), Alias::new("id")))
+            .column((hits.clone(), Alias::new("score")))
+            .column((hits.clone(), Alias::new("sortv")))
             .from_subquery(inner, hits.clone())
             .to_owned();
         if let Some(raw) = after {
@@ -328,11 +374,13 @@ impl Plan {
             let beyond = |e: Expr, v: Value| {
                 if order.descending { e.lt(v) } else { e.gt(v) }
             };
-            let by_field = Condition::any().add(beyond(col(field), value.clone())).add(
-                Condition::all()
-                    .add(col(field).eq(value))
-                    .add(beyond(col("id"), c.id.into())),
-            );
+            let by_field = Condition::any()
+                .add(beyond(col("sortv"), value.clone()))
+                .add(
+                    Condition::all()
+                        .add(col("sortv").eq(value))
+                        .add(beyond(col("id"), c.id.into())),
+                );
             outer.cond_where(if order.field == SearchOrderField::Relevance {
                 Condition::any()
                     .add(col("score").lt(c.s))
@@ -345,10 +393,28 @@ impl Plan {
             outer.order_by((hits.clone(), Alias::new("score")), SqlOrder::Desc);
         }
         outer
-            .order_by((hits.clone(), Alias::new(field)), dir.clone())
-            .order_by((hits.clone(), Alias::new("id")), dir)
+            .order_by((hits.clone(), Alias::new("sortv")), dir.clone())
+            .order_by((hits.clone(), Alias::new("id")), dir.clone())
             .limit(limit.saturating_add(1));
-        let rows = state.db.query_all(&outer).await?;
+        let paged = {
+            let mut q = Query::select()
+                .columns(asset::Column::iter().map(|c| (asset::Entity, c)))
+                .column((page.clone(), Alias::new("score")))
+                .from_subquery(outer, page.clone())
+                .inner_join(
+                    asset::Entity,
+                    Expr::col((asset::Entity, asset::Column::Id))
+                        .equals((page.clone(), Alias::new("id"))),
+                )
+                .to_owned();
+            if order.field == SearchOrderField::Relevance {
+                q.order_by((page.clone(), Alias::new("score")), SqlOrder::Desc);
+            }
+            q.order_by((page.clone(), Alias::new("sortv")), dir.clone())
+                .order_by((page.clone(), Alias::new("id")), dir);
+            q
+        };
+        let rows = state.db.query_all(&paged).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(Hit {
@@ -372,29 +438,19 @@ impl Plan {
             return Ok(Facets::default());
         };
         let mut hits = self.base(cond);
-        // The current version is joined once here, rather than once per
-        // facet that reads it (each would hash the whole version table).
-        let current = Alias::new("cv");
-        hits.join_as(
-            JoinType::LeftJoin,
-            asset_version::Entity,
-            current.clone(),
-            Expr::col((current.clone(), asset_version::Column::Id))
-                .equals((asset::Entity, asset::Column::CurrentVersionId)),
+        // Everything counted is on the document (the stage, moderation
+        // state and folder are its copies, kept by the database).
+        let doc = |c: asset_search::Column| (asset_search::Entity, c);
+        hits.expr_as(
+            Expr::col(doc(asset_search::Column::AssetId)),
+            Alias::new("id"),
         )
-        .column((asset::Entity, asset::Column::Id))
-        .column((asset::Entity, asset::Column::FolderId))
-        .expr_as(
-            Expr::col((current.clone(), asset_version::Column::Stage)),
-            Alias::new("stage"),
-        )
-        .expr_as(
-            Expr::col((current, asset_version::Column::ModerationState)),
-            Alias::new("moderation_state"),
-        )
-        .column((asset_search::Entity, asset_search::Column::Orientation))
-        .column((asset_search::Entity, asset_search::Column::CameraModel))
-        .column((asset_search::Entity, asset_search::Column::TagList));
+        .column(doc(asset_search::Column::FolderId))
+        .column(doc(asset_search::Column::Stage))
+        .column(doc(asset_search::Column::ModerationState))
+        .column(doc(asset_search::Column::Orientation))
+        .column(doc(asset_search::Column::CameraModel))
+        .column(doc(asset_search::Column::TagList));
         let built = self.backend.build(&hits);
         let pg = self.backend == DatabaseBackend::Postgres;
         let mut values = built.values.map(|v| v.0).unwrap_or_default();
@@ -425,12 +481,14 @@ impl Plan {
             "MAX(CASE WHEN l.starts_at > {} THEN 1 ELSE 0 END) = 1",
             bind(now)
         );
+        // One index probe per hit (a correlated subquery): joining the
+        // hits to every license link hashed the whole link table.
         let licenses_of_hits = format!(
-            "(SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
+            "(SELECT (SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
              WHEN {now_again} THEN 'EXPIRING' WHEN {scheduled} THEN 'SCHEDULED' \
-             WHEN COUNT(al.asset_id) > 0 THEN 'EXPIRED' ELSE 'UNLICENSED' END AS state \
-             FROM hits h LEFT JOIN asset_licenses al ON al.asset_id = h.id \
-             LEFT JOIN licenses l ON l.id = al.license_id GROUP BY h.id) s"
+             WHEN COUNT(*) > 0 THEN 'EXPIRED' ELSE 'UNLICENSED' END \
+             FROM asset_licenses al JOIN licenses l ON l.id = al.license_id \
+             WHERE al.asset_id = h.id) AS state FROM hits h) s"
         );
         let folder_text = if pg {
             "CAST(h.folder_id AS TEXT)"
@@ -556,8 +614,9 @@ pub async fn matches(state: &AppState, plan: &Plan, asset_id: Uuid) -> ApiResult
     let Some(cond) = plan.cond.clone() else {
         return Ok(false);
     };
-    let mut q = plan.base(cond.add(asset::Column::Id.eq(asset_id)));
-    q.column((asset::Entity, asset::Column::Id)).limit(1);
+    let mut q = plan.base(cond.add(asset_search::Column::AssetId.eq(asset_id)));
+    q.column((asset_search::Entity, asset_search::Column::AssetId))
+        .limit(1);
     Ok(state.db.query_one(&q).await?.is_some())
 }
 

@@ -37,6 +37,16 @@ pub struct Model {
     pub has_gps: bool,
     pub captured_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// Copies kept by database triggers (migration 20), never written by
+    /// the application: the asset is not in the trash, its folder and
+    /// creation time, its current version's stage and moderation state.
+    /// Search filters, sorts and counts by them without reading `assets`
+    /// or `asset_versions`; visibility is still decided on `assets`.
+    pub live: bool,
+    pub folder_id: Option<Uuid>,
+    pub created_at: Option<DateTimeUtc>,
+    pub stage: Option<String>,
+    pub moderation_state: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -104,16 +104,28 @@ pub fn in_force_at(at: DateTime<Utc>, usage: &Usage) -> SelectStatement {
 /// Assets that may leave the organisation at `at` for `usage`: with a
 /// license in force covering it, or without any license when that is
 /// allowed — the SQL twin of [`crate::policy::Licensing::permits`].
+///
+/// Written as correlated `EXISTS`: the database may then probe each
+/// candidate's own license links (a search's few thousand matches) instead
+/// of hashing every link in the library, and still hash them for a scan.
 pub fn licensed_at(at: DateTime<Utc>, usage: &Usage, unlicensed_allowed: bool) -> Condition {
-    let mut cond = Condition::any().add(asset::Column::Id.in_subquery(in_force_at(at, usage)));
+    let of_asset = || {
+        Expr::col((asset_license::Entity, asset_license::Column::AssetId))
+            .equals((asset::Entity, asset::Column::Id))
+    };
+    let mut in_force = in_force_at(at, usage);
+    in_force.and_where(of_asset());
+    let mut cond = Condition::any().add(Expr::exists(in_force));
     if unlicensed_allowed {
         cond = cond.add(
-            asset::Column::Id.not_in_subquery(
+            Expr::exists(
                 Query::select()
-                    .column(asset_license::Column::AssetId)
+                    .expr(Expr::cust("1"))
                     .from(asset_license::Entity)
+                    .and_where(of_asset())
                     .to_owned(),
-            ),
+            )
+            .not(),
         );
     }
     cond
