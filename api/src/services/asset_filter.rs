@@ -167,25 +167,24 @@ pub fn license_state_condition(
     state: LicenseState,
     at: DateTime<Utc>,
     notice: chrono::Duration,
+    id: impl Fn() -> Expr,
 ) -> Condition {
     let in_force = |t: DateTime<Utc>| license::in_force_at(t, &Usage::default());
     match state {
         LicenseState::Active => Condition::all()
-            .add(asset::Column::Id.in_subquery(in_force(at)))
-            .add(asset::Column::Id.in_subquery(in_force(at + notice))),
+            .add(id().in_subquery(in_force(at)))
+            .add(id().in_subquery(in_force(at + notice))),
         LicenseState::Expiring => Condition::all()
-            .add(asset::Column::Id.in_subquery(in_force(at)))
-            .add(asset::Column::Id.not_in_subquery(in_force(at + notice))),
+            .add(id().in_subquery(in_force(at)))
+            .add(id().not_in_subquery(in_force(at + notice))),
         LicenseState::Scheduled => Condition::all()
-            .add(asset::Column::Id.not_in_subquery(in_force(at)))
-            .add(asset::Column::Id.in_subquery(licensed_later(at))),
+            .add(id().not_in_subquery(in_force(at)))
+            .add(id().in_subquery(licensed_later(at))),
         LicenseState::Expired => Condition::all()
-            .add(asset::Column::Id.not_in_subquery(in_force(at)))
-            .add(asset::Column::Id.in_subquery(licensed_any()))
-            .add(asset::Column::Id.not_in_subquery(licensed_later(at))),
-        LicenseState::Unlicensed => {
-            Condition::all().add(asset::Column::Id.not_in_subquery(licensed_any()))
-        }
+            .add(id().not_in_subquery(in_force(at)))
+            .add(id().in_subquery(licensed_any()))
+            .add(id().not_in_subquery(licensed_later(at))),
+        LicenseState::Unlicensed => Condition::all().add(id().not_in_subquery(licensed_any())),
     }
 }
 
@@ -404,6 +403,7 @@ pub async fn condition_on(
             state_wanted,
             now,
             crate::services::licenses::notice(state),
+            id_col,
         ));
     }
     if let Some(usable) = &filter.usable_for {

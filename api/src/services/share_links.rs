@@ -519,6 +519,27 @@ pub async fn revoke_for_asset(
     asset_id: Uuid,
 ) -> ApiResult<u64> {
     let now = state.clock.now();
+    // The live links over a saved search that finds the asset now: their
+    // searches run before the write transaction, which they would
+    // otherwise hold open (on SQLite, every other writer waits).
+    let found = asset::Entity::find_by_id(asset_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such asset".into()))?;
+    assets::authorize_asset(state, &state.db, actor, Action::Share, &found).await?;
+    let searches: Vec<share_link::Model> = share_link::Entity::find()
+        .filter(share_link::Column::SmartFolderId.is_not_null())
+        .filter(share_link::Column::RevokedAt.is_null())
+        .filter(share_link::Column::ExpiresAt.gt(now))
+        .all(&state.db)
+        .await?;
+    let mut ids: HashSet<Uuid> = HashSet::new();
+    for link in searches {
+        let id = link.id;
+        if link_content::selects(state, &state.db, link, &found).await? {
+            ids.insert(id);
+        }
+    }
     let mut tx = begin(state).await?;
     let asset = asset::Entity::find_by_id(asset_id)
         .one(tx.conn())
@@ -526,10 +547,7 @@ pub async fn revoke_for_asset(
         .ok_or_else(|| ApiError::NotFound("no such asset".into()))?;
     assets::authorize_asset(state, tx.conn(), actor, Action::Share, &asset).await?;
     let ancestry = access::folder_ancestry(tx.conn(), asset.folder_id).await?;
-    let mut ids: HashSet<Uuid> = listed_links(tx.conn(), asset_id)
-        .await?
-        .into_iter()
-        .collect();
+    ids.extend(listed_links(tx.conn(), asset_id).await?);
     if let Some(ancestry) = ancestry.as_deref() {
         // The folders above the asset, and its own: a link on any holds it.
         let above: Vec<Uuid> = ancestry
@@ -544,18 +562,6 @@ pub async fn revoke_for_asset(
             .all(tx.conn())
             .await?;
         ids.extend(folder_links);
-    }
-    let searches: Vec<share_link::Model> = share_link::Entity::find()
-        .filter(share_link::Column::SmartFolderId.is_not_null())
-        .filter(share_link::Column::RevokedAt.is_null())
-        .filter(share_link::Column::ExpiresAt.gt(now))
-        .all(tx.conn())
-        .await?;
-    for link in searches {
-        let id = link.id;
-        if link_content::selects(state, tx.conn(), link, &asset).await? {
-            ids.insert(id);
-        }
     }
     let live: Vec<Uuid> = share_link::Entity::find()
         .select_only()
