@@ -48,23 +48,6 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-        })
-        // Statements are prepared and cached per connection; after five
-        // runs PostgreSQL may switch one to a generic plan, estimated
-        // without its values. For a search (words, patterns and instants
-        // as parameters) that plan was 2-3x slower than the one made for
-        // the values at hand. Planning the simple statements each time
-        // costs microseconds.
-        // The default random_page_cost (4) prices a page read as from a
-        // spinning disk; with the working set in memory or on SSD it made
-        // the planner scan the whole search table (80 ms) rather than fetch
-        // a word's 12,000 matches through its index (32 ms). 1.1 is the
-        // usual setting for SSDs.
-        .map_sqlx_postgres_opts(|o| {
-            o.options([
-                ("plan_cache_mode", "force_custom_plan"),
-                ("random_page_cost", "1.1"),
-            ])
         });
     if config.database_kind() == "sqlite" {
         options.max_connections(4);
