@@ -325,6 +325,18 @@ async fn facets_count_what_matches_and_partners_count_only_their_own() {
         facet(&all, "licenseStates").get("UNLICENSED"),
         Some(&(2 * matched.len() as u64))
     );
+    // A request that selects some facets gets the same counts for those.
+    let body = app
+        .gql(
+            Some(&admin),
+            "query { search(query: \"gold\") { totalCount facets { stages { value count } folders { value count } } } }",
+            json!({}),
+        )
+        .await;
+    let some = &body["data"]["search"];
+    assert_eq!(some["totalCount"], all["totalCount"], "{body}");
+    assert_eq!(facet(some, "stages"), facet(&all, "stages"));
+    assert_eq!(facet(some, "folders"), facet(&all, "folders"));
 
     // The same query as each partner: its own published assets only, and
     // facet counts over those alone.

@@ -5,7 +5,9 @@ use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObj
 use super::asset_types::{Asset, prefetch};
 use super::filters::AssetFilter;
 use super::{auth, state};
-use crate::services::search::{self as service, Facets, Plan, SearchOrder, SearchOrderField};
+use crate::services::search::{
+    self as service, FacetSet, Facets, Plan, SearchOrder, SearchOrderField,
+};
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchOrderBy {
@@ -108,6 +110,9 @@ pub struct SearchResults {
     plan: Plan,
     #[graphql(skip)]
     facets: tokio::sync::OnceCell<Facets>,
+    /// The facets the request selects (counted with the page).
+    #[graphql(skip)]
+    wanted: FacetSet,
 }
 
 impl SearchResults {
@@ -115,7 +120,7 @@ impl SearchResults {
         let state = state(ctx)?;
         Ok(self
             .facets
-            .get_or_try_init(|| self.plan.facets(state))
+            .get_or_try_init(|| self.plan.facets(state, self.wanted))
             .await?)
     }
 }
@@ -156,15 +161,24 @@ pub async fn results(
     // The page and the counts are two statements: when both are asked
     // for, they run at once (on two connections) rather than one after
     // the other.
-    let wants_counts = {
-        let look = ctx.look_ahead();
-        look.field("totalCount").exists() || look.field("facets").exists()
+    let look = ctx.look_ahead();
+    let wants_counts = look.field("totalCount").exists() || look.field("facets").exists();
+    // Only the facets the request selects are counted.
+    let selected = look.field("facets");
+    let wanted = FacetSet {
+        tags: selected.field("tags").exists(),
+        folders: selected.field("folders").exists(),
+        stages: selected.field("stages").exists(),
+        moderation_states: selected.field("moderationStates").exists(),
+        license_states: selected.field("licenseStates").exists(),
+        orientations: selected.field("orientations").exists(),
+        camera_models: selected.field("cameraModels").exists(),
     };
     let facets = tokio::sync::OnceCell::new();
     let page = if wants_counts {
         let (page, counted) = tokio::try_join!(
             plan.page(state, order, after.as_deref(), limit),
-            plan.facets(state)
+            plan.facets(state, wanted)
         )?;
         // The cell is new and empty: this cannot fail.
         let _ = facets.set(counted);
@@ -192,6 +206,7 @@ pub async fn results(
         edges,
         plan,
         facets,
+        wanted,
     })
 }
 

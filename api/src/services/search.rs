@@ -433,7 +433,8 @@ impl Plan {
 
     /// The number of matches and the facet counts, in one statement over
     /// the matched set (materialised once).
-    pub async fn facets(&self, state: &AppState) -> ApiResult<Facets> {
+    /// Only the facets in `wanted` are counted (the total always is).
+    pub async fn facets(&self, state: &AppState, wanted: FacetSet) -> ApiResult<Facets> {
         let Some(cond) = self.cond.clone() else {
             return Ok(Facets::default());
         };
@@ -466,30 +467,34 @@ impl Plan {
         // Each hit's license state from its own licenses (an index probe
         // per hit), as `licenseState` decides it: in force now and at the
         // end of the notice period, now only, later only, once, never.
-        let in_force = |at: Value, bind: &mut dyn FnMut(Value) -> String| {
+        let licenses_of_hits = if wanted.license_states {
+            let in_force = |at: Value, bind: &mut dyn FnMut(Value) -> String| {
+                format!(
+                    "MAX(CASE WHEN l.starts_at <= {} AND l.ends_at > {} THEN 1 ELSE 0 END) = 1",
+                    bind(at.clone()),
+                    bind(at)
+                )
+            };
+            let now = Value::from(self.now);
+            let now_in_force = in_force(now.clone(), &mut bind);
+            let later_in_force = in_force(Value::from(self.now + self.notice), &mut bind);
+            let now_again = in_force(now.clone(), &mut bind);
+            let scheduled = format!(
+                "MAX(CASE WHEN l.starts_at > {} THEN 1 ELSE 0 END) = 1",
+                bind(now)
+            );
+            // One index probe per hit (a correlated subquery): joining the
+            // hits to every license link hashed the whole link table.
             format!(
-                "MAX(CASE WHEN l.starts_at <= {} AND l.ends_at > {} THEN 1 ELSE 0 END) = 1",
-                bind(at.clone()),
-                bind(at)
+                "(SELECT (SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
+                 WHEN {now_again} THEN 'EXPIRING' WHEN {scheduled} THEN 'SCHEDULED' \
+                 WHEN COUNT(*) > 0 THEN 'EXPIRED' ELSE 'UNLICENSED' END \
+                 FROM asset_licenses al JOIN licenses l ON l.id = al.license_id \
+                 WHERE al.asset_id = h.id) AS state FROM hits h) s"
             )
+        } else {
+            String::new()
         };
-        let now = Value::from(self.now);
-        let now_in_force = in_force(now.clone(), &mut bind);
-        let later_in_force = in_force(Value::from(self.now + self.notice), &mut bind);
-        let now_again = in_force(now.clone(), &mut bind);
-        let scheduled = format!(
-            "MAX(CASE WHEN l.starts_at > {} THEN 1 ELSE 0 END) = 1",
-            bind(now)
-        );
-        // One index probe per hit (a correlated subquery): joining the
-        // hits to every license link hashed the whole link table.
-        let licenses_of_hits = format!(
-            "(SELECT (SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
-             WHEN {now_again} THEN 'EXPIRING' WHEN {scheduled} THEN 'SCHEDULED' \
-             WHEN COUNT(*) > 0 THEN 'EXPIRED' ELSE 'UNLICENSED' END \
-             FROM asset_licenses al JOIN licenses l ON l.id = al.license_id \
-             WHERE al.asset_id = h.id) AS state FROM hits h) s"
-        );
         let folder_text = if pg {
             "CAST(h.folder_id AS TEXT)"
         } else {
@@ -508,26 +513,44 @@ impl Plan {
                  FROM {from} {filter} GROUP BY {value} ORDER BY n DESC, value LIMIT {limit}) f_{name}"
             )
         };
-        let parts = [
-            "SELECT 'total' AS facet, '' AS value, COUNT(*) AS n FROM hits".to_owned(),
-            facet("tag", "t.value", tags_of_hits, ""),
-            facet("folder", folder_text, "hits h", ""),
-            facet("stage", "h.stage", "hits h", ""),
-            facet("moderation", "h.moderation_state", "hits h", ""),
-            facet("license", "s.state", &licenses_of_hits, ""),
-            facet(
-                "orientation",
-                "h.orientation",
-                "hits h",
-                "WHERE h.orientation IS NOT NULL",
+        let parts: Vec<String> = [
+            (
+                true,
+                "SELECT 'total' AS facet, '' AS value, COUNT(*) AS n FROM hits".to_owned(),
             ),
-            facet(
-                "camera",
-                "h.camera_model",
-                "hits h",
-                "WHERE h.camera_model IS NOT NULL",
+            (wanted.tags, facet("tag", "t.value", tags_of_hits, "")),
+            (wanted.folders, facet("folder", folder_text, "hits h", "")),
+            (wanted.stages, facet("stage", "h.stage", "hits h", "")),
+            (
+                wanted.moderation_states,
+                facet("moderation", "h.moderation_state", "hits h", ""),
             ),
-        ];
+            (
+                wanted.license_states,
+                facet("license", "s.state", &licenses_of_hits, ""),
+            ),
+            (
+                wanted.orientations,
+                facet(
+                    "orientation",
+                    "h.orientation",
+                    "hits h",
+                    "WHERE h.orientation IS NOT NULL",
+                ),
+            ),
+            (
+                wanted.camera_models,
+                facet(
+                    "camera",
+                    "h.camera_model",
+                    "hits h",
+                    "WHERE h.camera_model IS NOT NULL",
+                ),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(on, sql)| on.then_some(sql))
+        .collect();
         let sql = format!(
             "WITH hits AS MATERIALIZED ({}) {}",
             built.sql,
@@ -617,6 +640,18 @@ async fn planned(state: &AppState, stmt: Statement) -> ApiResult<Vec<QueryResult
 pub struct FacetCount {
     pub value: Option<String>,
     pub count: u64,
+}
+
+/// Which facets to count (a client that shows three pays for three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FacetSet {
+    pub tags: bool,
+    pub folders: bool,
+    pub stages: bool,
+    pub moderation_states: bool,
+    pub license_states: bool,
+    pub orientations: bool,
+    pub camera_models: bool,
 }
 
 /// Counts over all matches (never beyond what the asker may see).
