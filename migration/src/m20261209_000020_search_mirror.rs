@@ -1,13 +1,14 @@
 //! The search document carries a copy of what search filters, sorts and
 //! counts by most: whether the asset is live (not in the trash), its folder,
-//! its creation time and its current version's stage and moderation state.
+//! its creation time, its current version's stage and moderation state,
+//! and whether any license is attached to it.
 //! A search then reads one table for its matches, filters and facets, and
 //! looks up `assets` only for the page it returns (or where the asker's
 //! visible scope needs it: members' and partners' scopes are always decided
 //! on `assets` itself).
 //!
 //! The copies are kept by the database, not by the application: triggers on
-//! `assets` and `asset_versions` rewrite them in the same statement that
+//! `assets`, `asset_versions` and `asset_licenses` rewrite them in the same statement that
 //! changes the original, and a new document takes them from the asset when
 //! it is inserted. No code path can forget them.
 
@@ -26,13 +27,15 @@ enum AssetSearch {
     Stage,
     ModerationState,
     CreatedAt,
+    Licensed,
 }
 
 /// What the copies are, from the asset `a` (and its current version).
 const PG_FILL: &str = "CREATE OR REPLACE FUNCTION vitrine_search_fill() RETURNS trigger AS $$ \
 BEGIN \
-  SELECT a.deleted_at IS NULL, a.folder_id, a.created_at, v.stage, v.moderation_state \
-    INTO NEW.live, NEW.folder_id, NEW.created_at, NEW.stage, NEW.moderation_state \
+  SELECT a.deleted_at IS NULL, a.folder_id, a.created_at, v.stage, v.moderation_state, \
+    EXISTS (SELECT 1 FROM asset_licenses al WHERE al.asset_id = a.id) \
+    INTO NEW.live, NEW.folder_id, NEW.created_at, NEW.stage, NEW.moderation_state, NEW.licensed \
     FROM assets a LEFT JOIN asset_versions v ON v.id = a.current_version_id \
     WHERE a.id = NEW.asset_id; \
   RETURN NEW; \
@@ -55,10 +58,29 @@ BEGIN \
   RETURN NULL; \
 END $$ LANGUAGE plpgsql";
 
-const PG_TRIGGERS: [&str; 6] = [
+/// Whether the asset has any license attached (the UNLICENSED filter and
+/// facet read it instead of every license link).
+const PG_FROM_LICENSE_LINK: &str = "CREATE OR REPLACE FUNCTION vitrine_search_from_license_link() \
+RETURNS trigger AS $$ \
+BEGIN \
+  IF TG_OP <> 'DELETE' THEN \
+    UPDATE asset_search SET licensed = TRUE WHERE asset_id = NEW.asset_id AND NOT licensed; \
+  END IF; \
+  IF TG_OP <> 'INSERT' THEN \
+    UPDATE asset_search SET licensed = EXISTS \
+      (SELECT 1 FROM asset_licenses al WHERE al.asset_id = OLD.asset_id) \
+      WHERE asset_id = OLD.asset_id; \
+  END IF; \
+  RETURN NULL; \
+END $$ LANGUAGE plpgsql";
+
+const PG_TRIGGERS: [&str; 8] = [
     PG_FILL,
     PG_FROM_ASSET,
     PG_FROM_VERSION,
+    PG_FROM_LICENSE_LINK,
+    "CREATE TRIGGER asset_licenses_search_mirror AFTER INSERT OR UPDATE OR DELETE \
+     ON asset_licenses FOR EACH ROW EXECUTE FUNCTION vitrine_search_from_license_link()",
     // On insert, and whenever the application rewrites the document (every
     // rewrite sets updated_at): a document written while its asset changed
     // in another transaction is put right by its next rewrite.
@@ -70,7 +92,9 @@ const PG_TRIGGERS: [&str; 6] = [
      ON asset_versions FOR EACH ROW EXECUTE FUNCTION vitrine_search_from_version()",
 ];
 
-const PG_DROP: [&str; 6] = [
+const PG_DROP: [&str; 8] = [
+    "DROP TRIGGER IF EXISTS asset_licenses_search_mirror ON asset_licenses",
+    "DROP FUNCTION IF EXISTS vitrine_search_from_license_link()",
     "DROP TRIGGER IF EXISTS asset_search_fill ON asset_search",
     "DROP TRIGGER IF EXISTS assets_search_mirror ON assets",
     "DROP TRIGGER IF EXISTS asset_versions_search_mirror ON asset_versions",
@@ -89,7 +113,8 @@ macro_rules! sqlite_fill {
            stage = (SELECT v.stage FROM assets a JOIN asset_versions v \
                     ON v.id = a.current_version_id WHERE a.id = new.asset_id), \
            moderation_state = (SELECT v.moderation_state FROM assets a JOIN asset_versions v \
-                    ON v.id = a.current_version_id WHERE a.id = new.asset_id) \
+                    ON v.id = a.current_version_id WHERE a.id = new.asset_id), \
+           licensed = EXISTS (SELECT 1 FROM asset_licenses al WHERE al.asset_id = new.asset_id) \
          WHERE doc_id = new.doc_id;"
     };
 }
@@ -98,7 +123,7 @@ macro_rules! sqlite_fill {
 /// completed right after its insert, and again whenever the application
 /// rewrites it (every rewrite sets `updated_at`). The full-text index is rebuilt only
 /// when the text changes (it was rebuilt on any update before).
-const SQLITE_TRIGGERS: [&str; 6] = [
+const SQLITE_TRIGGERS: [&str; 9] = [
     "DROP TRIGGER IF EXISTS asset_search_au",
     "CREATE TRIGGER asset_search_text_au AFTER UPDATE OF title_terms, tag_terms, body_terms, internal_terms \
      ON asset_search BEGIN \
@@ -129,9 +154,21 @@ const SQLITE_TRIGGERS: [&str; 6] = [
      UPDATE asset_search SET stage = new.stage, moderation_state = new.moderation_state \
      WHERE asset_id = new.asset_id AND EXISTS (SELECT 1 FROM assets a \
        WHERE a.id = new.asset_id AND a.current_version_id = new.id); END",
+    "CREATE TRIGGER asset_licenses_search_ai AFTER INSERT ON asset_licenses BEGIN \
+     UPDATE asset_search SET licensed = 1 WHERE asset_id = new.asset_id; END",
+    "CREATE TRIGGER asset_licenses_search_ad AFTER DELETE ON asset_licenses BEGIN \
+     UPDATE asset_search SET licensed = EXISTS (SELECT 1 FROM asset_licenses al \
+       WHERE al.asset_id = old.asset_id) WHERE asset_id = old.asset_id; END",
+    "CREATE TRIGGER asset_licenses_search_au AFTER UPDATE ON asset_licenses BEGIN \
+     UPDATE asset_search SET licensed = EXISTS (SELECT 1 FROM asset_licenses al \
+       WHERE al.asset_id = old.asset_id) WHERE asset_id = old.asset_id; \
+     UPDATE asset_search SET licensed = 1 WHERE asset_id = new.asset_id; END",
 ];
 
-const SQLITE_DROP: [&str; 6] = [
+const SQLITE_DROP: [&str; 9] = [
+    "DROP TRIGGER IF EXISTS asset_licenses_search_ai",
+    "DROP TRIGGER IF EXISTS asset_licenses_search_ad",
+    "DROP TRIGGER IF EXISTS asset_licenses_search_au",
     "DROP TRIGGER IF EXISTS asset_search_fill",
     "DROP TRIGGER IF EXISTS asset_search_refill",
     "DROP TRIGGER IF EXISTS assets_search_mirror",
@@ -147,7 +184,8 @@ const SQLITE_DROP: [&str; 6] = [
 /// The copies of the documents that exist already.
 const PG_BACKFILL: &str = "UPDATE asset_search s SET live = a.deleted_at IS NULL, \
     folder_id = a.folder_id, created_at = a.created_at, stage = v.stage, \
-    moderation_state = v.moderation_state \
+    moderation_state = v.moderation_state, \
+    licensed = EXISTS (SELECT 1 FROM asset_licenses al WHERE al.asset_id = a.id) \
     FROM assets a LEFT JOIN asset_versions v ON v.id = a.current_version_id \
     WHERE a.id = s.asset_id";
 
@@ -159,7 +197,9 @@ const SQLITE_BACKFILL: &str = "UPDATE asset_search SET \
              WHERE a.id = asset_search.asset_id), \
     moderation_state = (SELECT v.moderation_state FROM assets a \
              JOIN asset_versions v ON v.id = a.current_version_id \
-             WHERE a.id = asset_search.asset_id)";
+             WHERE a.id = asset_search.asset_id), \
+    licensed = EXISTS (SELECT 1 FROM asset_licenses al \
+             WHERE al.asset_id = asset_search.asset_id)";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -170,6 +210,7 @@ impl MigrationTrait for Migration {
             timestamp_with_time_zone_null(AssetSearch::CreatedAt),
             string_len_null(AssetSearch::Stage, 16),
             string_len_null(AssetSearch::ModerationState, 16),
+            boolean(AssetSearch::Licensed).default(false).to_owned(),
         ];
         for mut column in columns {
             manager
@@ -222,6 +263,7 @@ impl MigrationTrait for Migration {
             AssetSearch::CreatedAt,
             AssetSearch::Stage,
             AssetSearch::ModerationState,
+            AssetSearch::Licensed,
         ] {
             manager
                 .alter_table(

@@ -804,6 +804,7 @@ async fn the_license_state_facet_agrees_with_the_license_state_filter() {
         (now + hours(240), now + hours(24 * 365), vec![2]),
         (now - hours(24), now + hours(1), vec![3, 5]),
     ];
+    let mut license_ids = Vec::new();
     for (n, (starts, ends, on)) in licenses.iter().enumerate() {
         let body = app
             .gql(
@@ -816,6 +817,7 @@ async fn the_license_state_facet_agrees_with_the_license_state_filter() {
             .as_str()
             .unwrap_or_else(|| panic!("{body}"))
             .to_owned();
+        license_ids.push(id.clone());
         let assets: Vec<&String> = on.iter().map(|i| &ids[*i]).collect();
         let body = app
             .gql(
@@ -845,6 +847,45 @@ async fn the_license_state_facet_agrees_with_the_license_state_filter() {
         let filtered = search(&app, &admin, "gold", json!({ "licenseState": state })).await;
         assert_eq!(filtered["totalCount"], *n, "{state}: {filtered}");
     }
+
+    // Detached from its only license, the SCHEDULED asset is UNLICENSED at
+    // once; the UNLICENSED one, attached, leaves that state.
+    let scheduled = license_ids[2].clone();
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($l: ID!, $a: [ID!]!) { detachLicense(licenseId: $l, assetIds: $a) }",
+            json!({ "l": scheduled, "a": [ids[2]] }),
+        )
+        .await;
+    assert_eq!(body["data"]["detachLicense"], 1, "{body}");
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($l: ID!, $a: [ID!]) { attachLicense(licenseId: $l, assetIds: $a) }",
+            json!({ "l": license_ids[0], "a": [ids[4]] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let unlicensed = search(
+        &app,
+        &admin,
+        "gold",
+        json!({ "licenseState": "UNLICENSED" }),
+    )
+    .await;
+    let found: Vec<&str> = unlicensed["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, vec![ids[2].as_str()], "{unlicensed}");
+    let all = search(&app, &admin, "gold", json!({})).await;
+    let states = facet(&all, "licenseStates");
+    assert_eq!(states.get("UNLICENSED"), Some(&1), "{all}");
+    assert_eq!(states.get("SCHEDULED"), None, "{all}");
+    assert_eq!(states.get("ACTIVE"), Some(&3), "{all}");
     app.finish().await;
 }
 

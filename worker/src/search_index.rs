@@ -195,6 +195,7 @@ pub async fn write<C: ConnectionTrait>(
         created_at: NotSet,
         stage: NotSet,
         moderation_state: NotSet,
+        licensed: NotSet,
     };
     asset_search::Entity::insert(row)
         .on_conflict(

@@ -398,7 +398,10 @@ pub async fn condition_on(
             SearchDoc::Joined => doc,
         });
     }
-    if let Some(state_wanted) = filter.license_state {
+    if joined && filter.license_state == Some(LicenseState::Unlicensed) {
+        // The document's copy: no probe of every license link.
+        cond = cond.add(doc_col(asset_search::Column::Licensed).eq(false));
+    } else if let Some(state_wanted) = filter.license_state {
         cond = cond.add(license_state_condition(
             state_wanted,
             now,

@@ -451,7 +451,8 @@ impl Plan {
         .column(doc(asset_search::Column::ModerationState))
         .column(doc(asset_search::Column::Orientation))
         .column(doc(asset_search::Column::CameraModel))
-        .column(doc(asset_search::Column::TagList));
+        .column(doc(asset_search::Column::TagList))
+        .column(doc(asset_search::Column::Licensed));
         let built = self.backend.build(&hits);
         let pg = self.backend == DatabaseBackend::Postgres;
         let mut values = built.values.map(|v| v.0).unwrap_or_default();
@@ -483,14 +484,16 @@ impl Plan {
                 "MAX(CASE WHEN l.starts_at > {} THEN 1 ELSE 0 END) = 1",
                 bind(now)
             );
-            // One index probe per hit (a correlated subquery): joining the
-            // hits to every license link hashed the whole link table.
+            // One index probe per licensed hit (a correlated subquery):
+            // joining the hits to every license link hashed the whole link
+            // table. Hits without any license are UNLICENSED by the
+            // document's copy, without a probe.
             format!(
-                "(SELECT (SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
+                "(SELECT CASE WHEN NOT h.licensed THEN 'UNLICENSED' ELSE (SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
                  WHEN {now_again} THEN 'EXPIRING' WHEN {scheduled} THEN 'SCHEDULED' \
                  WHEN COUNT(*) > 0 THEN 'EXPIRED' ELSE 'UNLICENSED' END \
                  FROM asset_licenses al JOIN licenses l ON l.id = al.license_id \
-                 WHERE al.asset_id = h.id) AS state FROM hits h) s"
+                 WHERE al.asset_id = h.id) END AS state FROM hits h) s"
             )
         } else {
             String::new()

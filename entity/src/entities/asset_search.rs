@@ -47,6 +47,8 @@ pub struct Model {
     pub created_at: Option<DateTimeUtc>,
     pub stage: Option<String>,
     pub moderation_state: Option<String>,
+    /// Any license attached (the UNLICENSED filter and facet read it).
+    pub licensed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
