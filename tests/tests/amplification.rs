@@ -29,11 +29,13 @@ async fn post(app: &TestApp, token: &str, body: &Value) -> (reqwest::StatusCode,
     (response.status(), response.json().await.unwrap())
 }
 
-/// The fewest SQL statements `body` ran in five tries (background work
-/// only ever adds to the process-wide counter).
+/// The fewest SQL statements `body` ran in twenty tries (background work
+/// only ever adds to the process-wide counter; on PostgreSQL with Redis,
+/// background statements such as job lease renewals landed inside all
+/// five half-second batch requests in about one run of three).
 async fn statements_of(app: &TestApp, token: &str, body: &Value) -> u64 {
     let mut least = u64::MAX;
-    for _ in 0..5 {
+    for _ in 0..20 {
         let before = app.statements();
         post(app, token, body).await;
         least = least.min(app.statements() - before);
