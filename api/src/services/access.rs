@@ -267,8 +267,9 @@ fn on_shelf(shelf: Shelf) -> Condition {
 /// [`asset_scope`] for a search, which joins the search document: whether
 /// an asset is in the trash is read from the document's copy (kept by the
 /// database, migration 20), so an administrator's or an unrestricted
-/// member's search reads no other table for its matches. Folders, grants,
-/// publication and licenses are still decided on `assets` itself.
+/// member's search reads no other table for its matches. Restricted
+/// scopes (folders, grants, publication, licenses) are still decided on
+/// `assets` itself, and keep its trash check beside the copy's.
 pub async fn search_scope<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
