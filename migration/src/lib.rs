@@ -25,6 +25,7 @@ mod m20261208_000017_search;
 mod m20261208_000018_smart_folders;
 mod m20261208_000019_smart_folder_links;
 mod m20261209_000020_search_mirror;
+mod m20261210_000021_search_tag_array;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000018_smart_folders::Migration),
             Box::new(m20261208_000019_smart_folder_links::Migration),
             Box::new(m20261209_000020_search_mirror::Migration),
+            Box::new(m20261210_000021_search_tag_array::Migration),
         ]
     }
 }

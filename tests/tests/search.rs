@@ -1020,4 +1020,22 @@ async fn search_follows_trash_moves_versions_and_moderation_at_once() {
     )
     .await;
     assert_eq!(ids_of(&approved), vec![ids[1].clone()]);
+
+    // Retagged: the tag facet counts the new tags and forgets the old ones
+    // (on PostgreSQL it reads the document's array copy).
+    let retag = |tags: Value| {
+        app.gql(
+            Some(&admin),
+            "mutation($id: ID!, $t: [String!]) { updateAsset(id: $id, input: { tags: $t }) { id } }",
+            json!({ "id": ids[2], "t": tags }),
+        )
+    };
+    let body = retag(json!(["launch-ss27"])).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let all = search(&app, &admin, "gold", json!({})).await;
+    assert_eq!(facet(&all, "tags").get("launch-ss27"), Some(&1), "{all}");
+    let body = retag(json!([])).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let all = search(&app, &admin, "gold", json!({})).await;
+    assert_eq!(facet(&all, "tags").get("launch-ss27"), None, "{all}");
 }

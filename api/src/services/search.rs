@@ -30,6 +30,9 @@ use crate::services::access::{self, Shelf};
 use crate::services::asset_filter::{self, AssetFilter};
 use crate::state::AppState;
 
+mod facets;
+pub use facets::{FacetCount, FacetSet, Facets};
+
 /// What results are ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchOrderField {
@@ -430,172 +433,6 @@ impl Plan {
             has_previous: after.is_some(),
         })
     }
-
-    /// The number of matches and the facet counts, in one statement over
-    /// the matched set (materialised once).
-    /// Only the facets in `wanted` are counted (the total always is).
-    pub async fn facets(&self, state: &AppState, wanted: FacetSet) -> ApiResult<Facets> {
-        let Some(cond) = self.cond.clone() else {
-            return Ok(Facets::default());
-        };
-        let mut hits = self.base(cond);
-        // Everything counted is on the document (the stage, moderation
-        // state and folder are its copies, kept by the database).
-        let doc = |c: asset_search::Column| (asset_search::Entity, c);
-        hits.expr_as(
-            Expr::col(doc(asset_search::Column::AssetId)),
-            Alias::new("id"),
-        )
-        .column(doc(asset_search::Column::FolderId))
-        .column(doc(asset_search::Column::Stage))
-        .column(doc(asset_search::Column::ModerationState))
-        .column(doc(asset_search::Column::Orientation))
-        .column(doc(asset_search::Column::CameraModel))
-        .column(doc(asset_search::Column::TagList))
-        .column(doc(asset_search::Column::Licensed));
-        let built = self.backend.build(&hits);
-        let pg = self.backend == DatabaseBackend::Postgres;
-        let mut values = built.values.map(|v| v.0).unwrap_or_default();
-        // A placeholder after the matched set's own.
-        let mut bind = |v: Value| {
-            values.push(v);
-            if pg {
-                format!("${}", values.len())
-            } else {
-                "?".to_owned()
-            }
-        };
-        // Each hit's license state from its own licenses (an index probe
-        // per hit), as `licenseState` decides it: in force now and at the
-        // end of the notice period, now only, later only, once, never.
-        let licenses_of_hits = if wanted.license_states {
-            let in_force = |at: Value, bind: &mut dyn FnMut(Value) -> String| {
-                format!(
-                    "MAX(CASE WHEN l.starts_at <= {} AND l.ends_at > {} THEN 1 ELSE 0 END) = 1",
-                    bind(at.clone()),
-                    bind(at)
-                )
-            };
-            let now = Value::from(self.now);
-            let now_in_force = in_force(now.clone(), &mut bind);
-            let later_in_force = in_force(Value::from(self.now + self.notice), &mut bind);
-            let now_again = in_force(now.clone(), &mut bind);
-            let scheduled = format!(
-                "MAX(CASE WHEN l.starts_at > {} THEN 1 ELSE 0 END) = 1",
-                bind(now)
-            );
-            // One index probe per licensed hit (a correlated subquery):
-            // joining the hits to every license link hashed the whole link
-            // table. Hits without any license are UNLICENSED by the
-            // document's copy, without a probe.
-            format!(
-                "(SELECT CASE WHEN NOT h.licensed THEN 'UNLICENSED' ELSE (SELECT CASE WHEN {now_in_force} AND {later_in_force} THEN 'ACTIVE' \
-                 WHEN {now_again} THEN 'EXPIRING' WHEN {scheduled} THEN 'SCHEDULED' \
-                 WHEN COUNT(*) > 0 THEN 'EXPIRED' ELSE 'UNLICENSED' END \
-                 FROM asset_licenses al JOIN licenses l ON l.id = al.license_id \
-                 WHERE al.asset_id = h.id) END AS state FROM hits h) s"
-            )
-        } else {
-            String::new()
-        };
-        let folder_text = if pg {
-            "CAST(h.folder_id AS TEXT)"
-        } else {
-            "lower(hex(h.folder_id))"
-        };
-        // Each hit's tags, from the JSON list in its search document.
-        let tags_of_hits = if pg {
-            "hits h CROSS JOIN LATERAL json_array_elements_text(CAST(h.tag_list AS json)) AS t(value)"
-        } else {
-            "hits h, json_each(h.tag_list) t"
-        };
-        let limit = FACET_LIMIT;
-        let facet = |name: &str, value: &str, from: &str, filter: &str| {
-            format!(
-                "SELECT * FROM (SELECT '{name}' AS facet, {value} AS value, COUNT(*) AS n \
-                 FROM {from} {filter} GROUP BY {value} ORDER BY n DESC, value LIMIT {limit}) f_{name}"
-            )
-        };
-        let parts: Vec<String> = [
-            (
-                true,
-                "SELECT 'total' AS facet, '' AS value, COUNT(*) AS n FROM hits".to_owned(),
-            ),
-            (wanted.tags, facet("tag", "t.value", tags_of_hits, "")),
-            (wanted.folders, facet("folder", folder_text, "hits h", "")),
-            (wanted.stages, facet("stage", "h.stage", "hits h", "")),
-            (
-                wanted.moderation_states,
-                facet("moderation", "h.moderation_state", "hits h", ""),
-            ),
-            (
-                wanted.license_states,
-                facet("license", "s.state", &licenses_of_hits, ""),
-            ),
-            (
-                wanted.orientations,
-                facet(
-                    "orientation",
-                    "h.orientation",
-                    "hits h",
-                    "WHERE h.orientation IS NOT NULL",
-                ),
-            ),
-            (
-                wanted.camera_models,
-                facet(
-                    "camera",
-                    "h.camera_model",
-                    "hits h",
-                    "WHERE h.camera_model IS NOT NULL",
-                ),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(on, sql)| on.then_some(sql))
-        .collect();
-        let sql = format!(
-            "WITH hits AS MATERIALIZED ({}) {}",
-            built.sql,
-            parts.join(" UNION ALL ")
-        );
-        let rows = planned(
-            state,
-            Statement::from_sql_and_values(self.backend, sql, values),
-        )
-        .await?;
-        let mut facets = Facets::default();
-        for row in rows {
-            let name: String = row.try_get("", "facet")?;
-            let value: Option<String> = row.try_get("", "value")?;
-            let n: i64 = row.try_get("", "n")?;
-            let count = u64::try_from(n).unwrap_or(0);
-            let list = match name.as_str() {
-                "total" => {
-                    facets.total = count;
-                    continue;
-                }
-                "tag" => &mut facets.tags,
-                "folder" => &mut facets.folders,
-                "stage" => &mut facets.stages,
-                "moderation" => &mut facets.moderation_states,
-                "license" => &mut facets.license_states,
-                "orientation" => &mut facets.orientations,
-                _ => &mut facets.camera_models,
-            };
-            list.push(FacetCount { value, count });
-        }
-        // Folder ids come back as text: hyphenated on PostgreSQL, bare hex
-        // on SQLite; give them one form.
-        for f in &mut facets.folders {
-            f.value = f
-                .value
-                .as_deref()
-                .and_then(|v| Uuid::parse_str(v).ok())
-                .map(|u| u.to_string());
-        }
-        Ok(facets)
-    }
 }
 
 impl Plan {
@@ -635,39 +472,6 @@ async fn planned(state: &AppState, stmt: Statement) -> ApiResult<Vec<QueryResult
     let rows = tx.query_all_raw(stmt).await?;
     tx.commit().await?;
     Ok(rows)
-}
-
-/// How many matches have one value of a facet (`value` is null for assets
-/// without one, e.g. at the root for folders).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FacetCount {
-    pub value: Option<String>,
-    pub count: u64,
-}
-
-/// Which facets to count (a client that shows three pays for three).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FacetSet {
-    pub tags: bool,
-    pub folders: bool,
-    pub stages: bool,
-    pub moderation_states: bool,
-    pub license_states: bool,
-    pub orientations: bool,
-    pub camera_models: bool,
-}
-
-/// Counts over all matches (never beyond what the asker may see).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facets {
-    pub total: u64,
-    pub tags: Vec<FacetCount>,
-    pub folders: Vec<FacetCount>,
-    pub stages: Vec<FacetCount>,
-    pub moderation_states: Vec<FacetCount>,
-    pub license_states: Vec<FacetCount>,
-    pub orientations: Vec<FacetCount>,
-    pub camera_models: Vec<FacetCount>,
 }
 
 /// Whether `asset_id` is among a plan's matches (for live feeds filtered
