@@ -525,6 +525,10 @@ audit_actions! {
     ModerationRequired = "MODERATION_REQUIRED",
     /// An upload preset was created, changed or deleted.
     UploadPresetChanged = "UPLOAD_PRESET_CHANGED",
+    /// A derivative profile was created, changed or deleted.
+    DerivativeProfileChanged = "DERIVATIVE_PROFILE_CHANGED",
+    /// An asset's focal point was set or cleared.
+    FocalPointChanged = "FOCAL_POINT_CHANGED",
 }
 
 impl std::fmt::Display for AuditAction {

@@ -32,6 +32,7 @@ pub fn code(denial: &Denial) -> &'static str {
         Denial::NotShared => "NOT_SHARED",
         Denial::NotOwner => "NOT_OWNER",
         Denial::PartnerMayNotShare => "PARTNER_MAY_NOT_SHARE",
+        Denial::ProfileNotEntitled => "PROFILE_NOT_ENTITLED",
     }
 }
 

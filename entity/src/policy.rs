@@ -594,6 +594,10 @@ pub enum Denial {
     /// Partners keep their saved searches to themselves.
     #[error("partners may not share smart folders")]
     PartnerMayNotShare,
+    /// The derivative profile is not offered to this actor (its audience,
+    /// or the partner organisations entitled to it).
+    #[error("no such derivative profile")]
+    ProfileNotEntitled,
 }
 
 fn level_name(level: GrantLevel) -> &'static str {
@@ -622,7 +626,8 @@ impl Denial {
             | Denial::CreatorLacksAction { .. }
             | Denial::NotLicensed
             | Denial::AwaitingModeration
-            | Denial::NotShared => true,
+            | Denial::NotShared
+            | Denial::ProfileNotEntitled => true,
             Denial::Unauthenticated
             | Denial::RoleLacksAction { .. }
             | Denial::GrantLacksAction { .. }
@@ -1052,6 +1057,80 @@ pub fn authorize_smart_folder(
         (SmartFolderAction::View | SmartFolderAction::Share, true) => Ok(()),
         (SmartFolderAction::Manage, true) => Err(Denial::NotOwner),
         (_, false) => Err(Denial::NotShared),
+    }
+}
+
+// ------------------------------------------------------ derivative profiles
+
+/// Who may receive a derivative profile's images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum ProfileAudience {
+    /// Members only.
+    Members,
+    /// Members and partners (the entitled organisations, or all).
+    Partners,
+    /// Members, partners and share-link visitors.
+    Visitors,
+}
+
+impl ProfileAudience {
+    pub const ALL: [ProfileAudience; 3] = [
+        ProfileAudience::Members,
+        ProfileAudience::Partners,
+        ProfileAudience::Visitors,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileAudience::Members => "MEMBERS",
+            ProfileAudience::Partners => "PARTNERS",
+            ProfileAudience::Visitors => "VISITORS",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Facts about a derivative profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileFacts {
+    pub audience: ProfileAudience,
+    /// The partner organisations entitled to it (empty: every one).
+    pub partner_orgs: Vec<Uuid>,
+}
+
+/// Whether `actor` may receive images of a profile. Whether it may see the
+/// asset at all is [`authorize`]'s decision (VIEW_PREVIEW), asked as well:
+/// a profile never widens what an actor receives, it only narrows it. A
+/// profile an actor is not entitled to is answered as not found (its name
+/// and existence are the brand's business).
+pub fn authorize_profile(actor: &Actor, profile: &ProfileFacts) -> Result<(), Denial> {
+    match actor {
+        Actor::Anonymous => Err(Denial::Unauthenticated),
+        Actor::System | Actor::Member { .. } => Ok(()),
+        Actor::Partner {
+            org_allowlisted: false,
+            ..
+        } => Err(Denial::PartnerNotAllowlisted),
+        Actor::Partner { org_id, .. } => {
+            let entitled = profile.audience >= ProfileAudience::Partners
+                && (profile.partner_orgs.is_empty() || profile.partner_orgs.contains(org_id));
+            if entitled {
+                Ok(())
+            } else {
+                Err(Denial::ProfileNotEntitled)
+            }
+        }
+        Actor::Visitor { .. } => {
+            if profile.audience == ProfileAudience::Visitors {
+                Ok(())
+            } else {
+                Err(Denial::ProfileNotEntitled)
+            }
+        }
     }
 }
 
@@ -2381,5 +2460,66 @@ mod tests {
             "docs/ACCESS.md is stale; paste in:\n{}",
             grant_matrix_markdown()
         );
+    }
+
+    #[test]
+    fn derivative_profiles_reach_their_audience_and_entitled_partners_only() {
+        let org = Uuid::from_u128(7);
+        let other = Uuid::from_u128(8);
+        let member = |role| Actor::Member {
+            user_id: Uuid::from_u128(1),
+            role,
+            scope: KeyScope::FULL,
+        };
+        let partner = |org_id, org_allowlisted| Actor::Partner {
+            user_id: Uuid::from_u128(2),
+            org_id,
+            org_allowlisted,
+            scope: KeyScope::FULL,
+        };
+        let visitor = Actor::Visitor {
+            share_link_id: Uuid::from_u128(3),
+        };
+        for audience in ProfileAudience::ALL {
+            for orgs in [vec![], vec![org], vec![other]] {
+                let facts = ProfileFacts {
+                    audience,
+                    partner_orgs: orgs.clone(),
+                };
+                use sea_orm::Iterable;
+                for role in Role::iter() {
+                    assert_eq!(authorize_profile(&member(role), &facts), Ok(()));
+                }
+                assert_eq!(authorize_profile(&Actor::System, &facts), Ok(()));
+                assert_eq!(
+                    authorize_profile(&Actor::Anonymous, &facts),
+                    Err(Denial::Unauthenticated)
+                );
+                assert_eq!(
+                    authorize_profile(&partner(org, false), &facts),
+                    Err(Denial::PartnerNotAllowlisted)
+                );
+                let partner_ok = audience >= ProfileAudience::Partners
+                    && (orgs.is_empty() || orgs.contains(&org));
+                assert_eq!(
+                    authorize_profile(&partner(org, true), &facts),
+                    if partner_ok {
+                        Ok(())
+                    } else {
+                        Err(Denial::ProfileNotEntitled)
+                    },
+                    "{audience:?} {orgs:?}"
+                );
+                assert_eq!(
+                    authorize_profile(&visitor, &facts),
+                    if audience == ProfileAudience::Visitors {
+                        Ok(())
+                    } else {
+                        Err(Denial::ProfileNotEntitled)
+                    }
+                );
+            }
+        }
+        assert!(Denial::ProfileNotEntitled.hides_existence());
     }
 }

@@ -543,6 +543,15 @@ impl From<asset::Model> for Asset {
 
 #[ComplexObject]
 impl Asset {
+    /// Where the subject is (COVER crops anchored at the focal point keep
+    /// it); null when none is set.
+    async fn focal_point(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::derivatives::FocalPoint>> {
+        super::derivatives::focal_point_of(ctx, self.model.id).await
+    }
+
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         Ok(load(ctx, TagsOf(self.model.id))
             .await?

@@ -7,6 +7,7 @@ pub mod asset_types;
 pub mod budget;
 mod codes;
 mod cost;
+mod derivatives;
 mod explain;
 mod filters;
 mod licenses;
@@ -54,6 +55,7 @@ pub struct QueryRoot(
     node::NodeQuery,
     moderation::ModerationQuery,
     presets::PresetQuery,
+    derivatives::DerivativeQuery,
 );
 
 /// The mutation root.
@@ -70,6 +72,7 @@ pub struct MutationRoot(
     presets::PresetMutation,
     smart_folders::SmartFolderMutation,
     retag_runs::RetagRunMutation,
+    derivatives::DerivativeMutation,
 );
 pub use subscription::SubscriptionRoot;
 

@@ -11,6 +11,7 @@ pub mod asset_listing;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod derivatives;
 pub mod explain;
 pub mod folders;
 pub mod licenses;

@@ -3,6 +3,7 @@
 
 pub mod access_grant;
 pub mod asset;
+pub mod asset_focal_point;
 pub mod asset_license;
 pub mod asset_search;
 pub mod asset_tag;
@@ -12,6 +13,7 @@ pub mod asset_version;
 pub mod audit_chain_head;
 pub mod audit_event;
 pub mod blob;
+pub mod derivative_profile;
 pub mod folder;
 pub mod job_lease;
 pub mod license;
