@@ -11,6 +11,7 @@
 
 mod colors;
 mod decode;
+pub mod derive;
 mod descriptive;
 mod metadata;
 mod pixels;
