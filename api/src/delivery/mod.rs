@@ -12,6 +12,7 @@
 //! the bytes go out.
 
 pub mod batcher;
+pub mod negotiate;
 pub mod payload;
 pub mod signing;
 

@@ -38,7 +38,13 @@ pub enum Anchor {
 /// The encoding of a derivative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
-    Jpeg { quality: i32 },
+    Jpeg {
+        quality: i32,
+    },
+    /// Lossy WebP (libwebp, method 4: its default balance of speed and size).
+    Webp {
+        quality: i32,
+    },
     Png,
 }
 
@@ -251,6 +257,18 @@ fn sharpen(image: &Rgb) -> Rgb {
     }
 }
 
+fn encode_webp(image: &Rgb, quality: i32) -> Result<Vec<u8>, RenderError> {
+    let failed = |what: &str| RenderError::Encode(format!("WebP: {what}"));
+    let mut config = webp::WebPConfig::new().map_err(|()| failed("no configuration"))?;
+    config.lossless = 0;
+    config.quality = quality.clamp(1, 100) as f32;
+    config.method = 4;
+    let encoded = webp::Encoder::from_rgb(&image.data, image.width, image.height)
+        .encode_advanced(&config)
+        .map_err(|e| failed(&format!("{e:?}")))?;
+    Ok(encoded.to_vec())
+}
+
 fn encode_png(image: &Rgb) -> Result<Vec<u8>, RenderError> {
     use image::ImageEncoder;
     let mut out = Vec::new();
@@ -303,6 +321,7 @@ pub fn derive(
     let image = pad(image, &g, spec.background);
     let (bytes, media_type) = match spec.output {
         Output::Jpeg { quality } => (pixels::encode_jpeg(&image, quality)?, "image/jpeg"),
+        Output::Webp { quality } => (encode_webp(&image, quality)?, "image/webp"),
         Output::Png => (encode_png(&image)?, "image/png"),
     };
     Ok(Derived {
@@ -443,6 +462,23 @@ mod tests {
             img.get_pixel(200, 5).0,
             [255, 0, 0],
             "padded with the background"
+        );
+
+        let mut webp = spec(1600, 1600, Fit::Inside);
+        webp.output = Output::Webp { quality: 80 };
+        let d = derive(&garden, &webp, LIMITS).unwrap();
+        assert_eq!(
+            (d.width, d.height, d.media_type),
+            (1600, 1000, "image/webp")
+        );
+        assert_eq!(&d.bytes[..4], b"RIFF");
+        assert_eq!(&d.bytes[8..12], b"WEBP");
+        let img = image::load_from_memory(&d.bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (1600, 1000));
+        assert!(
+            d.bytes.len() < garden.len(),
+            "lossy: {} bytes",
+            d.bytes.len()
         );
 
         let storm = fixture("storm-orient6-gps.jpg");
