@@ -146,14 +146,17 @@ impl From<asset_focal_point::Model> for FocalPoint {
     }
 }
 
-/// `Asset.focalPoint` (the asset itself was decided visible).
+/// `Asset.focalPoint` (the asset itself was decided visible), one query
+/// for a whole page of assets.
 pub async fn focal_point_of(
     ctx: &Context<'_>,
     asset_id: uuid::Uuid,
 ) -> async_graphql::Result<Option<FocalPoint>> {
-    Ok(derivatives::focal_point(state(ctx)?, asset_id)
-        .await?
-        .map(Into::into))
+    Ok(
+        super::types::load(ctx, super::loaders::FocalPointOf(asset_id))
+            .await?
+            .map(Into::into),
+    )
 }
 
 #[derive(Default)]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
-use vitrine_entity::entities::{asset_tag, asset_version, folder, partner_org, rendition, user};
+use vitrine_entity::entities::{
+    asset_focal_point, asset_tag, asset_version, folder, partner_org, rendition, user,
+};
 
 /// Loads rows of every kind by id. Keys are typed so one loader serves all.
 pub struct Loaders {
@@ -42,6 +44,10 @@ pub struct AssetLicenses(pub Uuid);
 /// When an asset was taken down (absent: it is not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TakenDown(pub Uuid);
+
+/// An asset's focal point (absent: none set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FocalPointOf(pub Uuid);
 
 /// The versions of an asset, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,5 +216,21 @@ impl async_graphql::dataloader::CacheFactory for RequestCache {
         } else {
             NoCache.create()
         }
+    }
+}
+
+impl Loader<FocalPointOf> for Loaders {
+    type Value = asset_focal_point::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[FocalPointOf]) -> LoadResult<FocalPointOf, Self::Value> {
+        let rows = asset_focal_point::Entity::find()
+            .filter(asset_focal_point::Column::AssetId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (FocalPointOf(r.asset_id), r))
+            .collect())
     }
 }

@@ -396,14 +396,3 @@ pub async fn set_focal_point(
     tx.commit().await?;
     Ok(saved)
 }
-
-/// An asset's focal point, if set (the caller has decided the asset is
-/// visible).
-pub async fn focal_point(
-    state: &AppState,
-    asset_id: Uuid,
-) -> ApiResult<Option<asset_focal_point::Model>> {
-    Ok(asset_focal_point::Entity::find_by_id(asset_id)
-        .one(&state.db)
-        .await?)
-}
