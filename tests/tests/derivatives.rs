@@ -296,3 +296,67 @@ async fn editors_set_focal_points_and_others_cannot() {
     assert!(body["data"]["asset"]["focalPoint"].is_null(), "{body}");
     app.finish().await;
 }
+
+/// The renderer's outputs from a photograph carrying GPS and a serial
+/// number, stamped the way renditions are: each format keeps the brand's
+/// statement and nothing private, read back by exiftool.
+#[tokio::test]
+async fn derivatives_in_every_format_carry_ownership_and_no_private_metadata() {
+    use vitrine_tests::{exiftool, fixture};
+    use vitrine_worker::render::RenderLimits;
+    use vitrine_worker::render::derive::{Anchor, DerivativeSpec, Fit, Output, derive};
+    use vitrine_worker::tagging::{Camera, Ownership, Stamp, tag_original};
+    let ownership = Ownership {
+        copyright: Some("© 2026 Maison Vitrine SA".into()),
+        creator: Some("Studio Lumière".into()),
+        ..Default::default()
+    };
+    let camera = Camera::default();
+    let stamp = Stamp {
+        ownership: &ownership,
+        asset_id: uuid::Uuid::nil(),
+        version_number: 1,
+        orientation: 1,
+        camera: &camera,
+    };
+    let original = fixture("storm-orient6-gps.jpg");
+    let limits = RenderLimits {
+        max_pixels: 100_000_000,
+        max_decode_bytes: 1 << 30,
+        jpeg_scan_limit: 100,
+    };
+    for (name, output, media_type) in [
+        ("jpeg", Output::Jpeg { quality: 80 }, "image/jpeg"),
+        ("webp", Output::Webp { quality: 80 }, "image/webp"),
+        ("png", Output::Png, "image/png"),
+    ] {
+        let spec = DerivativeSpec {
+            width: 200,
+            height: 250,
+            fit: Fit::Cover(Anchor::Point { x: 0.5, y: 0.3 }),
+            background: [255, 255, 255],
+            sharpen: true,
+            upscale: false,
+            output,
+        };
+        let made = derive(&original, &spec, limits).unwrap();
+        assert_eq!(
+            (made.width, made.height, made.media_type),
+            (200, 250, media_type)
+        );
+        let tagged = tag_original(&made.bytes, &stamp).unwrap();
+        let decoded = image::load_from_memory(&tagged).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (200, 250), "{name}");
+        let Some(tags) = exiftool(&tagged) else {
+            continue;
+        };
+        assert_eq!(
+            tags["XMP-dc:Rights"], "© 2026 Maison Vitrine SA",
+            "{name}: {tags}"
+        );
+        let text = tags.to_string();
+        for private in ["GPS", "SerialNumber"] {
+            assert!(!text.contains(private), "{name} carries {private}: {tags}");
+        }
+    }
+}
