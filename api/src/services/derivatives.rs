@@ -5,7 +5,8 @@
 //! [`vitrine_entity::policy::authorize`]'s VIEW_PREVIEW decision.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -149,12 +150,16 @@ async fn validate(state: &AppState, input: &ProfileInput) -> ApiResult<(String, 
             "partnerOrgIds entitle partners: the audience must be PARTNERS or VISITORS",
         ));
     }
-    for org in &input.partner_org_ids {
-        if partner_org::Entity::find_by_id(*org)
-            .one(&state.db)
+    if !input.partner_org_ids.is_empty() {
+        // One query for the whole list, whatever its length.
+        let known: std::collections::HashSet<Uuid> = partner_org::Entity::find()
+            .filter(partner_org::Column::Id.is_in(input.partner_org_ids.iter().copied()))
+            .all(&state.db)
             .await?
-            .is_none()
-        {
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        if let Some(org) = input.partner_org_ids.iter().find(|o| !known.contains(o)) {
             return Err(bad(format!("no partner organisation {org}")));
         }
     }
@@ -322,10 +327,7 @@ pub async fn profile_for(
     name: &str,
 ) -> ApiResult<derivative_profile::Model> {
     let profile = derivative_profile::Entity::find()
-        .filter(sea_orm::ColumnTrait::eq(
-            &derivative_profile::Column::Name,
-            name,
-        ))
+        .filter(derivative_profile::Column::Name.eq(name))
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
