@@ -27,6 +27,7 @@ mod m20261208_000019_smart_folder_links;
 mod m20261209_000020_search_mirror;
 mod m20261210_000021_search_tag_array;
 mod m20261210_000022_derivative_profiles;
+mod m20261211_000023_derivatives;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000020_search_mirror::Migration),
             Box::new(m20261210_000021_search_tag_array::Migration),
             Box::new(m20261210_000022_derivative_profiles::Migration),
+            Box::new(m20261211_000023_derivatives::Migration),
         ]
     }
 }

@@ -854,6 +854,55 @@ pub fn exiftool(bytes: &[u8]) -> Option<Value> {
     }
 }
 
+/// The dimensions an independent decoder reads from an AVIF (`avifdec`,
+/// libavif with dav1d or libaom) or WebP (`dwebp`, libwebp) file, or `None`
+/// when the tool is not installed (`.ci/run` installs them and sets
+/// `VITRINE_TEST_REQUIRE_DECODERS`, which turns their absence into a
+/// failure). Panics when the tool refuses the file.
+pub fn independent_decode(bytes: &[u8], format: &str) -> Option<(u32, u32)> {
+    let dir = std::env::temp_dir().join(format!("vitrine-decode-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join(format!("in.{format}"));
+    let output = dir.join("out.png");
+    std::fs::write(&input, bytes).unwrap();
+    let mut command = match format {
+        "avif" => {
+            let mut c = std::process::Command::new("avifdec");
+            c.arg(&input).arg(&output);
+            c
+        }
+        "webp" => {
+            let mut c = std::process::Command::new("dwebp");
+            c.arg(&input).arg("-o").arg(&output);
+            c
+        }
+        other => panic!("no independent decoder for {other}"),
+    };
+    let ran = command.output();
+    let result = match ran {
+        Ok(o) => {
+            assert!(
+                o.status.success(),
+                "{format} refused by its reference decoder: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let png = std::fs::read(&output).expect("decoded file");
+            let img = image::load_from_memory(&png).expect("the decoder's PNG");
+            Some((img.width(), img.height()))
+        }
+        Err(_) => {
+            assert!(
+                std::env::var("VITRINE_TEST_REQUIRE_DECODERS").is_err(),
+                "the {format} reference decoder is required here but cannot be run"
+            );
+            eprintln!("no {format} reference decoder: skipping the independent check");
+            None
+        }
+    };
+    std::fs::remove_dir_all(&dir).ok();
+    result
+}
+
 /// Decodes an image to RGB8 pixels (for pixel-identity checks).
 pub fn pixels(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let img = image::load_from_memory(bytes).expect("decodable").to_rgb8();

@@ -476,6 +476,9 @@ pub fn tag_jpeg(bytes: &[u8], stamp: &Stamp<'_>, icc: Option<&[u8]>) -> Result<V
 /// rewrite (same decoded pixels, our tags only).
 pub fn tag_original(bytes: &[u8], stamp: &Stamp<'_>) -> Result<Vec<u8>, TagError> {
     use crate::media::{Format, Sniffed, sniff};
+    if crate::isobmff::is_avif(bytes) {
+        return tag_avif(bytes, stamp);
+    }
     match sniff(&bytes[..bytes.len().min(64)]) {
         Sniffed::Accepted(Format::Jpeg) => tag_jpeg(bytes, stamp, None),
         Sniffed::Accepted(Format::Png) => tag_png(bytes, stamp),
@@ -483,6 +486,18 @@ pub fn tag_original(bytes: &[u8], stamp: &Stamp<'_>) -> Result<Vec<u8>, TagError
         Sniffed::Accepted(Format::Tiff) => tag_tiff(bytes, stamp),
         Sniffed::Refused(what) => Err(TagError::Encode(format!("cannot stamp {what}"))),
     }
+}
+
+/// AVIF (our derivatives only: uploads are never AVIF): the EXIF block and
+/// the XMP packet added as items describing the image. The encoder wrote
+/// no other metadata; IPTC has no place in AVIF (the XMP carries the same
+/// statement).
+pub fn tag_avif(bytes: &[u8], stamp: &Stamp<'_>) -> Result<Vec<u8>, TagError> {
+    use crate::isobmff::{Item, add_items};
+    let exif = exif_block(stamp)?;
+    let xmp = xmp_packet(stamp);
+    add_items(bytes, &[Item::Exif(&exif), Item::Xmp(xmp.as_bytes())])
+        .map_err(|e| TagError::Encode(e.to_string()))
 }
 
 fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<(), TagError> {

@@ -56,6 +56,9 @@ pub struct DeliveryConfig {
     pub max_ttl: Duration,
     /// Memory for small delivered files (renditions), in bytes.
     pub cache_bytes: u64,
+    /// How long a request for a derivative not made yet waits for it before
+    /// it is answered 503 with Retry-After (the render goes on).
+    pub derivative_wait: Duration,
 }
 
 /// Share links.
@@ -291,6 +294,7 @@ pub const KEYS: &[&str] = &[
     "delivery_default_ttl",
     "delivery_max_ttl",
     "delivery_cache_bytes",
+    "derivative_wait",
     "share_default_ttl",
     "share_max_ttl",
     "share_visit_ttl",
@@ -470,6 +474,7 @@ impl Config {
             )?,
             max_ttl: parse_duration_key(&get, "delivery_max_ttl", Duration::from_secs(86_400))?,
             cache_bytes: parse_size(&get, "delivery_cache_bytes", 64 << 20)?,
+            derivative_wait: parse_duration_key(&get, "derivative_wait", Duration::from_secs(10))?,
         };
         if delivery.default_ttl > delivery.max_ttl {
             return Err(invalid(

@@ -12,6 +12,7 @@
 //! the bytes go out.
 
 pub mod batcher;
+pub mod derivative;
 pub mod negotiate;
 pub mod payload;
 pub mod signing;
@@ -24,8 +25,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
-use vitrine_entity::entities::{asset, asset_version, rendition};
-use vitrine_entity::policy::{Action, Actor, AssetFacts, Denial, Resource, authorize};
+use vitrine_entity::entities::{
+    asset, asset_focal_point, asset_version, derivative_profile, rendition,
+};
+use vitrine_entity::policy::{
+    Action, Actor, AssetFacts, Denial, Resource, authorize, authorize_profile,
+};
 use vitrine_entity::{AuditAction, RenditionKind};
 use vitrine_worker::derived::{etag_of, original_etag};
 use vitrine_worker::tagging::Ownership;
@@ -47,6 +52,10 @@ pub enum DeliveryKind {
     Lowres,
     /// The original file, stamped with the ownership statement (DOWNLOAD_ORIGINAL).
     Original,
+    /// A derivative profile's image (VIEW_PREVIEW and the profile's
+    /// entitlement): issued by `Asset.derivativeUrl`, not by `Asset.url`.
+    #[graphql(visible = false)]
+    Derivative,
 }
 
 impl DeliveryKind {
@@ -56,6 +65,7 @@ impl DeliveryKind {
             DeliveryKind::Preview => 2,
             DeliveryKind::Lowres => 3,
             DeliveryKind::Original => 4,
+            DeliveryKind::Derivative => 5,
         }
     }
 
@@ -65,6 +75,7 @@ impl DeliveryKind {
             2 => DeliveryKind::Preview,
             3 => DeliveryKind::Lowres,
             4 => DeliveryKind::Original,
+            5 => DeliveryKind::Derivative,
             _ => return None,
         })
     }
@@ -72,7 +83,9 @@ impl DeliveryKind {
     /// What the policy must allow.
     pub fn action(self) -> Action {
         match self {
-            DeliveryKind::Thumbnail | DeliveryKind::Preview => Action::ViewPreview,
+            DeliveryKind::Thumbnail | DeliveryKind::Preview | DeliveryKind::Derivative => {
+                Action::ViewPreview
+            }
             DeliveryKind::Lowres => Action::DownloadLowres,
             DeliveryKind::Original => Action::DownloadOriginal,
         }
@@ -83,14 +96,16 @@ impl DeliveryKind {
             DeliveryKind::Thumbnail => Some(RenditionKind::Thumbnail),
             DeliveryKind::Preview => Some(RenditionKind::Preview),
             DeliveryKind::Lowres => Some(RenditionKind::Lowres),
-            DeliveryKind::Original => None,
+            DeliveryKind::Original | DeliveryKind::Derivative => None,
         }
     }
 
     /// How a served request is recorded.
     pub fn audit_action(self) -> AuditAction {
         match self {
-            DeliveryKind::Thumbnail | DeliveryKind::Preview => AuditAction::RenditionViewed,
+            DeliveryKind::Thumbnail | DeliveryKind::Preview | DeliveryKind::Derivative => {
+                AuditAction::RenditionViewed
+            }
             DeliveryKind::Lowres => AuditAction::LowresDownloaded,
             DeliveryKind::Original => AuditAction::OriginalDownloaded,
         }
@@ -102,6 +117,7 @@ impl DeliveryKind {
             DeliveryKind::Preview => "preview",
             DeliveryKind::Lowres => "lowres",
             DeliveryKind::Original => "original",
+            DeliveryKind::Derivative => "derivative",
         }
     }
 
@@ -130,6 +146,8 @@ pub enum Served {
         version_number: i32,
         orientation: u16,
     },
+    /// A derivative (made on first request if need be).
+    Derivative(Arc<derivative::Source>),
     /// The rendition is not made yet.
     NotReady,
     /// The URL's version is no longer the asset's current one.
@@ -180,6 +198,14 @@ impl Resolved {
         authorize(&self.actor, Action::ViewMetadata, &resource, now)
             .and_then(|()| authorize(&self.actor, kind.action(), &resource, now))
             .map_err(|d| Refusal::Denied(Some(d)))?;
+        // A derivative also needs the holder entitled to its profile.
+        if let Served::Derivative(source) = &self.served {
+            authorize_profile(
+                &self.actor,
+                &crate::services::derivatives::facts(&source.profile),
+            )
+            .map_err(|d| Refusal::Denied(Some(d)))?;
+        }
         match &self.served {
             Served::NotReady => Err(Refusal::NotReady),
             Served::Superseded => Err(Refusal::Superseded),
@@ -263,6 +289,8 @@ pub struct Delivery {
     cache_bytes: usize,
     /// Stamped originals being made.
     pub stamping: payload::Stamping,
+    /// Derivatives being made.
+    pub rendering: derivative::InFlight,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -284,6 +312,7 @@ impl Delivery {
             refusals: Mutex::new(HashMap::new()),
             cache_bytes,
             stamping: payload::Stamping::default(),
+            rendering: derivative::InFlight::default(),
         }
     }
 
@@ -356,15 +385,22 @@ pub fn holder_of(actor: &Actor, session_id: Option<Uuid>) -> Option<Holder> {
 /// facts for the asking actor are `facts`. The expiry is rounded up to the
 /// minute, so that a page asked again within the minute gets the same URLs
 /// (and the browser's cached copies).
+#[allow(clippy::too_many_arguments)]
 pub fn issue(
     state: &AppState,
     auth: &crate::state::Auth,
     asset: &asset::Model,
     facts: AssetFacts,
     kind: DeliveryKind,
+    variant: Option<signing::Variant>,
     ttl_seconds: Option<i64>,
     usage: &Usage,
 ) -> ApiResult<String> {
+    if variant.is_some() != (kind == DeliveryKind::Derivative) {
+        return Err(ApiError::BadUserInput(
+            "derivative URLs come from Asset.derivativeUrl".into(),
+        ));
+    }
     let now = state.clock.now();
     let not_found = || ApiError::NotFound("no such asset".into());
     let resource = Resource::Asset(facts);
@@ -395,11 +431,84 @@ pub fn issue(
         expires_at,
         channel: usage.channel,
         territory: usage.territory.as_deref().and_then(Claims::territory_code),
+        variant,
     });
     Ok(format!(
         "{}/r/{token}",
         config.public_url.as_deref().unwrap_or_default()
     ))
+}
+
+/// One derivative URL at one pixel density.
+#[derive(Debug, Clone)]
+pub struct DerivativeLink {
+    pub dpr: u8,
+    pub url: String,
+}
+
+/// Issues derivative URLs of `asset` for the profile named `profile`: at
+/// `dpr`, or at every density the profile offers. The profile must be one
+/// the holder is entitled to (else NOT_FOUND, like a profile that does not
+/// exist); the asset's decision is [`issue`]'s.
+#[allow(clippy::too_many_arguments)]
+pub async fn issue_derivative(
+    state: &AppState,
+    auth: &crate::state::Auth,
+    asset: &asset::Model,
+    facts: AssetFacts,
+    profile: &str,
+    format: Option<crate::services::derivatives::Format>,
+    dpr: Option<i32>,
+    ttl_seconds: Option<i64>,
+    usage: &Usage,
+) -> ApiResult<Vec<DerivativeLink>> {
+    use crate::services::derivatives::Format;
+    use signing::{Variant, VariantFormat};
+    let profile = crate::services::derivatives::profile_for(state, &auth.actor, profile).await?;
+    let offered = profile.dpr_list();
+    let dprs = match dpr {
+        None => offered,
+        Some(d) => match u8::try_from(d).ok().filter(|d| offered.contains(d)) {
+            Some(d) => vec![d],
+            None => {
+                return Err(ApiError::BadUserInput(format!(
+                    "profile {} offers densities {}",
+                    profile.name, profile.dprs
+                )));
+            }
+        },
+    };
+    let format = format
+        .or_else(|| Format::parse(&profile.format))
+        .unwrap_or(Format::Auto);
+    let format = match format {
+        Format::Auto => VariantFormat::Auto,
+        Format::Jpeg => VariantFormat::Jpeg,
+        Format::Webp => VariantFormat::Webp,
+        Format::Avif => VariantFormat::Avif,
+        Format::Png => VariantFormat::Png,
+    };
+    dprs.into_iter()
+        .map(|dpr| {
+            let variant = Variant {
+                profile_id: profile.id,
+                revision: profile.revision,
+                format,
+                dpr,
+            };
+            issue(
+                state,
+                auth,
+                asset,
+                facts.clone(),
+                DeliveryKind::Derivative,
+                Some(variant),
+                ttl_seconds,
+                usage,
+            )
+            .map(|url| DerivativeLink { dpr, url })
+        })
+        .collect()
 }
 
 /// Issues a delivery URL to a share-link visitor (its page's images and
@@ -429,6 +538,7 @@ pub fn issue_for_visit(
         // The link's use is read from the link at each request.
         channel: None,
         territory: None,
+        variant: None,
     });
     Ok(format!(
         "{}/r/{token}",
@@ -518,8 +628,11 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
             .one(db)
             .await?
             .ok_or_else(|| ApiError::Internal("the current version is missing".into()))?;
-        match claims.kind.rendition() {
-            Some(kind) => {
+        match (claims.kind.rendition(), claims.variant) {
+            (_, Some(variant)) => derivative_source(state, &asset, &version, variant)
+                .await?
+                .map_or(Served::Superseded, |s| Served::Derivative(Arc::new(s))),
+            (Some(kind), None) => {
                 let made = rendition::Entity::find()
                     .filter(rendition::Column::VersionId.eq(version.id))
                     .filter(rendition::Column::Kind.eq(kind))
@@ -535,7 +648,7 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
                     None => Served::NotReady,
                 }
             }
-            None => {
+            (None, None) => {
                 let ownership = vitrine_worker::ownership::effective(db, asset.id).await?;
                 let orientation = version
                     .metadata
@@ -575,6 +688,44 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
     })
 }
 
+/// What a derivative URL's variant is made from, or `None` when the URL is
+/// superseded: its profile deleted, changed since (revision) or no longer
+/// offering its density.
+async fn derivative_source(
+    state: &AppState,
+    asset: &asset::Model,
+    version: &asset_version::Model,
+    variant: signing::Variant,
+) -> ApiResult<Option<derivative::Source>> {
+    let db = &state.db;
+    let Some(profile) = derivative_profile::Entity::find_by_id(variant.profile_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if profile.revision != variant.revision || !profile.dpr_list().contains(&variant.dpr) {
+        return Ok(None);
+    }
+    let focal = asset_focal_point::Entity::find_by_id(asset.id)
+        .one(db)
+        .await?
+        .map(|f| (f.x, f.y));
+    let ownership = vitrine_worker::ownership::effective(db, asset.id).await?;
+    let inputs = vitrine_worker::derivatives::inputs(&ownership, &profile, focal);
+    Ok(Some(derivative::Source {
+        profile,
+        asset_id: asset.id,
+        version_id: version.id,
+        version_number: version.number,
+        sha256: version.blob_sha256.clone(),
+        ownership,
+        focal,
+        dpr: variant.dpr,
+        inputs,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,6 +737,7 @@ mod tests {
             DeliveryKind::Preview,
             DeliveryKind::Lowres,
             DeliveryKind::Original,
+            DeliveryKind::Derivative,
         ] {
             assert_eq!(DeliveryKind::from_code(kind.code()), Some(kind));
         }

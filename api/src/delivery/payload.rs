@@ -79,8 +79,12 @@ impl Stamping {
     }
 }
 
-/// What to send for `served`.
-pub async fn payload(state: &AppState, served: &Served) -> anyhow::Result<Payload> {
+/// What to send for `served` (a derivative: in `encoding`).
+pub async fn payload(
+    state: &AppState,
+    served: &Served,
+    encoding: Option<vitrine_worker::derivatives::Encoding>,
+) -> anyhow::Result<Payload> {
     let delivery = &state.delivery;
     let (key, cache_key) = match served {
         Served::Rendition { key, etag, .. } => (key.clone(), format!("{key}#{etag}")),
@@ -93,6 +97,10 @@ pub async fn payload(state: &AppState, served: &Served) -> anyhow::Result<Payloa
             let extension = filename.rsplit('.').next().unwrap_or("bin");
             let key = stamped_key(*asset_id, etag, extension);
             (key, format!("original#{etag}"))
+        }
+        Served::Derivative(source) => {
+            let encoding = encoding.ok_or_else(|| anyhow::anyhow!("no format chosen"))?;
+            return super::derivative::payload(state, source, encoding).await;
         }
         Served::NotReady | Served::Superseded => anyhow::bail!("nothing to serve"),
     };

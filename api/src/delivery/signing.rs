@@ -16,6 +16,17 @@
 //! 82..114 HMAC-SHA256 of bytes 0..82
 //! ```
 //!
+//! Format 3 is format 2 for a derivative (kind 5): bytes 82..104 name the
+//! variant, and the HMAC covers bytes 0..104 (136 bytes in all).
+//!
+//! ```text
+//! 82..98  derivative profile id
+//! 98..102 the profile's revision, big-endian
+//! 102     format: 0 AUTO (decided per request by `Accept`), 1 JPEG, 2 WEBP, 3 AVIF, 4 PNG
+//! 103     pixel density (1-4)
+//! 104..136 HMAC-SHA256 of bytes 0..104
+//! ```
+//!
 //! Format 1 (no declared use; the HMAC over bytes 0..79) is still accepted,
 //! so that the URLs issued before format 2 keep working until they expire.
 //!
@@ -38,8 +49,55 @@ const FORMAT: u8 = 2;
 const CLAIMS_LEN: usize = 82;
 const TOKEN_LEN: usize = CLAIMS_LEN + 32;
 const V1_CLAIMS_LEN: usize = 79;
+const DERIVATIVE_FORMAT: u8 = 3;
+const DERIVATIVE_CLAIMS_LEN: usize = CLAIMS_LEN + 22;
+const DERIVATIVE_TOKEN_LEN: usize = DERIVATIVE_CLAIMS_LEN + 32;
 /// The longest encoded token: longer input is refused before decoding.
-const MAX_ENCODED: usize = TOKEN_LEN.div_ceil(3) * 4;
+const MAX_ENCODED: usize = DERIVATIVE_TOKEN_LEN.div_ceil(3) * 4;
+
+/// A derivative format as carried in a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VariantFormat {
+    /// Decided at each request from the client's `Accept`.
+    Auto,
+    Jpeg,
+    Webp,
+    Avif,
+    Png,
+}
+
+impl VariantFormat {
+    fn code(self) -> u8 {
+        match self {
+            VariantFormat::Auto => 0,
+            VariantFormat::Jpeg => 1,
+            VariantFormat::Webp => 2,
+            VariantFormat::Avif => 3,
+            VariantFormat::Png => 4,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => VariantFormat::Auto,
+            1 => VariantFormat::Jpeg,
+            2 => VariantFormat::Webp,
+            3 => VariantFormat::Avif,
+            4 => VariantFormat::Png,
+            _ => return None,
+        })
+    }
+}
+
+/// Which derivative a URL serves: a profile at one revision, in a format,
+/// at a pixel density.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub profile_id: Uuid,
+    pub revision: i32,
+    pub format: VariantFormat,
+    pub dpr: u8,
+}
 
 /// Who a URL was issued to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,6 +121,8 @@ pub struct Claims {
     pub channel: Option<Channel>,
     /// The territory the URL is for (ISO code; `**`: WORLD).
     pub territory: Option<[u8; 2]>,
+    /// For a derivative (kind DERIVATIVE): which one.
+    pub variant: Option<Variant>,
 }
 
 impl Claims {
@@ -173,8 +233,12 @@ impl Keyring {
 
     /// Signs claims into a token.
     pub fn sign(&self, claims: &Claims) -> String {
-        let mut bytes = Vec::with_capacity(TOKEN_LEN);
-        bytes.push(FORMAT);
+        let mut bytes = Vec::with_capacity(DERIVATIVE_TOKEN_LEN);
+        bytes.push(if claims.variant.is_some() {
+            DERIVATIVE_FORMAT
+        } else {
+            FORMAT
+        });
         bytes.extend_from_slice(&self.current.id);
         bytes.extend_from_slice(claims.asset_id.as_bytes());
         bytes.extend_from_slice(claims.version_id.as_bytes());
@@ -195,6 +259,12 @@ impl Keyring {
         bytes.extend_from_slice(&claims.expires_at.to_be_bytes());
         bytes.push(channel_code(claims.channel));
         bytes.extend_from_slice(&claims.territory.unwrap_or([0, 0]));
+        if let Some(v) = claims.variant {
+            bytes.extend_from_slice(v.profile_id.as_bytes());
+            bytes.extend_from_slice(&v.revision.to_be_bytes());
+            bytes.push(v.format.code());
+            bytes.push(v.dpr);
+        }
         let mut mac = self.current.mac.clone();
         mac.update(&bytes);
         bytes.extend_from_slice(&mac.finalize().into_bytes());
@@ -212,6 +282,7 @@ impl Keyring {
             .map_err(|_| Invalid::Malformed)?;
         let claims_len = match (bytes.first(), bytes.len()) {
             (Some(&FORMAT), TOKEN_LEN) => CLAIMS_LEN,
+            (Some(&DERIVATIVE_FORMAT), DERIVATIVE_TOKEN_LEN) => DERIVATIVE_CLAIMS_LEN,
             (Some(1), len) if len == V1_CLAIMS_LEN + 32 => V1_CLAIMS_LEN,
             _ => return Err(Invalid::Malformed),
         };
@@ -245,7 +316,7 @@ impl Keyring {
         };
         let mut exp = [0u8; 8];
         exp.copy_from_slice(&signed[71..79]);
-        let (channel, territory) = if claims_len == CLAIMS_LEN {
+        let (channel, territory) = if claims_len >= CLAIMS_LEN {
             let territory = match [signed[80], signed[81]] {
                 [0, 0] => None,
                 t if &t == b"**" || t.iter().all(u8::is_ascii_uppercase) => Some(t),
@@ -255,6 +326,22 @@ impl Keyring {
         } else {
             (None, None)
         };
+        let variant = if claims_len == DERIVATIVE_CLAIMS_LEN {
+            let mut revision = [0u8; 4];
+            revision.copy_from_slice(&signed[98..102]);
+            Some(Variant {
+                profile_id: uuid_at(82)?,
+                revision: i32::from_be_bytes(revision),
+                format: VariantFormat::from_code(signed[102]).ok_or(Invalid::Malformed)?,
+                dpr: signed[103],
+            })
+        } else {
+            None
+        };
+        // A derivative URL names its variant, and only a derivative URL does.
+        if variant.is_some() != (kind == DeliveryKind::Derivative) {
+            return Err(Invalid::Malformed);
+        }
         Ok(Claims {
             asset_id: uuid_at(5)?,
             version_id: uuid_at(21)?,
@@ -263,6 +350,7 @@ impl Keyring {
             expires_at: i64::from_be_bytes(exp),
             channel,
             territory,
+            variant,
         })
     }
 }
@@ -286,6 +374,80 @@ mod tests {
             expires_at: 1_900_000_000,
             channel: None,
             territory: None,
+            variant: None,
+        }
+    }
+
+    fn derivative() -> Claims {
+        Claims {
+            kind: DeliveryKind::Derivative,
+            variant: Some(Variant {
+                profile_id: Uuid::now_v7(),
+                revision: 7,
+                format: VariantFormat::Auto,
+                dpr: 2,
+            }),
+            ..claims()
+        }
+    }
+
+    #[test]
+    fn derivative_urls_round_trip_in_format_3() {
+        let ring = Keyring::new(SECRET, []).unwrap();
+        for format in [
+            VariantFormat::Auto,
+            VariantFormat::Jpeg,
+            VariantFormat::Webp,
+            VariantFormat::Avif,
+            VariantFormat::Png,
+        ] {
+            let mut c = derivative();
+            if let Some(v) = c.variant.as_mut() {
+                v.format = format;
+            }
+            let token = ring.sign(&c);
+            assert_eq!(token.len(), (DERIVATIVE_TOKEN_LEN * 4).div_ceil(3));
+            assert!(token.len() <= MAX_ENCODED);
+            assert_eq!(ring.verify(&token), Ok(c));
+        }
+    }
+
+    #[test]
+    fn a_variant_needs_the_derivative_kind_and_the_reverse() {
+        let ring = Keyring::new(SECRET, []).unwrap();
+        // Signed by us but inconsistent: refused.
+        let thumbnail_with_variant = Claims {
+            kind: DeliveryKind::Thumbnail,
+            ..derivative()
+        };
+        assert_eq!(
+            ring.verify(&ring.sign(&thumbnail_with_variant)),
+            Err(Invalid::Malformed)
+        );
+        let derivative_without = Claims {
+            kind: DeliveryKind::Derivative,
+            ..claims()
+        };
+        assert_eq!(
+            ring.verify(&ring.sign(&derivative_without)),
+            Err(Invalid::Malformed)
+        );
+    }
+
+    #[test]
+    fn every_flipped_bit_of_a_derivative_url_is_refused() {
+        let ring = Keyring::new(SECRET, []).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(ring.sign(&derivative()))
+            .unwrap();
+        for i in 0..bytes.len() * 8 {
+            let mut forged = bytes.clone();
+            forged[i / 8] ^= 1 << (i % 8);
+            let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged);
+            assert!(
+                ring.verify(&forged).is_err(),
+                "bit {i} flipped was accepted"
+            );
         }
     }
 
@@ -294,7 +456,7 @@ mod tests {
         let ring = Keyring::new(SECRET, []).unwrap();
         let c = claims();
         let token = ring.sign(&c);
-        assert_eq!(token.len(), MAX_ENCODED);
+        assert_eq!(token.len(), TOKEN_LEN.div_ceil(3) * 4);
         assert_eq!(ring.verify(&token), Ok(c));
         let v = Claims {
             holder: Holder::Visitor {

@@ -541,6 +541,51 @@ impl From<asset::Model> for Asset {
     }
 }
 
+impl Asset {
+    /// The asset's policy facts for a delivery URL declaring `channel` and
+    /// `territory` (licensing included), and that declared use.
+    async fn delivery_facts(
+        &self,
+        ctx: &Context<'_>,
+        channel: Option<vitrine_entity::license::Channel>,
+        territory: Option<String>,
+    ) -> async_graphql::Result<(
+        vitrine_entity::policy::AssetFacts,
+        vitrine_entity::license::Usage,
+    )> {
+        let usage = vitrine_entity::license::Usage {
+            channel,
+            territory: territory
+                .map(|t| {
+                    vitrine_entity::license::normalize_territory(&t).ok_or_else(|| {
+                        crate::error::ApiError::BadUserInput(format!(
+                            "territory {t:?} is not an ISO 3166-1 alpha-2 code or WORLD"
+                        ))
+                    })
+                })
+                .transpose()?,
+        };
+        let state = super::state(ctx)?;
+        let auth = super::auth(ctx)?;
+        let map = super::access_map(ctx).await?;
+        let ancestry = match self.model.folder_id {
+            Some(id) => load(ctx, FolderId(id)).await?.map(|f| f.ancestry),
+            None => None,
+        };
+        let mut facts = map.asset_facts(ancestry.as_deref(), &self.model);
+        crate::services::access::add_licensing(
+            &state.db,
+            &auth.actor,
+            &mut facts,
+            self.model.id,
+            state.config.license_unlicensed_deliverable,
+            usage.clone(),
+        )
+        .await?;
+        Ok((facts, usage))
+    }
+}
+
 #[ComplexObject]
 impl Asset {
     /// Where the subject is (COVER crops anchored at the focal point keep
@@ -632,44 +677,81 @@ impl Asset {
         channel: Option<vitrine_entity::license::Channel>,
         territory: Option<String>,
     ) -> async_graphql::Result<String> {
-        let usage = vitrine_entity::license::Usage {
-            channel,
-            territory: territory
-                .map(|t| {
-                    vitrine_entity::license::normalize_territory(&t).ok_or_else(|| {
-                        crate::error::ApiError::BadUserInput(format!(
-                            "territory {t:?} is not an ISO 3166-1 alpha-2 code or WORLD"
-                        ))
-                    })
-                })
-                .transpose()?,
-        };
-        let state = super::state(ctx)?;
-        let auth = super::auth(ctx)?;
-        let map = super::access_map(ctx).await?;
-        let ancestry = match self.model.folder_id {
-            Some(id) => load(ctx, FolderId(id)).await?.map(|f| f.ancestry),
-            None => None,
-        };
-        let mut facts = map.asset_facts(ancestry.as_deref(), &self.model);
-        crate::services::access::add_licensing(
-            &state.db,
-            &auth.actor,
-            &mut facts,
-            self.model.id,
-            state.config.license_unlicensed_deliverable,
-            usage.clone(),
-        )
-        .await?;
+        let (facts, usage) = self.delivery_facts(ctx, channel, territory).await?;
         Ok(crate::delivery::issue(
-            state,
-            auth,
+            super::state(ctx)?,
+            super::auth(ctx)?,
             &self.model,
             facts,
             kind,
+            None,
             ttl_seconds,
             &usage,
         )?)
+    }
+
+    /// A signed URL for the current version made by a derivative profile
+    /// (by name) at pixel density `dpr` (default 1, one the profile
+    /// offers), in `format` (default: the profile's; AUTO answers each
+    /// request with the best format its `Accept` header names, AVIF, then
+    /// WebP, else JPEG). Needs VIEW_PREVIEW on the asset and the profile's
+    /// entitlement (a profile the caller is not entitled to is NOT_FOUND);
+    /// both are asked again at every request. The URL stops working (410)
+    /// when the profile changes or a new version becomes current.
+    #[graphql(complexity = 2)]
+    #[allow(clippy::too_many_arguments)]
+    async fn derivative_url(
+        &self,
+        ctx: &Context<'_>,
+        profile: String,
+        format: Option<crate::services::derivatives::Format>,
+        #[graphql(default = 1)] dpr: i32,
+        ttl_seconds: Option<i64>,
+        channel: Option<vitrine_entity::license::Channel>,
+        territory: Option<String>,
+    ) -> async_graphql::Result<String> {
+        let (facts, usage) = self.delivery_facts(ctx, channel, territory).await?;
+        let links = crate::delivery::issue_derivative(
+            super::state(ctx)?,
+            super::auth(ctx)?,
+            &self.model,
+            facts,
+            &profile,
+            format,
+            Some(dpr),
+            ttl_seconds,
+            &usage,
+        )
+        .await?;
+        Ok(links.into_iter().next().map(|l| l.url).unwrap_or_default())
+    }
+
+    /// Every pixel density a derivative profile offers, as signed URLs and
+    /// as a ready `srcset` attribute (`url 1x, url 2x`); see `derivativeUrl`.
+    #[graphql(complexity = 4)]
+    async fn derivative_srcset(
+        &self,
+        ctx: &Context<'_>,
+        profile: String,
+        format: Option<crate::services::derivatives::Format>,
+        ttl_seconds: Option<i64>,
+        channel: Option<vitrine_entity::license::Channel>,
+        territory: Option<String>,
+    ) -> async_graphql::Result<super::derivatives::DerivativeSrcset> {
+        let (facts, usage) = self.delivery_facts(ctx, channel, territory).await?;
+        let links = crate::delivery::issue_derivative(
+            super::state(ctx)?,
+            super::auth(ctx)?,
+            &self.model,
+            facts,
+            &profile,
+            format,
+            None,
+            ttl_seconds,
+            &usage,
+        )
+        .await?;
+        Ok(super::derivatives::DerivativeSrcset::from(links))
     }
 
     /// The ownership statement written into this asset's files (its

@@ -8,6 +8,45 @@ use vitrine_entity::policy::{Actor, ProfileAudience};
 use super::{auth, meta, parse_id, state};
 use crate::services::derivatives::{self, Anchor, Fit, Format, ProfileInput};
 
+/// One derivative URL.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DerivativeLink {
+    /// The pixel density (1×, 2×, …).
+    pub dpr: i32,
+    pub url: String,
+}
+
+/// Every density of a derivative, for `<img srcset>`.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DerivativeSrcset {
+    /// The URL of the lowest density (for `src`).
+    pub src: String,
+    /// `url 1x, url 2x`, ready for the `srcset` attribute.
+    pub srcset: String,
+    pub links: Vec<DerivativeLink>,
+}
+
+impl From<Vec<crate::delivery::DerivativeLink>> for DerivativeSrcset {
+    fn from(links: Vec<crate::delivery::DerivativeLink>) -> Self {
+        let srcset = links
+            .iter()
+            .map(|l| format!("{} {}x", l.url, l.dpr))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            src: links.first().map(|l| l.url.clone()).unwrap_or_default(),
+            srcset,
+            links: links
+                .into_iter()
+                .map(|l| DerivativeLink {
+                    dpr: i32::from(l.dpr),
+                    url: l.url,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A named size, crop and format of the images Vitrine delivers.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct DerivativeProfile {

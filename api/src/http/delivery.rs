@@ -17,11 +17,14 @@ use vitrine_entity::policy::Denial;
 
 use super::{App, request_meta};
 use crate::delivery::batcher::Verdict;
+use crate::delivery::derivative::StillRendering;
+use crate::delivery::negotiate::negotiate;
 use crate::delivery::payload::{Payload, payload};
-use crate::delivery::signing::{Claims, Holder};
+use crate::delivery::signing::{Claims, Holder, VariantFormat};
 use crate::delivery::{Refusal, Resolved, Served, resolve};
 use crate::services::share_links;
 use crate::state::{AppState, RequestMeta};
+use vitrine_worker::derivatives::Encoding;
 
 /// Decisions re-read after a stale verdict before giving up for now.
 const ATTEMPTS: usize = 3;
@@ -130,11 +133,36 @@ pub(crate) fn parse_range(value: Option<&str>, len: u64) -> Range {
     }
 }
 
-fn decision_etag(decision: &Result<Served, Refusal>) -> &str {
-    match decision {
-        Ok(Served::Rendition { etag, .. } | Served::Original { etag, .. }) => etag,
-        _ => "",
+fn decision_etag(decision: &Result<Served, Refusal>, encoding: Option<Encoding>) -> String {
+    match (decision, encoding) {
+        (Ok(Served::Rendition { etag, .. } | Served::Original { etag, .. }), _) => etag.clone(),
+        (Ok(Served::Derivative(source)), Some(encoding)) => source.etag(encoding),
+        _ => String::new(),
     }
+}
+
+/// The format a derivative URL is served in: the one it names, or for AUTO
+/// the best the client's `Accept` names (AVIF, WebP; else JPEG).
+fn encoding_for(format: VariantFormat, accept: Option<&str>) -> Encoding {
+    use crate::services::derivatives::Format;
+    match format {
+        VariantFormat::Jpeg => Encoding::Jpeg,
+        VariantFormat::Webp => Encoding::Webp,
+        VariantFormat::Avif => Encoding::Avif,
+        VariantFormat::Png => Encoding::Png,
+        VariantFormat::Auto => match negotiate(accept, &[Format::Avif, Format::Webp]) {
+            Format::Avif => Encoding::Avif,
+            Format::Webp => Encoding::Webp,
+            _ => Encoding::Jpeg,
+        },
+    }
+}
+
+fn still_rendering() -> Response {
+    let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "being made, try again\n");
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    r
 }
 
 fn etag_matches(header: Option<&str>, etag: &str) -> bool {
@@ -206,6 +234,13 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
         range: req.header(header::RANGE),
         if_range: req.header(header::IF_RANGE),
     };
+    // A derivative's format (AUTO: from `Accept`, and the answer varies by it).
+    let encoding = claims
+        .variant
+        .map(|v| encoding_for(v.format, req.header(header::ACCEPT)));
+    let vary_accept = claims
+        .variant
+        .is_some_and(|v| v.format == VariantFormat::Auto);
 
     // A visitor's delivery counts against its link before the bytes go out:
     // downloads by the bytes they serve (a whole file is one download; see
@@ -240,13 +275,14 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
         };
         // What would go out: nothing for a refusal or a 304; else a range of
         // the payload (loaded once, to know its length).
-        let etag = decision_etag(&decision).to_owned();
+        let etag = decision_etag(&decision, encoding);
         let not_modified = decision.is_ok() && etag_matches(asked.if_none_match, &etag);
         let plan = match &decision {
             Ok(served) if !not_modified => {
                 if loaded.as_ref().is_none_or(|(e, _)| *e != etag) {
-                    match payload(state, served).await {
+                    match payload(state, served, encoding).await {
                         Ok(p) => loaded = Some((etag.clone(), p)),
+                        Err(e) if e.is::<StillRendering>() => return still_rendering(),
                         Err(e) => {
                             tracing::error!(error = %e, "could not read a delivered file");
                             return unavailable();
@@ -347,20 +383,27 @@ pub async fn deliver(req: &Request, Path(token): Path<String>, Data(app): Data<&
         return match outcome {
             Err(refusal) => refused(refusal),
             Ok(served) => {
-                let (filename, media_type) = match &served {
-                    Served::Rendition { filename, .. } => (filename.as_str(), "image/jpeg"),
-                    Served::Original {
-                        filename,
-                        media_type,
-                        ..
-                    } => (filename.as_str(), media_type.as_str()),
-                    Served::NotReady | Served::Superseded => return unavailable(),
+                let (filename, media_type) = match (&served, encoding) {
+                    (Served::Rendition { filename, .. }, _) => (filename.clone(), "image/jpeg"),
+                    (
+                        Served::Original {
+                            filename,
+                            media_type,
+                            ..
+                        },
+                        _,
+                    ) => (filename.clone(), media_type.as_str()),
+                    (Served::Derivative(source), Some(encoding)) => {
+                        (source.filename(encoding), encoding.media_type())
+                    }
+                    _ => return unavailable(),
                 };
                 let response = Reply {
                     kind: claims.kind,
                     etag: &etag,
-                    filename,
+                    filename: &filename,
                     media_type,
+                    vary_accept,
                     max_age: resolved.max_age(&claims, now),
                     head: asked.head,
                     plan,
@@ -383,6 +426,8 @@ struct Reply<'a> {
     etag: &'a str,
     filename: &'a str,
     media_type: &'a str,
+    /// The format was chosen by `Accept`.
+    vary_accept: bool,
     max_age: i64,
     head: bool,
     /// `None`: not modified.
@@ -403,6 +448,9 @@ impl Reply<'_> {
                 format!("private, max-age={}", self.max_age),
             )
             .header(header::ACCEPT_RANGES, "bytes");
+        if self.vary_accept {
+            builder = builder.header(header::VARY, "Accept");
+        }
         let Some(plan) = self.plan else {
             return Ok(builder.status(StatusCode::NOT_MODIFIED).finish());
         };

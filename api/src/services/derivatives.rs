@@ -21,6 +21,7 @@ use crate::state::{AppState, RequestMeta};
 
 /// How the image is fitted to the profile's box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "DerivativeFit")]
 pub enum Fit {
     /// Scaled to fit inside the box, aspect kept (one side may be shorter).
     Inside,
@@ -32,6 +33,7 @@ pub enum Fit {
 
 /// Where a COVER crop centres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "DerivativeAnchor")]
 pub enum Anchor {
     Center,
     /// The asset's focal point (the centre where none is set).
@@ -42,6 +44,7 @@ pub enum Anchor {
 
 /// The encoded format of a derivative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "DerivativeFormat")]
 pub enum Format {
     Jpeg,
     Webp,

@@ -13,6 +13,7 @@ pub mod asset_version;
 pub mod audit_chain_head;
 pub mod audit_event;
 pub mod blob;
+pub mod derivative;
 pub mod derivative_profile;
 pub mod folder;
 pub mod job_lease;

@@ -45,8 +45,16 @@ pub enum Output {
     Webp {
         quality: i32,
     },
+    /// AVIF (rav1e through `ravif`, 8-bit 4:4:4, speed [`AVIF_SPEED`]).
+    Avif {
+        quality: i32,
+    },
     Png,
 }
+
+/// rav1e's speed for derivatives (1 slowest – 10 fastest); see
+/// docs/DERIVATIVES.md for the trade-off measured.
+pub const AVIF_SPEED: u8 = 6;
 
 /// What to make (the box already multiplied by the pixel density).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -269,6 +277,26 @@ fn encode_webp(image: &Rgb, quality: i32) -> Result<Vec<u8>, RenderError> {
     Ok(encoded.to_vec())
 }
 
+fn encode_avif(image: &Rgb, quality: i32) -> Result<Vec<u8>, RenderError> {
+    let pixels: Vec<ravif::RGB8> = image
+        .data
+        .chunks_exact(3)
+        .map(|p| ravif::RGB8::new(p[0], p[1], p[2]))
+        .collect();
+    let (w, h) = (image.width as usize, image.height as usize);
+    if pixels.len() != w * h {
+        return Err(RenderError::Encode("pixel buffer of the wrong size".into()));
+    }
+    let encoded = ravif::Encoder::new()
+        .with_quality(quality.clamp(1, 100) as f32)
+        .with_speed(AVIF_SPEED)
+        .with_bit_depth(ravif::BitDepth::Eight)
+        .with_num_threads(Some(1))
+        .encode_rgb(ravif::Img::new(pixels.as_slice(), w, h))
+        .map_err(|e| RenderError::Encode(e.to_string()))?;
+    Ok(encoded.avif_file)
+}
+
 fn encode_png(image: &Rgb) -> Result<Vec<u8>, RenderError> {
     use image::ImageEncoder;
     let mut out = Vec::new();
@@ -283,25 +311,54 @@ fn encode_png(image: &Rgb) -> Result<Vec<u8>, RenderError> {
     Ok(out)
 }
 
+/// The upright dimensions of an image, from its header.
+fn upright_size(bytes: &[u8], limits: RenderLimits) -> Result<(u32, u32, u16), RenderError> {
+    let orientation = read_metadata(bytes).orientation;
+    let (w, h) = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| RenderError::Decode(e.to_string()))?
+        .into_dimensions()
+        .map_err(|e| RenderError::Decode(e.to_string()))?;
+    decode::check_pixels(u64::from(w), u64::from(h), limits)?;
+    Ok(if pixels::swaps_axes(orientation) {
+        (h, w, orientation)
+    } else {
+        (w, h, orientation)
+    })
+}
+
+/// What making `spec` of `bytes` holds in memory at most besides the file
+/// (from its header): the shrunk decode, the resized image and its
+/// oriented, cropped or padded copies, and the encoder's buffers. Refused
+/// above `max_decode_bytes`.
+pub fn estimate(
+    bytes: &[u8],
+    spec: &DerivativeSpec,
+    limits: RenderLimits,
+) -> Result<u64, RenderError> {
+    let (w, h, _) = upright_size(bytes, limits)?;
+    let g = plan(w, h, spec);
+    let scaled = u64::from(g.scaled.0) * u64::from(g.scaled.1) * 3;
+    let canvas = u64::from(g.canvas.0) * u64::from(g.canvas.1) * 3;
+    let needed =
+        decode::estimate(bytes, g.scaled.0.max(g.scaled.1))? + 3 * scaled + 3 * canvas + (1 << 20);
+    if needed > limits.max_decode_bytes {
+        return Err(RenderError::TooLarge(format!(
+            "{needed} bytes needed to decode, {} allowed",
+            limits.max_decode_bytes
+        )));
+    }
+    Ok(needed)
+}
+
 /// Makes one derivative of an original's bytes.
 pub fn derive(
     bytes: &[u8],
     spec: &DerivativeSpec,
     limits: RenderLimits,
 ) -> Result<Derived, RenderError> {
-    let orientation = read_metadata(bytes).orientation;
-    let (stored_w, stored_h) = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| RenderError::Decode(e.to_string()))?
-        .into_dimensions()
-        .map_err(|e| RenderError::Decode(e.to_string()))?;
-    decode::check_pixels(u64::from(stored_w), u64::from(stored_h), limits)?;
+    let (w, h, orientation) = upright_size(bytes, limits)?;
     let swaps = pixels::swaps_axes(orientation);
-    let (w, h) = if swaps {
-        (stored_h, stored_w)
-    } else {
-        (stored_w, stored_h)
-    };
     let g = plan(w, h, spec);
     let (sw, sh) = g.scaled;
     // Resized in the stored frame, oriented once small.
@@ -320,8 +377,12 @@ pub fn derive(
     }
     let image = pad(image, &g, spec.background);
     let (bytes, media_type) = match spec.output {
-        Output::Jpeg { quality } => (pixels::encode_jpeg(&image, quality)?, "image/jpeg"),
+        Output::Jpeg { quality } => (
+            pixels::encode_jpeg_with(&image, quality, true)?,
+            "image/jpeg",
+        ),
         Output::Webp { quality } => (encode_webp(&image, quality)?, "image/webp"),
+        Output::Avif { quality } => (encode_avif(&image, quality)?, "image/avif"),
         Output::Png => (encode_png(&image)?, "image/png"),
     };
     Ok(Derived {

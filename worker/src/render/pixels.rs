@@ -135,7 +135,25 @@ pub(crate) fn dhash(image: &Rgb) -> Result<u64, RenderError> {
 }
 
 pub(crate) fn encode_jpeg(image: &Rgb, quality: i32) -> Result<Vec<u8>, RenderError> {
+    encode_jpeg_with(image, quality, false)
+}
+
+/// JPEG for the web: `progressive` also means optimised Huffman tables
+/// (smaller files that show early while they load).
+pub(crate) fn encode_jpeg_with(
+    image: &Rgb,
+    quality: i32,
+    progressive: bool,
+) -> Result<Vec<u8>, RenderError> {
     let mut compressor = Compressor::new().map_err(|e| RenderError::Encode(e.to_string()))?;
+    if progressive {
+        compressor
+            .set_progressive(true)
+            .map_err(|e| RenderError::Encode(e.to_string()))?;
+        compressor
+            .set_optimize(true)
+            .map_err(|e| RenderError::Encode(e.to_string()))?;
+    }
     compressor
         .set_quality(quality)
         .map_err(|e| RenderError::Encode(e.to_string()))?;
