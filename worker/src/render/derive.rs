@@ -54,7 +54,7 @@ pub enum Output {
 
 /// rav1e's speed for derivatives (1 slowest – 10 fastest); see
 /// docs/DERIVATIVES.md for the trade-off measured.
-pub const AVIF_SPEED: u8 = 6;
+pub const AVIF_SPEED: u8 = 8;
 
 /// What to make (the box already multiplied by the pixel density).
 #[derive(Debug, Clone, Copy, PartialEq)]
