@@ -457,3 +457,52 @@ async fn partners_get_only_profiles_they_are_entitled_to_at_issue_and_at_each_re
     let _ = PASSWORD;
     app.finish().await;
 }
+
+#[tokio::test]
+async fn eager_profiles_are_made_while_processing_and_served_without_a_render() {
+    let app = spawn_app().await;
+    let _worker = app.start_worker_if_needed().await;
+    let admin = app.admin_token().await;
+    profile(
+        &app,
+        &admin,
+        json!({ "name": "listing", "width": 200, "height": 250, "fit": "COVER",
+                "format": "AUTO", "dprs": [1, 2], "eager": true }),
+    )
+    .await;
+    profile(
+        &app,
+        &admin,
+        json!({ "name": "lazy", "width": 100, "height": 100, "format": "JPEG" }),
+    )
+    .await;
+    let asset = upload(&app, &admin, "garden.jpg").await;
+    assert!(
+        app.wait_until_processed(std::time::Duration::from_secs(60))
+            .await
+    );
+    // JPEG and WebP at 1× and 2× of the eager profile; nothing of the lazy one.
+    assert_eq!(app.count_rows("derivatives").await, 4);
+    let before = vitrine_api::delivery::derivative::RENDERED.load(Ordering::SeqCst);
+    let url = url(&app, &admin, &asset, "listing", 2).await.unwrap();
+    for (accept, media_type) in [("image/webp", "image/webp"), ("*/*", "image/jpeg")] {
+        let r = get(&app, &url, Some(accept)).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], media_type);
+        let bytes = r.bytes().await.unwrap();
+        if media_type == "image/jpeg" {
+            assert_eq!(vitrine_tests::pixels(&bytes).0, 400, "2×");
+        } else if let Some(size) = independent_decode(&bytes, "webp") {
+            assert_eq!(size, (400, 500));
+        }
+        if let Some(tags) = exiftool(&bytes) {
+            assert!(!tags.to_string().contains("GPS"), "{tags}");
+        }
+    }
+    assert_eq!(
+        vitrine_api::delivery::derivative::RENDERED.load(Ordering::SeqCst),
+        before,
+        "served what processing made"
+    );
+    app.finish().await;
+}

@@ -174,6 +174,95 @@ pub fn make(
     })
 }
 
+/// An eager derivative to make while processing a version.
+#[derive(Debug, Clone)]
+pub struct EagerVariant {
+    pub key: Key,
+    pub spec: DerivativeSpec,
+    pub inputs: String,
+}
+
+/// The formats an eager profile is made in: its own, or for AUTO the two
+/// every client takes quickly (JPEG, WebP). AVIF takes seconds a megapixel
+/// to encode, so an AUTO profile's AVIF is made on its first request.
+fn eager_encodings(format: &str) -> Vec<Encoding> {
+    match Encoding::parse(format) {
+        Some(e) => vec![e],
+        None => vec![Encoding::Jpeg, Encoding::Webp],
+    }
+}
+
+/// The eager profiles' derivatives of `version` (the current version of
+/// `asset`), at every density and in their eager formats.
+pub async fn eager_variants<C: ConnectionTrait>(
+    db: &C,
+    asset: &vitrine_entity::entities::asset::Model,
+    version_id: Uuid,
+    ownership: &Ownership,
+) -> Result<Vec<EagerVariant>, DbErr> {
+    let profiles = derivative_profile::Entity::find()
+        .filter(derivative_profile::Column::Eager.eq(true))
+        .all(db)
+        .await?;
+    if profiles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let focal = vitrine_entity::entities::asset_focal_point::Entity::find_by_id(asset.id)
+        .one(db)
+        .await?
+        .map(|f| (f.x, f.y));
+    let mut variants = Vec::new();
+    for profile in &profiles {
+        let inputs = inputs(ownership, profile, focal);
+        for encoding in eager_encodings(&profile.format) {
+            for dpr in profile.dpr_list() {
+                variants.push(EagerVariant {
+                    key: Key {
+                        version_id,
+                        profile_id: profile.id,
+                        revision: profile.revision,
+                        encoding,
+                        dpr,
+                    },
+                    spec: spec(profile, encoding, dpr, focal),
+                    inputs: inputs.clone(),
+                });
+            }
+        }
+    }
+    Ok(variants)
+}
+
+/// Stamps, stores and records an eager derivative made by processing.
+pub async fn store_made(
+    deps: &crate::runner::WorkerDeps,
+    variant: &EagerVariant,
+    derived: &derive::Derived,
+    stamp: &Stamp<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), crate::processing::ProcessError> {
+    let bytes = tag_original(&derived.bytes, stamp)?;
+    let storage_key = variant.key.storage_key(&variant.inputs);
+    let made = Made {
+        width: derived.width,
+        height: derived.height,
+        bytes,
+    };
+    deps.store
+        .put_bytes(&storage_key, made.bytes.clone())
+        .await?;
+    record(
+        &deps.db,
+        &variant.key,
+        &variant.inputs,
+        &storage_key,
+        &made,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
 /// The identity of a derivative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {

@@ -15,7 +15,7 @@ use vitrine_entity::audit::{NewEvent, SYSTEM};
 use vitrine_entity::entities::{asset, asset_version, rendition};
 use vitrine_entity::{AuditAction, ProcessingState, RenditionKind};
 
-use crate::render::{RenderError, RenderLimits, RenditionSpec, process};
+use crate::render::{RenderError, RenderLimits, RenditionSpec};
 use crate::runner::WorkerDeps;
 use crate::storage::{StorageError, original_key};
 use crate::tagging::{Camera, Stamp, TagError, tag_jpeg};
@@ -260,12 +260,17 @@ pub async fn reclaim(deps: &WorkerDeps, owner: &str) -> Result<u64, DbErr> {
 /// its header). The file is reserved first; when the decode does not fit at
 /// once, everything is given back and the whole is waited for in one
 /// reservation (so no two attempts can wait on each other's half).
+///
+/// Eager derivatives may ask for a larger decode than the renditions; when
+/// that decode would exceed the per-image limit, the derivatives are left
+/// for their first request (`false`) and the renditions are made anyway.
 async fn read_within_budget(
     deps: &WorkerDeps,
     sha256: &str,
     specs: &[crate::render::RenditionSpec],
+    derivatives: &[crate::render::derive::DerivativeSpec],
     limits: crate::render::RenderLimits,
-) -> Result<(Vec<u8>, Vec<crate::budget::Reservation>), ProcessError> {
+) -> Result<(Vec<u8>, Vec<crate::budget::Reservation>, bool), ProcessError> {
     let key = original_key(sha256);
     let missing = || {
         ProcessError::Permanent(format!(
@@ -285,9 +290,18 @@ async fn read_within_budget(
     let (reader, size) = deps.store.open(&key).await?.ok_or_else(missing)?;
     let file = deps.budget.reserve(size).await.map_err(too_large)?;
     let bytes = read(reader, size).await?;
-    let decode = crate::render::decode_estimate(&bytes, specs, limits)?;
+    let with_derivatives = crate::render::decode_edge(&bytes, specs, derivatives, limits)
+        .and_then(|edge| crate::render::decode_estimate_at(&bytes, edge, limits));
+    let (decode, eager) = match with_derivatives {
+        Ok(d) => (d, true),
+        Err(_) if !derivatives.is_empty() => (
+            crate::render::decode_estimate(&bytes, specs, limits)?,
+            false,
+        ),
+        Err(e) => return Err(e.into()),
+    };
     if let Some(more) = deps.budget.try_reserve(decode) {
-        return Ok((bytes, vec![file, more]));
+        return Ok((bytes, vec![file, more], eager));
     }
     drop(bytes);
     drop(file);
@@ -297,7 +311,7 @@ async fn read_within_budget(
         .await
         .map_err(too_large)?;
     let (reader, size) = deps.store.open(&key).await?.ok_or_else(missing)?;
-    Ok((read(reader, size).await?, vec![all]))
+    Ok((read(reader, size).await?, vec![all], eager))
 }
 
 /// One attempt at processing a version.
@@ -314,16 +328,31 @@ async fn attempt(
     };
     let specs = deps.settings.processing.specs.clone();
     let limits = deps.settings.processing.limits;
-    let (bytes, _memory) = read_within_budget(deps, &version.blob_sha256, &specs, limits).await?;
+    let ownership = crate::ownership::effective(&deps.db, asset.id).await?;
+    // Eager derivatives come from the same decode (of the current version
+    // only: an older one being reprocessed is served by no derivative URL).
+    let eager = if asset.current_version_id == Some(version.id) {
+        crate::derivatives::eager_variants(&deps.db, &asset, version.id, &ownership).await?
+    } else {
+        Vec::new()
+    };
+    let wanted: Vec<_> = eager.iter().map(|v| v.spec).collect();
+    let (bytes, _memory, fits) =
+        read_within_budget(deps, &version.blob_sha256, &specs, &wanted, limits).await?;
+    let (eager, wanted) = if fits {
+        (eager, wanted)
+    } else {
+        tracing::warn!(version = %version.id, "eager derivatives left for their first request: too large to decode at once");
+        (Vec::new(), Vec::new())
+    };
 
     let (processed, camera) = tokio::task::spawn_blocking(move || {
         let camera = Camera::from_file(&bytes);
-        process(&bytes, &specs, limits).map(|p| (p, camera))
+        crate::render::process_with(&bytes, &specs, &wanted, limits).map(|p| (p, camera))
     })
     .await
     .map_err(|e| ProcessError::Permanent(format!("processing crashed: {e}")))??;
 
-    let ownership = crate::ownership::effective(&deps.db, asset.id).await?;
     let fingerprint = ownership.fingerprint();
     let stamp = Stamp {
         ownership: &ownership,
@@ -355,6 +384,20 @@ async fn attempt(
             created_at: Set(now),
             updated_at: Set(now),
         });
+    }
+
+    let mut derived = 0;
+    for (variant, made) in eager.iter().zip(&processed.derivatives) {
+        // One that cannot be made or stored is left for its first request
+        // (which reports it again); the version's processing stands.
+        let stored = match made {
+            Ok(d) => crate::derivatives::store_made(deps, variant, d, &stamp, now).await,
+            Err(e) => Err(ProcessError::Permanent(e.to_string())),
+        };
+        match stored {
+            Ok(()) => derived += 1,
+            Err(e) => tracing::warn!(error = %e, "an eager derivative could not be made"),
+        }
     }
 
     let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
@@ -424,6 +467,7 @@ async fn attempt(
         "renditions": processed.renditions.iter().map(|r| json!({
             "kind": r.kind, "width": r.width, "height": r.height
         })).collect::<Vec<_>>(),
+        "derivatives": derived,
         "ms": started.elapsed().as_millis() as u64,
     });
     tx.audit(

@@ -351,6 +351,18 @@ pub fn estimate(
     Ok(needed)
 }
 
+/// The long edge the decode must reach for `spec` of an upright `w`×`h`
+/// image (what processing decodes at when it makes eager derivatives).
+pub fn needed_edge(w: u32, h: u32, spec: &DerivativeSpec) -> u32 {
+    let g = plan(w, h, spec);
+    g.scaled.0.max(g.scaled.1)
+}
+
+/// The upright size of an image from its header (EXIF orientation applied).
+pub fn upright_dimensions(bytes: &[u8], limits: RenderLimits) -> Result<(u32, u32), RenderError> {
+    upright_size(bytes, limits).map(|(w, h, _)| (w, h))
+}
+
 /// Makes one derivative of an original's bytes.
 pub fn derive(
     bytes: &[u8],
@@ -358,11 +370,27 @@ pub fn derive(
     limits: RenderLimits,
 ) -> Result<Derived, RenderError> {
     let (w, h, orientation) = upright_size(bytes, limits)?;
+    let decoded = decode::decode(bytes, needed_edge(w, h, spec), limits)?;
+    derive_decoded(&decoded, orientation, spec)
+}
+
+/// Makes one derivative from an image already decoded (at least at the
+/// size [`needed_edge`] asks; processing decodes once for its renditions
+/// and the eager derivatives).
+pub(crate) fn derive_decoded(
+    decoded: &decode::Decoded,
+    orientation: u16,
+    spec: &DerivativeSpec,
+) -> Result<Derived, RenderError> {
     let swaps = pixels::swaps_axes(orientation);
+    let (w, h) = if swaps {
+        (decoded.full_height, decoded.full_width)
+    } else {
+        (decoded.full_width, decoded.full_height)
+    };
     let g = plan(w, h, spec);
     let (sw, sh) = g.scaled;
     // Resized in the stored frame, oriented once small.
-    let decoded = decode::decode(bytes, sw.max(sh), limits)?;
     let (tw, th) = if swaps { (sh, sw) } else { (sw, sh) };
     let resized = pixels::resize(&decoded.image, tw, th)?;
     let upright = pixels::orient(resized, orientation);
@@ -372,6 +400,7 @@ pub fn derive(
     };
     let (x0, y0) = place(&upright, &g, anchor);
     let mut image = crop(&upright, x0, y0, g.crop.2, g.crop.3);
+    super::srgb::to_srgb(&mut image, decoded.icc.as_deref());
     if spec.sharpen && u64::from(sw) * u64::from(sh) < u64::from(w) * u64::from(h) {
         image = sharpen(&image);
     }
@@ -555,5 +584,38 @@ mod tests {
             d.height
         );
         assert_eq!(d.height, 300);
+    }
+
+    #[test]
+    fn an_original_in_another_colour_space_comes_out_in_srgb() {
+        use crate::tagging::{Camera, Ownership, Stamp, tag_jpeg};
+        // A mid grey whose profile says its values are linear light.
+        let grey = pixels::Rgb {
+            width: 64,
+            height: 64,
+            data: vec![128; 64 * 64 * 3],
+        };
+        let plain = pixels::encode_jpeg(&grey, 95).unwrap();
+        let (ownership, camera) = (Ownership::default(), Camera::default());
+        let stamp = Stamp {
+            ownership: &ownership,
+            asset_id: uuid::Uuid::nil(),
+            version_number: 1,
+            orientation: 1,
+            camera: &camera,
+        };
+        let icc = crate::render::srgb::tests::rgb_profile(1.0);
+        let linear = tag_jpeg(&plain, &stamp, Some(&icc)).unwrap();
+        let centre = |bytes: &[u8]| {
+            let img = image::load_from_memory(bytes).unwrap().to_rgb8();
+            img.get_pixel(16, 16).0
+        };
+        let mut s = spec(32, 32, Fit::Inside);
+        s.sharpen = false;
+        let untagged = derive(&plain, &s, LIMITS).unwrap();
+        assert!(centre(&untagged.bytes)[1].abs_diff(128) <= 3);
+        let converted = derive(&linear, &s, LIMITS).unwrap();
+        let [r, g, b] = centre(&converted.bytes);
+        assert!((181..=195).contains(&g), "~188 in sRGB, got {r} {g} {b}");
     }
 }

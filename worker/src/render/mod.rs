@@ -17,6 +17,7 @@ mod metadata;
 mod pixels;
 mod png;
 mod quality;
+mod srgb;
 
 use vitrine_entity::RenditionKind;
 
@@ -68,6 +69,8 @@ pub struct Processed {
     pub quality: Quality,
     /// How long measuring them took (for the rules' benchmark).
     pub quality_time: std::time::Duration,
+    /// The eager derivatives asked for, in order (unstamped).
+    pub derivatives: Vec<Result<derive::Derived, RenderError>>,
 }
 
 /// Why a version cannot be processed. All are permanent: the same bytes
@@ -89,7 +92,19 @@ pub fn decode_estimate(
     specs: &[RenditionSpec],
     limits: RenderLimits,
 ) -> Result<u64, RenderError> {
-    let largest = specs.iter().map(|s| s.long_edge).max().unwrap_or(1024);
+    decode_estimate_at(
+        bytes,
+        specs.iter().map(|s| s.long_edge).max().unwrap_or(1024),
+        limits,
+    )
+}
+
+/// [`decode_estimate`] for a decode at `largest` (see [`decode_edge`]).
+pub fn decode_estimate_at(
+    bytes: &[u8],
+    largest: u32,
+    limits: RenderLimits,
+) -> Result<u64, RenderError> {
     // The decoded image, plus the renditions and their resize buffers.
     let rendition = u64::from(largest) * u64::from(largest) * 3;
     let needed = decode::estimate(bytes, largest)? + 4 * rendition + (1 << 20);
@@ -102,16 +117,50 @@ pub fn decode_estimate(
     Ok(needed)
 }
 
+/// The long edge processing decodes `bytes` at: the largest rendition's,
+/// or larger when an eager derivative needs more.
+pub fn decode_edge(
+    bytes: &[u8],
+    specs: &[RenditionSpec],
+    derivatives: &[derive::DerivativeSpec],
+    limits: RenderLimits,
+) -> Result<u32, RenderError> {
+    let mut largest = specs.iter().map(|s| s.long_edge).max().unwrap_or(1024);
+    if !derivatives.is_empty() {
+        let (w, h) = derive::upright_dimensions(bytes, limits)?;
+        for d in derivatives {
+            largest = largest.max(derive::needed_edge(w, h, d));
+        }
+    }
+    Ok(largest)
+}
+
 /// Makes the metadata, perceptual hash and renditions of an image.
 pub fn process(
     bytes: &[u8],
     specs: &[RenditionSpec],
     limits: RenderLimits,
 ) -> Result<Processed, RenderError> {
+    process_with(bytes, specs, &[], limits)
+}
+
+/// Makes the metadata, perceptual hash, renditions and `derivatives` of an
+/// image from one decode. A derivative that cannot be made is reported in
+/// its place (the renditions still stand).
+pub fn process_with(
+    bytes: &[u8],
+    specs: &[RenditionSpec],
+    derivatives: &[derive::DerivativeSpec],
+    limits: RenderLimits,
+) -> Result<Processed, RenderError> {
     let mut metadata = read_metadata(bytes);
     metadata.descriptive = descriptive::read(bytes);
-    let largest = specs.iter().map(|s| s.long_edge).max().unwrap_or(1024);
+    let largest = decode_edge(bytes, specs, derivatives, limits)?;
     let decoded = decode::decode(bytes, largest, limits)?;
+    let derived = derivatives
+        .iter()
+        .map(|d| derive::derive_decoded(&decoded, metadata.orientation, d))
+        .collect();
     let orientation = metadata.orientation;
     // Sizes come from the full image (the decoded one may be DCT-scaled).
     let (full_w, full_h) = (decoded.full_width, decoded.full_height);
@@ -179,5 +228,6 @@ pub fn process(
         decoder: decoded.decoder,
         quality: measured,
         quality_time,
+        derivatives: derived,
     })
 }
