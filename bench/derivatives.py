@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Derivatives: Vitrine's renderer against libvips' `vipsthumbnail`, on one
+core, on the same files, making the same derivatives:
+
+- a WebP 1600 px on the long edge (INSIDE), quality 80
+  (`vipsthumbnail -s 1600 -o x.webp[Q=80]`);
+- an 800x800 COVER crop at the centre, JPEG quality 80
+  (`vipsthumbnail -s 800x800 -m centre -o x.jpg[Q=80]`);
+
+and AVIF encode time against libavif's `avifenc` (libaom, 4:4:4, speed 8,
+quantizers 22-28, about what ravif's quality 60 picks: compare the output
+sizes printed before reading the times) on the same 800x800 crops (given
+as PNG to avifenc; Vitrine's time includes the decode and the crop, so the
+comparison favours avifenc).
+
+Vitrine runs the code a lazy request runs (`worker/examples/derivatives.rs`:
+decode at the size the plan needs, resize, crop, sRGB, sharpen, encode,
+stamp with the ownership statement). Whole processes are timed with
+`/usr/bin/time -v`, which also gives the peak resident memory.
+
+    cargo build --release -p vitrine-worker --example derivatives
+    python3 bench/derivatives.py [corpus dir] [repeats]
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from renditions import timed  # noqa: E402
+
+
+def best_of(repeats, run):
+    best = None
+    for _ in range(repeats):
+        r = run()
+        if best is None or r[0] < best[0]:
+            best = r
+    return best
+
+
+def main():
+    corpus = sys.argv[1] if len(sys.argv) > 1 else "../shared/corpus"
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    files = sorted(glob.glob(os.path.join(corpus, "*.jpg")) + glob.glob(os.path.join(corpus, "*.png")))
+    example = os.path.join(os.path.dirname(__file__), "..", "target", "release", "examples", "derivatives")
+    env = dict(os.environ, VIPS_CONCURRENCY="1", OMP_NUM_THREADS="1")
+    n = len(files)
+    mb = sum(os.path.getsize(f) for f in files) / 1e6
+    print(f"{n} files, {mb:.1f} MB, {corpus}; one core (taskset -c 0); best of {repeats}")
+
+    cases = [
+        ("WebP 1600 INSIDE q80", ["--fit", "inside", "--size", "1600", "--format", "webp"],
+         ["-s", "1600"], "webp[Q=80]"),
+        ("JPEG 800x800 COVER q80", ["--fit", "cover", "--size", "800", "--format", "jpeg"],
+         ["-s", "800x800", "-m", "centre"], "jpg[Q=80]"),
+    ]
+    for name, ours, theirs, out_format in cases:
+        def vitrine():
+            with tempfile.TemporaryDirectory() as out:
+                wall, cpu, rss, stdout = timed(["taskset", "-c", "0", example, "--out", out] + ours + files)
+                if "failures 0" not in stdout:
+                    raise SystemExit(stdout)
+                size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+                return wall, cpu, rss, size
+
+        def vips():
+            with tempfile.TemporaryDirectory() as out:
+                wall, cpu, rss, _ = timed(
+                    ["taskset", "-c", "0", "vipsthumbnail"] + theirs + ["-o", f"{out}/%s.{out_format}"] + files, env)
+                size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+                return wall, cpu, rss, size
+
+        vw, _, vr, vs = best_of(repeats, vitrine)
+        sw, _, sr, ss = best_of(repeats, vips)
+        print(f"{name}")
+        print(f"  Vitrine:       {vw:6.2f} s  {n / vw:6.2f} images/s  peak {vr / 1024:6.1f} MiB  {vs / 1e6:6.2f} MB out")
+        print(f"  vipsthumbnail: {sw:6.2f} s  {n / sw:6.2f} images/s  peak {sr / 1024:6.1f} MiB  {ss / 1e6:6.2f} MB out")
+        print(f"  speed ratio (vips time / Vitrine time): {sw / vw:.2f}x    memory ratio (Vitrine / vips): {vr / sr:.2f}")
+
+    # AVIF: Vitrine's whole derivative against avifenc encoding the same crop.
+    with tempfile.TemporaryDirectory() as out:
+        pngs = os.path.join(out, "png")
+        os.mkdir(pngs)
+        wall, _, _, stdout = timed(["taskset", "-c", "0", example, "--out", pngs, "--fit", "cover", "--size", "800",
+                                    "--format", "png"] + files)
+        png_files = sorted(glob.glob(os.path.join(pngs, "*.png")))
+        mp = len(png_files) * 0.64
+        aw, _, ar, stdout = timed(["taskset", "-c", "0", example, "--fit", "cover", "--size", "800",
+                                   "--format", "avif", "--quality", "60"] + files)
+        ours = sum(int(m) for m in re.findall(r"\t(\d+) bytes\t", stdout))
+        total, size = 0.0, 0
+        for png in png_files:
+            dest = png[:-4] + ".avif"
+            w, _, _, _ = timed(["taskset", "-c", "0", "avifenc", "-c", "aom", "-j", "1", "-s", "8", "-y", "444",
+                                "--min", "22", "--max", "28", png, dest])
+            total += w
+            size += os.path.getsize(dest)
+        print("AVIF 800x800 COVER (quality 60, speed 8)")
+        print(f"  Vitrine (decode+crop+rav1e+stamp): {aw:6.2f} s  {aw / mp:5.2f} s/MP  {ours / 1e6:6.2f} MB")
+        print(f"  avifenc (libaom 4:4:4, q 22-28):   {total:6.2f} s  {total / mp:5.2f} s/MP  {size / 1e6:6.2f} MB")
+
+
+if __name__ == "__main__":
+    main()
