@@ -93,17 +93,6 @@ type Outcome = Option<Result<Bytes, String>>;
 #[derive(Debug, Default)]
 pub struct InFlight(Mutex<HashMap<String, watch::Receiver<Outcome>>>);
 
-impl InFlight {
-    /// How many renders are running (tests and metrics).
-    pub fn len(&self) -> usize {
-        self.0.lock().map_or(0, |m| m.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// How many derivatives this process rendered (tests assert single-flight).
 pub static RENDERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -202,7 +191,11 @@ async fn render(
         .size(&from)
         .await?
         .ok_or_else(|| anyhow::anyhow!("{from} is missing from the blob store"))?;
-    let _file = state.budget.reserve(size).await?;
+    // The file first; the decode when it fits at once, else everything is
+    // given back and the whole is waited for in one reservation (so that
+    // renders in parallel never each hold a file and wait on each other's
+    // decode), as processing does.
+    let file = state.budget.reserve(size).await?;
     let original = read(state, &from)
         .await?
         .ok_or_else(|| anyhow::anyhow!("{from} is missing from the blob store"))?;
@@ -214,7 +207,17 @@ async fn render(
         })
         .await??
     };
-    let _decode = state.budget.reserve(needed).await?;
+    let (_memory, original) = match state.budget.try_reserve(needed) {
+        Some(decode) => (vec![file, decode], original),
+        None => {
+            drop((file, original));
+            let all = state.budget.reserve(size.saturating_add(needed)).await?;
+            let original = read(state, &from)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("{from} is missing from the blob store"))?;
+            (vec![all], original)
+        }
+    };
     let made = {
         let ownership = source.ownership.clone();
         let (asset_id, version_number) = (source.asset_id, source.version_number);
