@@ -171,6 +171,7 @@ pub async fn build_state_with(
         uploads: Arc::new(uploads),
         queue,
         usage_tail: Arc::default(),
+        public: Arc::default(),
     })
 }
 
@@ -237,6 +238,7 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
             thresholds: config.anomaly.thresholds(),
         },
         webhooks: config.webhooks.clone(),
+        purge: config.purge.clone(),
         processing_concurrency: config
             .renditions
             .processing_concurrency
@@ -305,6 +307,12 @@ pub async fn start(
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(addr);
 
+    let flusher = tokio::spawn(crate::delivery::public::flush_counts(
+        state.public.clone(),
+        state.db.clone(),
+        state.config.public.usage_flush,
+        stop.clone(),
+    ));
     let workers = state.config.embedded_workers().then(|| {
         let deps = worker_deps(&state);
         let stop = stop.clone();
@@ -349,6 +357,8 @@ pub async fn start(
         if let Some(workers) = workers {
             let _ = workers.await;
         }
+        // The last public delivery counts, after the last request.
+        let _ = flusher.await;
         served.context("HTTP server failed")
     });
     tracing::info!(addr = %bound, "listening");

@@ -31,6 +31,8 @@ pub struct AppState {
     pub statements: crate::db::StatementCounter,
     /// The usage events past the rollup's watermark, tallied (live figures).
     pub usage_tail: Arc<crate::services::usage::TailCache>,
+    /// Public delivery's decisions and counts (flushed to usage statistics).
+    pub public: Arc<crate::delivery::public::Public>,
     /// The memory image work may hold in this process (upload checks,
     /// in-process workers, stamping originals for download).
     pub budget: vitrine_worker::budget::MemoryBudget,

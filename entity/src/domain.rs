@@ -529,6 +529,12 @@ audit_actions! {
     DerivativeProfileChanged = "DERIVATIVE_PROFILE_CHANGED",
     /// An asset's focal point was set or cleared.
     FocalPointChanged = "FOCAL_POINT_CHANGED",
+    /// An asset or a folder was opted into public delivery, or out of it.
+    PublicDeliveryChanged = "PUBLIC_DELIVERY_CHANGED",
+    /// A CDN purge was sent and acknowledged.
+    CdnPurgeSent = "CDN_PURGE_SENT",
+    /// A CDN purge attempt failed (retried with backoff, or given up).
+    CdnPurgeFailed = "CDN_PURGE_FAILED",
 }
 
 impl std::fmt::Display for AuditAction {

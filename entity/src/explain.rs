@@ -33,6 +33,7 @@ pub fn code(denial: &Denial) -> &'static str {
         Denial::NotOwner => "NOT_OWNER",
         Denial::PartnerMayNotShare => "PARTNER_MAY_NOT_SHARE",
         Denial::ProfileNotEntitled => "PROFILE_NOT_ENTITLED",
+        Denial::NotPublicDelivery => "NOT_PUBLIC_DELIVERY",
     }
 }
 

@@ -598,6 +598,10 @@ pub enum Denial {
     /// or the partner organisations entitled to it).
     #[error("no such derivative profile")]
     ProfileNotEntitled,
+    /// Public delivery: the profile is not public, or the asset (and every
+    /// folder above it) is not opted in.
+    #[error("not offered publicly")]
+    NotPublicDelivery,
 }
 
 fn level_name(level: GrantLevel) -> &'static str {
@@ -627,7 +631,8 @@ impl Denial {
             | Denial::NotLicensed
             | Denial::AwaitingModeration
             | Denial::NotShared
-            | Denial::ProfileNotEntitled => true,
+            | Denial::ProfileNotEntitled
+            | Denial::NotPublicDelivery => true,
             Denial::Unauthenticated
             | Denial::RoleLacksAction { .. }
             | Denial::GrantLacksAction { .. }
@@ -1132,6 +1137,86 @@ pub fn authorize_profile(actor: &Actor, profile: &ProfileFacts) -> Result<(), De
             }
         }
     }
+}
+
+// ---------------------------------------------------------- public delivery
+
+/// The channel a public URL is a use of: a published product image on the
+/// web. An asset is served publicly only while a license in force covers it.
+pub const PUBLIC_CHANNEL: crate::license::Channel = crate::license::Channel::Ecommerce;
+
+/// Facts about an asset served publicly through a profile
+/// (`/p/{profile}/{asset}.{ext}`), to anyone, without credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicFacts {
+    /// The profile is marked public.
+    pub profile_public: bool,
+    /// The asset, or a folder above it, is opted into public delivery.
+    pub opted_in: bool,
+    pub deleted: bool,
+    /// Filed in a restricted folder (or below one).
+    pub restricted: bool,
+    pub access: AccessMode,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Its current version is PENDING or REJECTED moderation.
+    pub awaiting_moderation: bool,
+    /// Every license attached to the asset.
+    pub licenses: Vec<crate::license::Terms>,
+    /// The territory public URLs are declared for (`None`: any territory a
+    /// license names); a setting of the installation.
+    pub territory: Option<String>,
+}
+
+/// Whether an asset may be served publicly through a profile at `now`.
+/// Stricter than any other audience, because what leaves here is cached by
+/// others: both opt-ins, not in the trash nor a restricted folder, PUBLIC
+/// inside its window, not awaiting moderation, and covered *now* by a
+/// license for [`PUBLIC_CHANNEL`] (an asset without licenses is never
+/// public, whatever the setting for partners and visitors says). Every
+/// refusal hides existence (answered 404).
+pub fn authorize_public(facts: &PublicFacts, now: DateTime<Utc>) -> Result<(), Denial> {
+    if !facts.profile_public || !facts.opted_in {
+        return Err(Denial::NotPublicDelivery);
+    }
+    if facts.deleted {
+        return Err(Denial::InTrash);
+    }
+    if facts.restricted {
+        return Err(Denial::Restricted);
+    }
+    let published = facts.access == AccessMode::Public
+        && facts.starts_at.is_none_or(|s| now >= s)
+        && facts.ends_at.is_none_or(|e| now < e);
+    if !published {
+        return Err(Denial::NotPublished);
+    }
+    if facts.awaiting_moderation {
+        return Err(Denial::AwaitingModeration);
+    }
+    if !crate::license::covered(
+        &facts.licenses,
+        now,
+        Some(PUBLIC_CHANNEL),
+        facts.territory.as_deref(),
+    ) {
+        return Err(Denial::NotLicensed);
+    }
+    Ok(())
+}
+
+/// Until when a public answer may be cached: the first of the window's end
+/// and the end of the current coverage by licenses for [`PUBLIC_CHANNEL`]
+/// (`now` when not public).
+pub fn public_until(facts: &PublicFacts, now: DateTime<Utc>) -> DateTime<Utc> {
+    let relevant: Vec<crate::license::Terms> = facts
+        .licenses
+        .iter()
+        .filter(|t| t.covers(Some(PUBLIC_CHANNEL), facts.territory.as_deref()))
+        .cloned()
+        .collect();
+    let covered = crate::license::covered_until(&relevant, now);
+    facts.ends_at.map_or(covered, |e| e.min(covered)).max(now)
 }
 
 #[cfg(test)]
@@ -2521,5 +2606,155 @@ mod tests {
             }
         }
         assert!(Denial::ProfileNotEntitled.hides_existence());
+    }
+
+    fn public_facts() -> PublicFacts {
+        use crate::license::{Channel, Terms};
+        PublicFacts {
+            profile_public: true,
+            opted_in: true,
+            deleted: false,
+            restricted: false,
+            access: AccessMode::Public,
+            starts_at: None,
+            ends_at: None,
+            awaiting_moderation: false,
+            licenses: vec![Terms {
+                channels: [Channel::Ecommerce].into(),
+                territories: ["DE".to_owned(), "FR".to_owned()].into(),
+                starts_at: now() - chrono::Duration::days(10),
+                ends_at: now() + chrono::Duration::days(10),
+            }],
+            territory: None,
+        }
+    }
+
+    #[test]
+    fn public_delivery_needs_every_condition_and_each_refusal_hides_existence() {
+        let ok = public_facts();
+        assert_eq!(authorize_public(&ok, now()), Ok(()));
+        let cases: Vec<(PublicFacts, Denial)> = vec![
+            (
+                PublicFacts {
+                    profile_public: false,
+                    ..ok.clone()
+                },
+                Denial::NotPublicDelivery,
+            ),
+            (
+                PublicFacts {
+                    opted_in: false,
+                    ..ok.clone()
+                },
+                Denial::NotPublicDelivery,
+            ),
+            (
+                PublicFacts {
+                    deleted: true,
+                    ..ok.clone()
+                },
+                Denial::InTrash,
+            ),
+            (
+                PublicFacts {
+                    restricted: true,
+                    ..ok.clone()
+                },
+                Denial::Restricted,
+            ),
+            (
+                PublicFacts {
+                    access: AccessMode::Restricted,
+                    ..ok.clone()
+                },
+                Denial::NotPublished,
+            ),
+            (
+                PublicFacts {
+                    starts_at: Some(now() + chrono::Duration::seconds(1)),
+                    ..ok.clone()
+                },
+                Denial::NotPublished,
+            ),
+            (
+                PublicFacts {
+                    ends_at: Some(now()),
+                    ..ok.clone()
+                },
+                Denial::NotPublished,
+            ),
+            (
+                PublicFacts {
+                    awaiting_moderation: true,
+                    ..ok.clone()
+                },
+                Denial::AwaitingModeration,
+            ),
+            (
+                PublicFacts {
+                    licenses: vec![],
+                    ..ok.clone()
+                },
+                Denial::NotLicensed,
+            ),
+            (
+                PublicFacts {
+                    territory: Some("US".into()),
+                    ..ok.clone()
+                },
+                Denial::NotLicensed,
+            ),
+        ];
+        for (facts, denial) in cases {
+            assert_eq!(authorize_public(&facts, now()), Err(denial), "{facts:?}");
+            assert!(denial.hides_existence(), "{denial:?}");
+        }
+        assert_eq!(
+            authorize_public(
+                &PublicFacts {
+                    territory: Some("DE".into()),
+                    ..ok.clone()
+                },
+                now()
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_public_license_ends_at_its_instant_and_other_channels_do_not_count() {
+        use crate::license::{Channel, Terms};
+        let ok = public_facts();
+        let end = ok.licenses[0].ends_at;
+        assert_eq!(
+            authorize_public(&ok, end - chrono::Duration::milliseconds(1)),
+            Ok(())
+        );
+        assert_eq!(authorize_public(&ok, end), Err(Denial::NotLicensed));
+        let print_only = PublicFacts {
+            licenses: vec![Terms {
+                channels: [Channel::Print, Channel::Social].into(),
+                ..ok.licenses[0].clone()
+            }],
+            ..ok.clone()
+        };
+        assert_eq!(
+            authorize_public(&print_only, now()),
+            Err(Denial::NotLicensed)
+        );
+        // Caching stops at the first of the license's end and the window's.
+        assert_eq!(public_until(&ok, now()), end);
+        let window = now() + chrono::Duration::days(2);
+        assert_eq!(
+            public_until(
+                &PublicFacts {
+                    ends_at: Some(window),
+                    ..ok.clone()
+                },
+                now()
+            ),
+            window
+        );
+        assert_eq!(public_until(&print_only, now()), now());
     }
 }

@@ -87,13 +87,17 @@ pub enum AccessorType {
     Partner,
     /// An external visitor through a share link.
     Visitor,
+    /// Anyone, through a public URL (`/p/`): counted, not logged (origin
+    /// fetches: behind a CDN, only its misses reach Vitrine).
+    Public,
 }
 
 impl AccessorType {
-    pub const ALL: [AccessorType; 3] = [
+    pub const ALL: [AccessorType; 4] = [
         AccessorType::Member,
         AccessorType::Partner,
         AccessorType::Visitor,
+        AccessorType::Public,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +105,7 @@ impl AccessorType {
             AccessorType::Member => "MEMBER",
             AccessorType::Partner => "PARTNER",
             AccessorType::Visitor => "VISITOR",
+            AccessorType::Public => "PUBLIC",
         }
     }
 

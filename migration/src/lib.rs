@@ -28,6 +28,7 @@ mod m20261209_000020_search_mirror;
 mod m20261210_000021_search_tag_array;
 mod m20261210_000022_derivative_profiles;
 mod m20261211_000023_derivatives;
+mod m20261212_000024_public_delivery;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000021_search_tag_array::Migration),
             Box::new(m20261210_000022_derivative_profiles::Migration),
             Box::new(m20261211_000023_derivatives::Migration),
+            Box::new(m20261212_000024_public_delivery::Migration),
         ]
     }
 }

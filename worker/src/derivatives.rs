@@ -371,6 +371,7 @@ mod tests {
             sharpen: true,
             upscale: false,
             eager: false,
+            public: false,
             audience: "MEMBERS".into(),
             partner_org_ids: String::new(),
             revision: 1,

@@ -206,3 +206,17 @@ pub(crate) async fn purge_expired_sessions(
     })
     .await
 }
+
+pub(crate) async fn send_cdn_purges(
+    job: crate::jobs::SendCdnPurges,
+    deps: Data<WorkerDeps>,
+) -> Result<String, BoxDynError> {
+    guarded("send-cdn-purges", async move {
+        let report = crate::purge::run(&deps).await?;
+        if report != crate::purge::PurgeReport::default() {
+            tracing::debug!(tick = job.tick, ?report, "CDN purges");
+        }
+        Ok(format!("{report:?}"))
+    })
+    .await
+}

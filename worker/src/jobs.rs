@@ -128,3 +128,17 @@ impl Job for SendWebhooks {
     // The next tick carries on: retries are per delivery, with backoff.
     const MAX_ATTEMPTS: usize = 1;
 }
+
+/// Records CDN purges for new audit events and sends what is due.
+/// Enqueued every second by the scheduler (by default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendCdnPurges {
+    /// The scheduler tick (Unix seconds) that enqueued it.
+    pub tick: u64,
+}
+
+impl Job for SendCdnPurges {
+    const QUEUE: &'static str = "v1:send-cdn-purges";
+    // The next tick carries on: retries are per purge, with backoff.
+    const MAX_ATTEMPTS: usize = 1;
+}

@@ -20,6 +20,7 @@ pub mod media;
 pub mod moderation;
 pub mod ownership;
 pub mod processing;
+pub mod purge;
 pub mod queue;
 pub mod render;
 pub mod runner;

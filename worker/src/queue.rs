@@ -248,6 +248,14 @@ impl Queue {
         .await
     }
 
+    pub async fn enqueue_send_cdn_purges(&self, tick: u64) -> Result<(), QueueError> {
+        self.push(
+            crate::jobs::SendCdnPurges { tick },
+            Some(format!("send-cdn-purges:{tick}")),
+        )
+        .await
+    }
+
     pub async fn enqueue_usage_rollup(&self, tick: u64) -> Result<(), QueueError> {
         self.push(UsageRollup { tick }, Some(format!("usage-rollup:{tick}")))
             .await

@@ -46,6 +46,8 @@ pub struct WorkerSettings {
     pub anomaly: crate::anomaly::AnomalySettings,
     /// Outgoing webhooks.
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// CDN purges for public delivery.
+    pub purge: crate::purge::PurgeSettings,
 }
 
 impl Default for WorkerSettings {
@@ -63,6 +65,7 @@ impl Default for WorkerSettings {
             rollup: crate::usage::RollupSettings::default(),
             anomaly: crate::anomaly::AnomalySettings::default(),
             webhooks: crate::webhooks::WebhookSettings::default(),
+            purge: crate::purge::PurgeSettings::default(),
         }
     }
 }
@@ -112,16 +115,19 @@ enum Periodic {
     UsageRollup,
     /// Every second by default (configurable; can be turned off).
     SendWebhooks,
+    /// Every second by default when a CDN is configured.
+    SendCdnPurges,
 }
 
 impl Periodic {
-    const ALL: [Periodic; 6] = [
+    const ALL: [Periodic; 7] = [
         Periodic::PurgeExpiredSessions,
         Periodic::CollectGarbageBlobs,
         Periodic::ReconcileProcessing,
         Periodic::LicenseTakedown,
         Periodic::UsageRollup,
         Periodic::SendWebhooks,
+        Periodic::SendCdnPurges,
     ];
 
     /// The cron schedule (with seconds); `None`: not scheduled.
@@ -133,6 +139,11 @@ impl Periodic {
             Periodic::LicenseTakedown => settings.takedown.schedule.clone(),
             Periodic::UsageRollup => settings.rollup.schedule.clone(),
             Periodic::SendWebhooks => settings.webhooks.schedule.clone(),
+            // Without a CDN the watermark only needs to keep up now and then.
+            Periodic::SendCdnPurges => match settings.purge.backend {
+                crate::purge::PurgeBackend::None => Some("0 * * * * *".to_owned()),
+                _ => settings.purge.schedule.clone(),
+            },
         }
     }
 
@@ -144,6 +155,7 @@ impl Periodic {
             Periodic::LicenseTakedown => queue.enqueue_license_takedown(tick).await,
             Periodic::UsageRollup => queue.enqueue_usage_rollup(tick).await,
             Periodic::SendWebhooks => queue.enqueue_send_webhooks(tick).await,
+            Periodic::SendCdnPurges => queue.enqueue_send_cdn_purges(tick).await,
         }
     }
 }
@@ -292,6 +304,13 @@ pub async fn run_workers(
         deps,
         crate::jobs::SendWebhooks,
         handlers::send_webhooks,
+        1
+    );
+    let monitor = register!(
+        monitor,
+        deps,
+        crate::jobs::SendCdnPurges,
+        handlers::send_cdn_purges,
         1
     );
     tracing::info!("workers started");

@@ -321,7 +321,7 @@ where
 }
 
 /// Adds a tally into the tables (portable upserts).
-async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), DbErr> {
+pub async fn store_tally<C: ConnectionTrait>(conn: &C, tally: &Tally) -> Result<(), DbErr> {
     if tally.is_empty() {
         return Ok(());
     }

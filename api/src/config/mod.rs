@@ -204,6 +204,10 @@ pub struct Config {
     pub cors_max_age: Duration,
     /// Outgoing webhooks (the key is derived from the secret at start-up).
     pub webhooks: vitrine_worker::webhooks::WebhookSettings,
+    /// Public delivery of published images (`/p/`).
+    pub public: PublicConfig,
+    /// CDN purges for public delivery.
+    pub purge: vitrine_worker::purge::PurgeSettings,
     /// Who may introspect the schema (and get GraphiQL and field
     /// suggestions).
     pub introspection: Introspection,
@@ -378,7 +382,8 @@ impl Config {
         for key in env.keys() {
             let name = key.trim_start_matches("VITRINE_").to_ascii_lowercase();
             let foreign = name.starts_with("test_") || name.starts_with("ci_");
-            if name != "config" && !foreign && !KEYS.contains(&name.as_str()) {
+            let known = KEYS.contains(&name.as_str()) || public::KEYS.contains(&name.as_str());
+            if name != "config" && !foreign && !known {
                 return Err(ConfigError::Invalid {
                     key: key.clone(),
                     message: "unknown setting (see README.md for the list)".into(),
@@ -661,6 +666,8 @@ impl Config {
                 allow_private: parse_bool(&get, "webhook_allow_private", false)?,
                 key: [0; 32],
             },
+            public: public::public_config(&get)?,
+            purge: public::purge_settings(&get)?,
             introspection: match get("introspection")
                 .map(|v| v.to_ascii_lowercase())
                 .as_deref()
@@ -754,8 +761,11 @@ impl Config {
 }
 
 mod parse;
+mod public;
 #[cfg(test)]
 mod tests;
+
+pub use public::PublicConfig;
 
 use parse::{
     default_sqlite_url, parse_bool, parse_duration_key, parse_num, parse_schedule, parse_size,

@@ -15,6 +15,7 @@ pub mod batcher;
 pub mod derivative;
 pub mod negotiate;
 pub mod payload;
+pub mod public;
 pub mod signing;
 
 use std::collections::HashMap;
@@ -691,7 +692,7 @@ pub async fn resolve(state: &AppState, claims: &Claims) -> ApiResult<Resolved> {
 /// What a derivative URL's variant is made from, or `None` when the URL is
 /// superseded: its profile deleted, changed since (revision) or no longer
 /// offering its density.
-async fn derivative_source(
+pub(crate) async fn derivative_source(
     state: &AppState,
     asset: &asset::Model,
     version: &asset_version::Model,

@@ -588,6 +588,15 @@ impl Asset {
 
 #[ComplexObject]
 impl Asset {
+    /// Whether it is opted into public delivery (`/p/`), its slug, public
+    /// URLs and why they answer 404 now (members only; null for others).
+    async fn public_delivery(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::public_delivery::PublicDelivery>> {
+        super::public_delivery::of_asset(ctx, &self.model).await
+    }
+
     /// Where the subject is (COVER crops anchored at the focal point keep
     /// it); null when none is set.
     async fn focal_point(

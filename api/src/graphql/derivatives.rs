@@ -72,6 +72,9 @@ pub struct DerivativeProfile {
     pub upscale: bool,
     /// Made when a version is processed (otherwise on first request).
     pub eager: bool,
+    /// Served without credentials at `/p/{name}/{asset}.{ext}` for
+    /// published assets opted into public delivery (cached by CDNs).
+    pub public: bool,
     pub audience: ProfileAudience,
     /// The partner organisations entitled to it (empty: all, for PARTNERS
     /// and VISITORS); null for anyone but members.
@@ -106,6 +109,7 @@ impl DerivativeProfile {
             sharpen: m.sharpen,
             upscale: m.upscale,
             eager: m.eager,
+            public: m.public,
             revision: m.revision,
             updated_at: m.updated_at,
         }
@@ -135,6 +139,9 @@ pub struct DerivativeProfileInput {
     pub upscale: bool,
     #[graphql(default)]
     pub eager: bool,
+    /// Served publicly (`/p/`) for published assets opted in.
+    #[graphql(default)]
+    pub public: bool,
     #[graphql(default_with = "ProfileAudience::Members")]
     pub audience: ProfileAudience,
     #[graphql(default)]
@@ -161,6 +168,7 @@ impl DerivativeProfileInput {
             sharpen: self.sharpen,
             upscale: self.upscale,
             eager: self.eager,
+            public: self.public,
             audience: self.audience,
         })
     }

@@ -16,6 +16,7 @@ mod moderation;
 mod mutation;
 mod node;
 mod presets;
+mod public_delivery;
 mod query;
 mod retag_runs;
 mod search;
@@ -73,6 +74,7 @@ pub struct MutationRoot(
     smart_folders::SmartFolderMutation,
     retag_runs::RetagRunMutation,
     derivatives::DerivativeMutation,
+    public_delivery::PublicDeliveryMutation,
 );
 pub use subscription::SubscriptionRoot;
 

@@ -29,7 +29,7 @@ use vitrine_worker::derivatives::Encoding;
 /// Decisions re-read after a stale verdict before giving up for now.
 const ATTEMPTS: usize = 3;
 
-fn plain(status: StatusCode, text: &'static str) -> Response {
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -52,7 +52,7 @@ fn refused(refusal: Refusal) -> Response {
     }
 }
 
-fn unavailable() -> Response {
+pub(crate) fn unavailable() -> Response {
     let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n");
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -143,7 +143,7 @@ fn decision_etag(decision: &Result<Served, Refusal>, encoding: Option<Encoding>)
 
 /// The format a derivative URL is served in: the one it names, or for AUTO
 /// the best the client's `Accept` names (AVIF, WebP; else JPEG).
-fn encoding_for(format: VariantFormat, accept: Option<&str>) -> Encoding {
+pub(crate) fn encoding_for(format: VariantFormat, accept: Option<&str>) -> Encoding {
     use crate::services::derivatives::Format;
     match format {
         VariantFormat::Jpeg => Encoding::Jpeg,
@@ -158,14 +158,14 @@ fn encoding_for(format: VariantFormat, accept: Option<&str>) -> Encoding {
     }
 }
 
-fn still_rendering() -> Response {
+pub(crate) fn still_rendering() -> Response {
     let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "being made, try again\n");
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
     r
 }
 
-fn etag_matches(header: Option<&str>, etag: &str) -> bool {
+pub(crate) fn etag_matches(header: Option<&str>, etag: &str) -> bool {
     header.is_some_and(|h| {
         h.split(',')
             .map(|t| t.trim().trim_start_matches("W/"))

@@ -2,10 +2,11 @@
 //! subscriptions, and the health probes.
 
 pub mod cors;
-mod delivery;
+pub(crate) mod delivery;
 mod graphiql;
 mod graphql;
 mod health;
+mod public;
 mod share;
 mod stats;
 pub mod upload;
@@ -53,6 +54,7 @@ pub fn routes(app: App) -> impl Endpoint {
         .at("/graphql/ws", get(ws::handler))
         .at("/graphql/assets/:file", get(graphiql::asset))
         .at("/r/:token", get(delivery::deliver).head(delivery::deliver))
+        .at("/p/:profile/:file", get(public::serve).head(public::serve))
         .at("/s/:token", get(share::show).post(share::unlock))
         .at("/stats/usage.csv", get(stats::usage_csv))
         .at("/healthz", get(health::healthz))

@@ -414,7 +414,7 @@ fn no_folder() -> ApiError {
 }
 
 /// Finds a folder `actor` may manage access on.
-async fn managed_folder<C: ConnectionTrait>(
+pub(crate) async fn managed_folder<C: ConnectionTrait>(
     state: &AppState,
     conn: &C,
     actor: &Actor,

@@ -92,6 +92,8 @@ pub struct ProfileInput {
     pub eager: bool,
     pub audience: ProfileAudience,
     pub partner_org_ids: Vec<Uuid>,
+    /// Served publicly (`/p/`) for published assets opted in.
+    pub public: bool,
 }
 
 /// The profile's policy facts.
@@ -195,6 +197,7 @@ fn fill(
     active.sharpen = Set(input.sharpen);
     active.upscale = Set(input.upscale);
     active.eager = Set(input.eager);
+    active.public = Set(input.public);
     active.audience = Set(input.audience.as_str().to_owned());
     active.partner_org_ids = Set(orgs
         .iter()
@@ -264,6 +267,7 @@ pub async fn update_profile(
         .await?
         .ok_or_else(not_found)?;
     let revision = found.revision.saturating_add(1);
+    let previous_name = found.name.clone();
     let mut active: derivative_profile::ActiveModel = found.into();
     fill(&mut active, &input, dprs, background);
     active.revision = Set(revision);
@@ -272,7 +276,11 @@ pub async fn update_profile(
     tx.audit(
         event(AuditAction::DerivativeProfileChanged, actor, meta)
             .target("derivative_profile", id)
-            .details(json!({ "updated": profile.name, "revision": revision })),
+            .details(json!({
+                "updated": profile.name,
+                "previousName": previous_name,
+                "revision": revision,
+            })),
     )
     .await?;
     tx.commit().await?;
@@ -288,6 +296,10 @@ pub async fn delete_profile(
 ) -> ApiResult<bool> {
     authorize_instance(state, actor, Action::Admin)?;
     let mut tx = begin(state).await?;
+    let profile = derivative_profile::Entity::find_by_id(id)
+        .one(tx.conn())
+        .await?
+        .ok_or_else(not_found)?;
     let deleted = derivative_profile::Entity::delete_by_id(id)
         .exec(tx.conn())
         .await?;
@@ -297,7 +309,7 @@ pub async fn delete_profile(
     tx.audit(
         event(AuditAction::DerivativeProfileChanged, actor, meta)
             .target("derivative_profile", id)
-            .details(json!({ "deleted": true })),
+            .details(json!({ "deleted": true, "name": profile.name })),
     )
     .await?;
     tx.commit().await?;

@@ -406,7 +406,12 @@ pub async fn detach(
         tx.audit(
             event(AuditAction::LicenseDetached, actor, meta)
                 .target("license", license_id)
-                .details(json!({ "assets": removed, "folderId": folder_id })),
+                .details(json!({
+                    "assets": removed,
+                    "folderId": folder_id,
+                    // Named when few (a CDN purge needs them once detached).
+                    "assetIds": (ids.len() <= 1000).then_some(&ids),
+                })),
         )
         .await?;
     }

@@ -20,6 +20,7 @@ pub mod moderation;
 pub mod ownership;
 pub mod partners;
 pub mod presets;
+pub mod public_delivery;
 pub mod retag_runs;
 pub mod search;
 pub mod share_links;

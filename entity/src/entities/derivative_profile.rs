@@ -29,6 +29,8 @@ pub struct Model {
     pub upscale: bool,
     /// Made by the worker when a version is processed (else on first request).
     pub eager: bool,
+    /// Whether published assets may be served publicly in it (`/p/`).
+    pub public: bool,
     /// Who may receive it: MEMBERS, PARTNERS (and members) or VISITORS (and
     /// partners and members).
     pub audience: String,
