@@ -28,6 +28,7 @@ use vitrine_entity::policy::Actor;
 use vitrine_entity::{ManualClock, Role, UserKind};
 
 pub mod images;
+pub mod receiver;
 pub mod share;
 
 pub use vitrine_api;

@@ -3,165 +3,28 @@
 //! retries with backoff, in order per asset; automatic disabling after
 //! sustained failure; redelivery and test pings; private addresses refused.
 
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use vitrine_tests::receiver::{Received, Receiver, standard_signature};
 use vitrine_tests::{TestApp, UploadFile, error_code, eventually, spawn_with};
-
-/// What the receiver got: headers of interest and the body.
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-/// A webhook receiver on a loopback port, answering with `status`.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-    status: Arc<AtomicU16>,
-    _task: tokio::task::JoinHandle<()>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let status = Arc::new(AtomicU16::new(204));
-        let (got2, status2) = (got.clone(), status.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (got, status) = (got2.clone(), status2.clone());
-                tokio::spawn(async move { serve(stream, got, status).await });
-            }
-        });
-        Self {
-            url: format!("http://{addr}/hooks/vitrine"),
-            got,
-            status,
-            _task: task,
-        }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let ok = eventually(Duration::from_secs(30), || async {
-            self.received().len() >= n
-        })
-        .await;
-        assert!(
-            ok,
-            "expected {n} webhook requests, got {:?}",
-            self.received()
-        );
-        self.received()
-    }
-}
-
-/// A minimal HTTP/1.1 exchange: one request per connection.
-async fn serve(
-    mut stream: tokio::net::TcpStream,
-    got: Arc<Mutex<Vec<Received>>>,
-    status: Arc<AtomicU16>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let (head_end, length) = loop {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..pos]).to_string();
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())
-                        .flatten()
-                })
-                .unwrap_or(0);
-            break (pos + 4, length);
-        }
-    };
-    while buf.len() < head_end + length {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-            })
-            .unwrap_or_default()
-    };
-    let code = status.load(Ordering::SeqCst);
-    got.lock().unwrap().push(Received {
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp"),
-        signature: header("webhook-signature"),
-        body: String::from_utf8_lossy(&buf[head_end..]).to_string(),
-    });
-    let response = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-    let _ = stream.write_all(response.as_bytes()).await;
-}
 
 /// Verifies a Standard Webhooks signature as a receiver would.
 fn verify(secret: &str, r: &Received) -> bool {
-    use sha2::Digest;
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.trim_start_matches("whsec_"))
         .unwrap();
-    // HMAC-SHA256 by hand (RFC 2104), so the test does not share the
-    // server's code.
-    let mut k = [0u8; 64];
-    k[..key.len()].copy_from_slice(&key);
-    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let signed = format!("{}.{}.{}", r.id, r.timestamp, r.body);
-    let inner = sha2::Sha256::new()
-        .chain_update(&ipad)
-        .chain_update(signed.as_bytes())
-        .finalize();
-    let mac = sha2::Sha256::new()
-        .chain_update(&opad)
-        .chain_update(inner)
-        .finalize();
-    let expected = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac)
+    let expected = standard_signature(
+        &key,
+        &r.header("webhook-id"),
+        &r.header("webhook-timestamp"),
+        &r.body,
     );
-    r.signature.split(' ').any(|s| s == expected)
+    r.header("webhook-signature")
+        .split(' ')
+        .any(|s| s == expected)
 }
 
 async fn spawn() -> TestApp {
@@ -317,8 +180,8 @@ async fn a_partner_endpoint_gets_signed_events_for_its_own_assets_only() {
     for r in &got {
         assert!(verify(&secret, r), "bad signature on {r:?}");
         let body = r.json();
-        assert_eq!(body["id"], r.id.as_str());
-        assert!(r.id.starts_with("evt_"));
+        assert_eq!(body["id"], r.header("webhook-id").as_str());
+        assert!(r.header("webhook-id").starts_with("evt_"));
         assert_eq!(body["data"]["assetId"], asset_a.as_str(), "{body}");
         assert_eq!(body["data"]["asset"]["title"], "Ring A");
         assert!(!r.body.contains(&asset_b), "{body}");
@@ -388,8 +251,8 @@ async fn failures_are_retried_in_order_then_the_endpoint_is_disabled() {
         })
         .collect();
     // The retry carried the same event id; then the second event.
-    assert_eq!(got[0].id, got[1].id);
-    assert_ne!(got[1].id, got[2].id);
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    assert_ne!(got[1].header("webhook-id"), got[2].header("webhook-id"));
     assert_eq!(titles[2], "Third", "{titles:?}");
 
     // Sustained failure: FAILED after 3 attempts, disabled after 4 in a row.

@@ -234,23 +234,37 @@ pub async fn fan_out(deps: &WorkerDeps) -> Result<u64, DbErr> {
         head
     };
     let now = deps.clock.now();
-    let mut rows = Vec::new();
+    // One purge per key per pass, however many events touched it (an
+    // upload, its access change and its opt-in come in one second).
+    let mut keys = BTreeSet::new();
+    let mut causes = BTreeSet::new();
+    let mut first_seq = None;
     for event in &events {
-        let tags = keys_for(db, event).await?;
-        for chunk in tags.into_iter().collect::<Vec<_>>().chunks(backend.batch()) {
-            rows.push(cdn_purge::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                tags: Set(chunk.join(" ")),
-                cause: Set(event.action.clone()),
-                source_seq: Set(Some(event.seq)),
-                status: Set(PENDING.into()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                last_error: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
+        let found = keys_for(db, event).await?;
+        if !found.is_empty() {
+            causes.insert(event.action.clone());
+            first_seq.get_or_insert(event.seq);
+            keys.extend(found);
         }
+    }
+    let cause = match causes.len() {
+        1 => causes.pop_first().unwrap_or_default(),
+        _ => "SEVERAL".to_owned(),
+    };
+    let mut rows = Vec::new();
+    for chunk in keys.into_iter().collect::<Vec<_>>().chunks(backend.batch()) {
+        rows.push(cdn_purge::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tags: Set(chunk.join(" ")),
+            cause: Set(cause.clone()),
+            source_seq: Set(first_seq),
+            status: Set(PENDING.into()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            last_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
     }
     let n = rows.len() as u64;
     let txn = vitrine_entity::store::begin_write(db).await?;

@@ -10,9 +10,9 @@ pub struct Model {
     /// The surrogate keys, space-separated (`asset-{id}`, `profile-{name}`).
     #[sea_orm(column_type = "Text")]
     pub tags: String,
-    /// The audited action that caused it.
+    /// The audited action that caused it (SEVERAL when several did).
     pub cause: String,
-    /// The audit event that caused it, if any.
+    /// The first audit event that caused it, if any.
     pub source_seq: Option<i64>,
     /// PENDING, SUCCEEDED or FAILED (given up).
     pub status: String,
