@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use vitrine_entity::Clock as _;
 use vitrine_entity::entities::{audit_event, usage_daily};
-use vitrine_tests::receiver::{Receiver, standard_signature};
+use vitrine_tests::receiver::{Received, Receiver, standard_signature};
 use vitrine_tests::{TestApp, UploadFile, error_code, eventually, exiftool, independent_decode};
 
 const CREATE_PROFILE: &str =
@@ -141,6 +141,25 @@ async fn assert_not_found(url: &str) {
     assert_eq!(r.status(), 404, "{url}");
     assert_eq!(header(&r, "cache-control"), "no-store", "{url}");
     assert!(header(&r, "surrogate-key").is_empty());
+}
+
+/// The first purge request after the `before`th naming `key` (30 s at most).
+async fn purge_of(receiver: &Receiver, before: usize, key: &str) -> Received {
+    let names = |r: &Received| {
+        r.json()["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == key))
+    };
+    let came = eventually(Duration::from_secs(30), || async {
+        receiver.received()[before..].iter().any(names)
+    })
+    .await;
+    assert!(came, "no purge of {key}: {:?}", receiver.received());
+    receiver.received()[before..]
+        .iter()
+        .find(|r| names(r))
+        .cloned()
+        .unwrap()
 }
 
 async fn audited(app: &TestApp, action: &str) -> Vec<Value> {
@@ -298,29 +317,7 @@ async fn a_published_licensed_asset_is_served_to_cdns_and_its_license_end_is_404
     .await;
     assert_eq!(data["asset"]["publicDelivery"]["blockedBy"], "NOT_LICENSED");
     app.sweep_licenses().await;
-    let ok_purge = eventually(Duration::from_secs(30), || async {
-        receiver.received()[before..].iter().any(|r| {
-            r.json()["tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t == &key)
-        })
-    })
-    .await;
-    assert!(ok_purge, "no purge of {key}: {:?}", receiver.received());
-    let purge = receiver
-        .received()
-        .into_iter()
-        .skip(before)
-        .find(|r| {
-            r.json()["tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t == &key)
-        })
-        .unwrap();
+    let purge = purge_of(&receiver, before, &key).await;
     assert_eq!(purge.method, "POST");
     assert_eq!(purge.path, "/purge");
     // Signed like a webhook, with the configured secret.
@@ -464,17 +461,7 @@ async fn every_condition_of_public_delivery_is_asked_at_each_request() {
     .await;
     assert_not_found(&url).await;
     let key = format!("asset-{asset}");
-    let purged = eventually(Duration::from_secs(30), || async {
-        receiver.received()[before..].iter().any(|r| {
-            r.json()["tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t == &key)
-        })
-    })
-    .await;
-    assert!(purged, "{:?}", receiver.received());
+    purge_of(&receiver, before, &key).await;
 
     // A slug is unique; an id-like or malformed one is refused.
     ok(
