@@ -1,7 +1,8 @@
 //! Public delivery of published images (`/p/{profile}/{asset}.{ext}`): the
 //! profiles that may be served publicly, the assets and folders opted in
-//! (with an asset's stable, SEO-friendly slug), and the CDN purges sent when
-//! something served publicly changes or stops being public.
+//! (with an asset's stable, SEO-friendly slug), the CDN purges sent when
+//! something served publicly changes or stops being public, and the
+//! derivative profile a share link's page shows its images in.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -13,6 +14,12 @@ pub struct Migration;
 enum DerivativeProfiles {
     Table,
     Public,
+}
+
+#[derive(DeriveIden)]
+enum ShareLinks {
+    Table,
+    ProfileId,
 }
 
 #[derive(DeriveIden)]
@@ -67,6 +74,18 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(DerivativeProfiles::Table)
                     .add_column(boolean(DerivativeProfiles::Public).default(false))
+                    .to_owned(),
+            )
+            .await?;
+        // The derivative profile a share link's page shows its images in
+        // (a VISITORS profile; none: the THUMBNAIL rendition). No foreign
+        // key (SQLite cannot add one to a table): a deleted profile is
+        // ignored where it is read.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ShareLinks::Table)
+                    .add_column(uuid_null(ShareLinks::ProfileId))
                     .to_owned(),
             )
             .await?;
@@ -141,6 +160,14 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .drop_table(Table::drop().table(PublicAssets::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ShareLinks::Table)
+                    .drop_column(ShareLinks::ProfileId)
+                    .to_owned(),
+            )
             .await?;
         manager
             .alter_table(

@@ -506,3 +506,98 @@ async fn eager_profiles_are_made_while_processing_and_served_without_a_render() 
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_share_link_shows_its_images_in_a_visitors_profile_and_no_other() {
+    use vitrine_tests::share;
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    profile(
+        &app,
+        &admin,
+        json!({ "name": "lookbook", "width": 120, "height": 90, "fit": "COVER",
+                "format": "WEBP", "dprs": [1, 2], "audience": "VISITORS" }),
+    )
+    .await;
+    profile(
+        &app,
+        &admin,
+        json!({ "name": "internal", "width": 100, "height": 100, "format": "JPEG" }),
+    )
+    .await;
+    let (_, ids) = share::published(&app, &admin, 2).await;
+    // A profile visitors may not receive cannot be put on a link.
+    let body = share::create_link(
+        &app,
+        &admin,
+        json!({ "assetIds": ids, "profile": "internal" }),
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let body =
+        share::create_link(&app, &admin, json!({ "assetIds": ids, "profile": "nope" })).await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+
+    let (url, link) = share::link_url(
+        &app,
+        &admin,
+        json!({ "assetIds": ids, "profile": "lookbook" }),
+    )
+    .await;
+    let body = app
+        .gql(
+            Some(&admin),
+            "query($id: ID!) { shareLink(id: $id) { profile } }",
+            json!({ "id": link }),
+        )
+        .await;
+    assert_eq!(body["data"]["shareLink"]["profile"], "lookbook", "{body}");
+    let html = share::page(&url).await;
+    let srcs = share::delivery_urls(&app, &html, "src");
+    assert_eq!(srcs.len(), 2, "{html}");
+    let srcsets = share::attrs(&html, "srcset");
+    assert_eq!(srcsets.len(), 2, "{html}");
+    assert!(srcsets[0].ends_with(" 2x"), "{}", srcsets[0]);
+    for (src, dims) in [(srcs[0].clone(), (120, 90))].into_iter().chain(
+        srcsets[0]
+            .split(", ")
+            .filter_map(|s| s.strip_suffix(" 2x"))
+            .map(|u| (format!("{}{u}", app.base), (240, 180))),
+    ) {
+        let r = get(&app, &src, None).await;
+        assert_eq!(r.status(), 200, "{src}");
+        assert_eq!(r.headers()["content-type"], "image/webp");
+        let bytes = r.bytes().await.unwrap();
+        if let Some(size) = independent_decode(&bytes, "webp") {
+            assert_eq!(size, dims);
+        }
+    }
+    // Narrowing the profile to members stops the link's images at their
+    // next request, and the page falls back to thumbnails.
+    let body = app
+        .gql(
+            Some(&admin),
+            "query { derivativeProfile(name: \"lookbook\") { id } }",
+            json!({}),
+        )
+        .await;
+    let id = body["data"]["derivativeProfile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($id: ID!, $i: DerivativeProfileInput!) { updateDerivativeProfile(id: $id, input: $i) { revision } }",
+            json!({ "id": id, "i": { "name": "lookbook", "width": 120, "height": 90, "fit": "COVER",
+                    "format": "WEBP", "dprs": [1, 2], "audience": "MEMBERS" } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let status = get(&app, &srcs[0], None).await.status();
+    assert!(matches!(status.as_u16(), 403 | 410), "{status}");
+    let html = share::page(&url).await;
+    assert!(share::attrs(&html, "srcset").is_empty(), "{html}");
+    assert_eq!(share::delivery_urls(&app, &html, "src").len(), 2);
+    app.finish().await;
+}

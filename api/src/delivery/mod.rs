@@ -520,6 +520,41 @@ pub fn issue_for_visit(
     asset: &asset::Model,
     kind: DeliveryKind,
 ) -> ApiResult<String> {
+    issue_variant_for_visit(state, visit, asset, kind, None)
+}
+
+/// A share link page's images in its derivative profile, at every density
+/// the profile offers (the visitor's entitlement to the profile and the
+/// asset are asked again at every request).
+pub fn issue_derivative_for_visit(
+    state: &AppState,
+    visit: &vitrine_entity::entities::share_visit::Model,
+    asset: &asset::Model,
+    profile: &derivative_profile::Model,
+) -> ApiResult<Vec<DerivativeLink>> {
+    profile
+        .dpr_list()
+        .into_iter()
+        .map(|dpr| {
+            let variant = signing::Variant {
+                profile_id: profile.id,
+                revision: profile.revision,
+                format: signing::VariantFormat::parse_stored(&profile.format),
+                dpr,
+            };
+            issue_variant_for_visit(state, visit, asset, DeliveryKind::Derivative, Some(variant))
+                .map(|url| DerivativeLink { dpr, url })
+        })
+        .collect()
+}
+
+fn issue_variant_for_visit(
+    state: &AppState,
+    visit: &vitrine_entity::entities::share_visit::Model,
+    asset: &asset::Model,
+    kind: DeliveryKind,
+    variant: Option<signing::Variant>,
+) -> ApiResult<String> {
     let version_id = asset
         .current_version_id
         .ok_or_else(|| ApiError::NotFound("no such asset".into()))?;
@@ -539,7 +574,7 @@ pub fn issue_for_visit(
         // The link's use is read from the link at each request.
         channel: None,
         territory: None,
-        variant: None,
+        variant,
     });
     Ok(format!(
         "{}/r/{token}",

@@ -250,7 +250,7 @@ pub async fn resolve(
     };
     let mut facts = public_facts(state, &found, direct).await?;
     facts.profile_public = profile.public;
-    let profile_format = profile_format(&profile.format);
+    let profile_format = VariantFormat::parse_stored(&profile.format);
     let variant = Variant {
         profile_id: profile.id,
         revision: profile.revision,
@@ -331,16 +331,6 @@ async fn folder_lineage<C: ConnectionTrait>(
         .await?
         .map(|f| f.lineage())
         .unwrap_or_default())
-}
-
-fn profile_format(stored: &str) -> VariantFormat {
-    match stored {
-        "JPEG" => VariantFormat::Jpeg,
-        "WEBP" => VariantFormat::Webp,
-        "AVIF" => VariantFormat::Avif,
-        "PNG" => VariantFormat::Png,
-        _ => VariantFormat::Auto,
-    }
 }
 
 /// The encoding a public path is served in.

@@ -67,6 +67,17 @@ pub enum VariantFormat {
 }
 
 impl VariantFormat {
+    /// The format a profile stores (`AUTO`, `JPEG`, …); AUTO when unreadable.
+    pub fn parse_stored(stored: &str) -> Self {
+        match stored {
+            "JPEG" => VariantFormat::Jpeg,
+            "WEBP" => VariantFormat::Webp,
+            "AVIF" => VariantFormat::Avif,
+            "PNG" => VariantFormat::Png,
+            _ => VariantFormat::Auto,
+        }
+    }
+
     fn code(self) -> u8 {
         match self {
             VariantFormat::Auto => 0,

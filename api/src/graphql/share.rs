@@ -128,6 +128,21 @@ impl ShareLink {
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
         internal_user(ctx, Some(self.model.created_by)).await
     }
+
+    /// The derivative profile its page shows images in (null: THUMBNAIL,
+    /// or the profile was deleted).
+    async fn profile(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        use sea_orm::EntityTrait;
+        let Some(id) = self.model.profile_id else {
+            return Ok(None);
+        };
+        Ok(
+            vitrine_entity::entities::derivative_profile::Entity::find_by_id(id)
+                .one(&state(ctx)?.db)
+                .await?
+                .map(|p| p.name),
+        )
+    }
 }
 
 /// What `createShareLink` answers: the URL is shown this once.
@@ -170,6 +185,9 @@ pub struct CreateShareLinkInput {
     pub channel: Option<Channel>,
     /// ISO 3166-1 alpha-2 code, or WORLD.
     pub territory: Option<String>,
+    /// The derivative profile the page shows images in (its audience must
+    /// be VISITORS), at every density it offers; default: THUMBNAIL.
+    pub profile: Option<String>,
 }
 
 #[derive(InputObject, Debug)]
@@ -286,6 +304,7 @@ impl ShareMutation {
                 partner_org_id,
                 channel: input.channel,
                 territory: input.territory,
+                profile: input.profile,
             },
         )
         .await?;

@@ -7,13 +7,14 @@
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 use vitrine_entity::ShareScope;
-use vitrine_entity::entities::{asset, share_link, share_visit};
-use vitrine_entity::policy::LinkState;
+use vitrine_entity::entities::{asset, derivative_profile, share_link, share_visit};
+use vitrine_entity::policy::{Actor, LinkState, authorize_profile};
 
 use super::{App, request_meta};
-use crate::delivery::{DeliveryKind, issue_for_visit};
+use crate::delivery::{DeliveryKind, issue_derivative_for_visit, issue_for_visit};
 use crate::error::ApiError;
 use crate::services::share_links;
 use crate::state::AppState;
@@ -313,6 +314,23 @@ async fn render(
         ShareScope::Download => Some((DeliveryKind::Original, "Download original")),
     }
     .filter(|_| link.downloads_left());
+    // The link's derivative profile, while it exists and visitors may
+    // receive it (else the THUMBNAIL rendition).
+    let profile = match link.profile_id {
+        Some(id) => match derivative_profile::Entity::find_by_id(id)
+            .one(&state.db)
+            .await
+        {
+            Ok(p) => p.filter(|p| {
+                let visitor = Actor::Visitor {
+                    share_link_id: link.id,
+                };
+                authorize_profile(&visitor, &p.facts()).is_ok()
+            }),
+            Err(e) => return failed(state, &e.into()),
+        },
+        None => None,
+    };
     let mut items = String::new();
     for a in &assets {
         let (Ok(thumbnail), Ok(preview)) = (
@@ -320,6 +338,29 @@ async fn render(
             issue_for_visit(state, visit, a, DeliveryKind::Preview),
         ) else {
             continue;
+        };
+        let image = match &profile {
+            Some(p) => match issue_derivative_for_visit(state, visit, a, p) {
+                Ok(links) if !links.is_empty() => {
+                    let srcset = links
+                        .iter()
+                        .map(|l| format!("{} {}x", l.url, l.dpr))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!(
+                        "<img src=\"{}\" srcset=\"{}\" alt=\"{}\">",
+                        esc(&links[0].url),
+                        esc(&srcset),
+                        esc(&a.title)
+                    )
+                }
+                _ => continue,
+            },
+            None => format!(
+                "<img src=\"{}\" alt=\"{}\">",
+                esc(&thumbnail),
+                esc(&a.title)
+            ),
         };
         let button = match download {
             Some((kind, label)) => match issue_for_visit(state, visit, a, kind) {
@@ -332,10 +373,8 @@ async fn render(
             None => String::new(),
         };
         items.push_str(&format!(
-            "<li class=\"asset\"><a class=\"preview\" href=\"{}\"><img src=\"{}\" alt=\"{}\"></a><p>{}</p>{button}</li>",
+            "<li class=\"asset\"><a class=\"preview\" href=\"{}\">{image}</a><p>{}</p>{button}</li>",
             esc(&preview),
-            esc(&thumbnail),
-            esc(&a.title),
             esc(&a.title),
         ));
     }

@@ -98,11 +98,7 @@ pub struct ProfileInput {
 
 /// The profile's policy facts.
 pub fn facts(p: &derivative_profile::Model) -> ProfileFacts {
-    ProfileFacts {
-        // An unreadable audience offers the profile to members only.
-        audience: ProfileAudience::parse(&p.audience).unwrap_or(ProfileAudience::Members),
-        partner_orgs: p.partner_orgs(),
-    }
+    p.facts()
 }
 
 fn bad(msg: impl Into<String>) -> ApiError {

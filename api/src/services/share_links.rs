@@ -15,11 +15,12 @@ use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::audit::NewEvent;
 use vitrine_entity::entities::{
-    asset, partner_org, share_link, share_link_asset, share_visit, smart_folder,
+    asset, derivative_profile, partner_org, share_link, share_link_asset, share_visit, smart_folder,
 };
 use vitrine_entity::license::{Channel, normalize_territory};
 use vitrine_entity::policy::{
-    Action, Actor, LinkState, Resource, SmartFolderAction, authorize, authorize_smart_folder,
+    Action, Actor, LinkState, Resource, SmartFolderAction, authorize, authorize_profile,
+    authorize_smart_folder,
 };
 use vitrine_entity::{AuditAction, ShareScope};
 
@@ -60,6 +61,9 @@ pub struct NewShareLink {
     /// license in force covering this channel and territory.
     pub channel: Option<Channel>,
     pub territory: Option<String>,
+    /// The derivative profile (by name) the page shows images in: one whose
+    /// audience is VISITORS, which the creator may receive.
+    pub profile: Option<String>,
 }
 
 /// What `updateShareLink` changes (absent: unchanged). `password:
@@ -230,6 +234,29 @@ pub async fn create(
     let token = security::generate_token(LINK_TOKEN_PREFIX)?;
 
     let mut tx = begin(state).await?;
+    let profile_id = match input.profile.as_deref() {
+        None => None,
+        Some(name) => {
+            let no_profile = || ApiError::NotFound("no such derivative profile".into());
+            let profile = derivative_profile::Entity::find()
+                .filter(derivative_profile::Column::Name.eq(name))
+                .one(tx.conn())
+                .await?
+                .ok_or_else(no_profile)?;
+            // The creator may not pass on what it may not receive.
+            authorize_profile(actor, &profile.facts())
+                .map_err(|d| access::denied(d, no_profile))?;
+            let visitor = Actor::Visitor {
+                share_link_id: Uuid::nil(),
+            };
+            if authorize_profile(&visitor, &profile.facts()).is_err() {
+                return Err(ApiError::BadUserInput(format!(
+                    "the profile {name:?} is not offered to visitors (its audience is not VISITORS)"
+                )));
+            }
+            Some(profile.id)
+        }
+    };
     if let Some(org) = input.partner_org_id
         && partner_org::Entity::find_by_id(org)
             .one(tx.conn())
@@ -281,6 +308,7 @@ pub async fn create(
         partner_org_id: Set(input.partner_org_id),
         channel: Set(input.channel.map(|c| c.as_str().to_owned())),
         territory: Set(territory),
+        profile_id: Set(profile_id),
         opens: Set(0),
         views: Set(0),
         downloads: Set(0),

@@ -55,6 +55,16 @@ impl Model {
             .collect()
     }
 
+    /// The policy's facts about it.
+    pub fn facts(&self) -> crate::policy::ProfileFacts {
+        use crate::policy::{ProfileAudience, ProfileFacts};
+        ProfileFacts {
+            // An unreadable audience offers the profile to members only.
+            audience: ProfileAudience::parse(&self.audience).unwrap_or(ProfileAudience::Members),
+            partner_orgs: self.partner_orgs(),
+        }
+    }
+
     /// The entitled partner organisations (empty: all).
     pub fn partner_orgs(&self) -> Vec<Uuid> {
         self.partner_org_ids

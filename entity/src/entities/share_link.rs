@@ -69,6 +69,9 @@ pub struct Model {
     pub channel: Option<String>,
     /// The territory the link is for (ISO 3166-1 alpha-2 or WORLD).
     pub territory: Option<String>,
+    /// The derivative profile (audience VISITORS) its page shows images in;
+    /// `None`, or a profile since deleted or narrowed: THUMBNAIL renditions.
+    pub profile_id: Option<Uuid>,
     /// Visits started (page shown after the password, if any).
     pub opens: i32,
     /// Previews delivered.
