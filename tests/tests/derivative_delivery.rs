@@ -373,6 +373,29 @@ async fn old_urls_are_gone_after_a_profile_change_or_a_new_version() {
     // A deleted profile's URLs are gone too.
     let newest = url(&app, &admin, &asset, "thumb", 1).await.unwrap();
     assert_eq!(get(&app, &newest, None).await.status(), 200);
+    // The cleanup removes the superseded derivatives (an older revision, a
+    // version no longer current), rows and files, and keeps the live one.
+    let files = || async {
+        app.state
+            .store
+            .list("derivatives/")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(files().await.len(), 3);
+    let later = vitrine_entity::Clock::now(&app.clock) + chrono::Duration::hours(1);
+    let deleted = vitrine_worker::derivatives::collect(app.db(), &app.state.store, later)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    assert_eq!(app.count_rows("derivatives").await, 1);
+    let left = files().await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("-r2-"), "{left:?}");
+    assert_eq!(get(&app, &newest, None).await.status(), 200);
     let body = app
         .gql(
             Some(&admin),

@@ -351,6 +351,85 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Removes what no derivative URL can serve any more: rows made under an
+/// older revision of their profile or of a version that is no longer
+/// current, then the files under `derivatives/` older than `cutoff` that no
+/// row names (a row replaced for new inputs leaves its old file behind; a
+/// render stores its file before its row, and the grace spares it).
+/// Returns how many files were deleted.
+pub async fn collect(
+    db: &sea_orm::DatabaseConnection,
+    store: &crate::storage::BlobStore,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, crate::blobs::BlobError> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    use vitrine_entity::entities::asset;
+    // Stale rows: an older revision, or a version no asset has as current.
+    let older_revision =
+        Expr::col((derivative::Entity, derivative::Column::Revision)).lt(Expr::col((
+            derivative_profile::Entity,
+            derivative_profile::Column::Revision,
+        )));
+    let stale: Vec<Uuid> = derivative::Entity::find()
+        .select_only()
+        .column(derivative::Column::Id)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            derivative::Entity::belongs_to(derivative_profile::Entity)
+                .from(derivative::Column::ProfileId)
+                .to(derivative_profile::Column::Id)
+                .into(),
+        )
+        .filter(
+            sea_orm::Condition::any().add(older_revision).add(
+                derivative::Column::VersionId.not_in_subquery(
+                    Query::select()
+                        .column(asset::Column::CurrentVersionId)
+                        .from(asset::Entity)
+                        .and_where(asset::Column::CurrentVersionId.is_not_null())
+                        .to_owned(),
+                ),
+            ),
+        )
+        .filter(derivative::Column::CreatedAt.lt(cutoff))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in stale.chunks(500) {
+        derivative::Entity::delete_many()
+            .filter(derivative::Column::Id.is_in(chunk.to_vec()))
+            .exec(db)
+            .await?;
+    }
+    let files: Vec<String> = store
+        .list("derivatives/")
+        .await?
+        .into_iter()
+        .filter(|o| o.modified < cutoff)
+        .map(|o| o.key)
+        .collect();
+    let mut deleted = 0;
+    for chunk in files.chunks(500) {
+        let named: std::collections::HashSet<String> = derivative::Entity::find()
+            .select_only()
+            .column(derivative::Column::StorageKey)
+            .filter(derivative::Column::StorageKey.is_in(chunk.to_vec()))
+            .into_tuple::<String>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        for key in chunk {
+            if !named.contains(key) {
+                store.delete(key).await?;
+                deleted += 1;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

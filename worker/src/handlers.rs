@@ -108,12 +108,14 @@ pub(crate) async fn collect_garbage_blobs(
         let cutoff = deps.clock.now() - deps.settings.blob_grace;
         let deleted = crate::blobs::collect_garbage(&deps.db, &deps.store, cutoff).await?;
         let derived = crate::derived::collect(&deps.db, &deps.store, cutoff).await?;
-        if deleted > 0 || derived > 0 {
+        let derivatives = crate::derivatives::collect(&deps.db, &deps.store, cutoff).await?;
+        if deleted > 0 || derived > 0 || derivatives > 0 {
             let mut tx = Tx::begin(&deps.db, &deps.bus, deps.clock.as_ref()).await?;
             tx.audit(
                 NewEvent::new(AuditAction::BlobsCollected, SYSTEM).details(json!({
                     "blobs": deleted,
                     "derived": derived,
+                    "derivatives": derivatives,
                     "untouchedSince": format_instant(cutoff),
                     "tick": job.tick,
                 })),
