@@ -20,6 +20,12 @@ stamp with the ownership statement). Whole processes are timed with
 
     cargo build --release -p vitrine-worker --example derivatives
     python3 bench/derivatives.py [corpus dir] [repeats]
+
+Quality at the sizes compared is SSIM on luma (scikit-image, when
+installed: `pip install numpy pillow scikit-image`) of each decoded output
+against the same reference: Vitrine's lossless PNG of the same derivative
+(decoded with `avifdec`/`dwebp`/Pillow). For vipsthumbnail the SSIM also
+counts its different resampling, so read it as a bound.
 """
 import glob
 import os
@@ -30,6 +36,32 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from renditions import timed  # noqa: E402
+
+
+def ssim_of(reference_png, candidate):
+    """SSIM on luma of `candidate` (any format avifdec/dwebp/Pillow read)
+    against `reference_png`; None without scikit-image or on a size mismatch."""
+    try:
+        import numpy as np
+        from PIL import Image
+        from skimage.metrics import structural_similarity
+    except ImportError:
+        return None
+    path = candidate
+    if candidate.endswith(".avif") or candidate.endswith(".webp"):
+        path = candidate + ".png"
+        tool = ["avifdec", candidate, path] if candidate.endswith(".avif") else ["dwebp", "-quiet", candidate, "-o", path]
+        subprocess.run(tool, check=True, capture_output=True)
+    a = np.asarray(Image.open(reference_png).convert("L"), dtype=np.float64)
+    b = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    if a.shape != b.shape:
+        return None
+    return structural_similarity(a, b, data_range=255.0)
+
+
+def mean_ssim(pairs):
+    values = [v for v in (ssim_of(r, c) for r, c in pairs) if v is not None]
+    return f"SSIM {sum(values) / len(values):.4f} ({len(values)} images)" if values else "SSIM n/a"
 
 
 def best_of(repeats, run):
@@ -52,32 +84,50 @@ def main():
     print(f"{n} files, {mb:.1f} MB, {corpus}; one core (taskset -c 0); best of {repeats}")
 
     cases = [
-        ("WebP 1600 INSIDE q80", ["--fit", "inside", "--size", "1600", "--format", "webp"],
+        ("WebP 1600 INSIDE q80", ["--fit", "inside", "--size", "1600"], "webp",
          ["-s", "1600"], "webp[Q=80]"),
-        ("JPEG 800x800 COVER q80", ["--fit", "cover", "--size", "800", "--format", "jpeg"],
+        ("JPEG 800x800 COVER q80", ["--fit", "cover", "--size", "800"], "jpeg",
          ["-s", "800x800", "-m", "centre"], "jpg[Q=80]"),
     ]
-    for name, ours, theirs, out_format in cases:
+    keep = tempfile.mkdtemp()
+    for name, ours, fmt, theirs, out_format in cases:
+        case_dir = os.path.join(keep, fmt)
+        reference = os.path.join(case_dir, "reference")
+        os.makedirs(reference)
+        subprocess.run([example, "--out", reference] + ours + ["--format", "png"] + files,
+                       check=True, capture_output=True)
+
         def vitrine():
-            with tempfile.TemporaryDirectory() as out:
-                wall, cpu, rss, stdout = timed(["taskset", "-c", "0", example, "--out", out] + ours + files)
-                if "failures 0" not in stdout:
-                    raise SystemExit(stdout)
-                size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
-                return wall, cpu, rss, size
+            out = tempfile.mkdtemp(dir=case_dir)
+            wall, cpu, rss, stdout = timed(["taskset", "-c", "0", example, "--out", out] + ours
+                                           + ["--format", fmt] + files)
+            if "failures 0" not in stdout:
+                raise SystemExit(stdout)
+            size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+            return wall, cpu, rss, size, out
 
         def vips():
-            with tempfile.TemporaryDirectory() as out:
-                wall, cpu, rss, _ = timed(
-                    ["taskset", "-c", "0", "vipsthumbnail"] + theirs + ["-o", f"{out}/%s.{out_format}"] + files, env)
-                size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
-                return wall, cpu, rss, size
+            out = tempfile.mkdtemp(dir=case_dir)
+            wall, cpu, rss, _ = timed(
+                ["taskset", "-c", "0", "vipsthumbnail"] + theirs + ["-o", f"{out}/%s.{out_format}"] + files, env)
+            size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+            return wall, cpu, rss, size, out
 
-        vw, _, vr, vs = best_of(repeats, vitrine)
-        sw, _, sr, ss = best_of(repeats, vips)
+        vw, _, vr, vs, vout = best_of(repeats, vitrine)
+        sw, _, sr, ss, sout = best_of(repeats, vips)
+        refs = {os.path.splitext(f)[0]: os.path.join(reference, f) for f in os.listdir(reference)}
+
+        def pairs(out):
+            for f in sorted(os.listdir(out)):
+                stem = os.path.splitext(f)[0]
+                if stem in refs:
+                    yield refs[stem], os.path.join(out, f)
+
         print(f"{name}")
-        print(f"  Vitrine:       {vw:6.2f} s  {n / vw:6.2f} images/s  peak {vr / 1024:6.1f} MiB  {vs / 1e6:6.2f} MB out")
-        print(f"  vipsthumbnail: {sw:6.2f} s  {n / sw:6.2f} images/s  peak {sr / 1024:6.1f} MiB  {ss / 1e6:6.2f} MB out")
+        print(f"  Vitrine:       {vw:6.2f} s  {n / vw:6.2f} images/s  peak {vr / 1024:6.1f} MiB  "
+              f"{vs / 1e6:6.2f} MB out  {mean_ssim(pairs(vout))}")
+        print(f"  vipsthumbnail: {sw:6.2f} s  {n / sw:6.2f} images/s  peak {sr / 1024:6.1f} MiB  "
+              f"{ss / 1e6:6.2f} MB out  {mean_ssim(pairs(sout))}")
         print(f"  speed ratio (vips time / Vitrine time): {sw / vw:.2f}x    memory ratio (Vitrine / vips): {vr / sr:.2f}")
 
     # AVIF: Vitrine's whole derivative against avifenc encoding the same crop.
@@ -88,9 +138,12 @@ def main():
                                     "--format", "png"] + files)
         png_files = sorted(glob.glob(os.path.join(pngs, "*.png")))
         mp = len(png_files) * 0.64
-        aw, _, ar, stdout = timed(["taskset", "-c", "0", example, "--fit", "cover", "--size", "800",
+        avifs = os.path.join(out, "avif")
+        os.mkdir(avifs)
+        aw, _, ar, stdout = timed(["taskset", "-c", "0", example, "--out", avifs, "--fit", "cover", "--size", "800",
                                    "--format", "avif", "--quality", "60"] + files)
         ours = sum(int(m) for m in re.findall(r"\t(\d+) bytes\t", stdout))
+        our_pairs = [(png, os.path.join(avifs, os.path.basename(png)[:-4] + ".avif")) for png in png_files]
         total, size = 0.0, 0
         for png in png_files:
             dest = png[:-4] + ".avif"
@@ -99,8 +152,11 @@ def main():
             total += w
             size += os.path.getsize(dest)
         print("AVIF 800x800 COVER (quality 60, speed 8)")
-        print(f"  Vitrine (decode+crop+rav1e+stamp): {aw:6.2f} s  {aw / mp:5.2f} s/MP  {ours / 1e6:6.2f} MB")
-        print(f"  avifenc (libaom 4:4:4, q 22-28):   {total:6.2f} s  {total / mp:5.2f} s/MP  {size / 1e6:6.2f} MB")
+        their_pairs = [(png, png[:-4] + ".avif") for png in png_files]
+        print(f"  Vitrine (decode+crop+rav1e+stamp): {aw:6.2f} s  {aw / mp:5.2f} s/MP  {ours / 1e6:6.2f} MB  "
+              f"{mean_ssim(our_pairs)}")
+        print(f"  avifenc (libaom 4:4:4, q 22-28):   {total:6.2f} s  {total / mp:5.2f} s/MP  {size / 1e6:6.2f} MB  "
+              f"{mean_ssim(their_pairs)}")
 
 
 if __name__ == "__main__":
