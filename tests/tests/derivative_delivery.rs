@@ -534,6 +534,7 @@ async fn eager_profiles_are_made_while_processing_and_served_without_a_render() 
 async fn a_share_link_shows_its_images_in_a_visitors_profile_and_no_other() {
     use vitrine_tests::share;
     let app = spawn_app().await;
+    let _worker = app.start_worker_if_needed().await;
     let admin = app.admin_token().await;
     profile(
         &app,
