@@ -2,6 +2,7 @@
 //! the policy), map the result to an output type.
 
 mod api_keys;
+mod asset_inputs;
 mod asset_resolvers;
 pub mod asset_types;
 pub mod budget;
@@ -25,6 +26,7 @@ mod smart_folders;
 mod subscription;
 pub mod types;
 pub mod usage;
+mod version_types;
 mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
