@@ -495,6 +495,18 @@ async fn every_condition_of_public_delivery_is_asked_at_each_request() {
             .status(),
         200
     );
+    // A SKU (a `sku:` tag, as upload presets' filename rules make) leads
+    // the slug made for an asset.
+    let sku = published(&app, &admin, None, "Front shot").await;
+    ok(
+        &app,
+        &admin,
+        "mutation($a: ID!) { updateAsset(id: $a, input: { tags: [\"sku:RING-0099\", \"ring\"] }) { id } }",
+        json!({ "a": sku }),
+    )
+    .await;
+    let data = ok(&app, &admin, PUBLISH, json!({ "a": sku, "on": true })).await;
+    assert_eq!(data["setPublicDelivery"]["slug"], "ring-0099-front-shot");
     // In the trash: gone from public delivery at once.
     ok(
         &app,

@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 use uuid::Uuid;
 use vitrine_entity::AuditAction;
-use vitrine_entity::entities::{asset, folder, public_asset, public_folder};
+use vitrine_entity::entities::{asset, asset_tag, folder, public_asset, public_folder};
 use vitrine_entity::policy::{Action, Actor};
 
 use crate::error::{ApiError, ApiResult};
@@ -76,9 +76,22 @@ pub fn check_slug(slug: &str) -> ApiResult<String> {
     }
 }
 
-/// A free slug from `title` (`-2`, `-3`, … appended when taken).
+/// A free slug from the asset's SKU (a `sku:` tag, from the filename rules
+/// of its upload preset) and title (`-2`, `-3`, … appended when taken):
+/// `sku:RING-0042` and "Bague rosé" make `ring-0042-bague-rose`.
 async fn free_slug<C: ConnectionTrait>(conn: &C, title: &str, id: Uuid) -> ApiResult<String> {
-    let base = match slugify(title) {
+    let sku = asset_tag::Entity::find()
+        .filter(asset_tag::Column::AssetId.eq(id))
+        .filter(asset_tag::Column::Tag.starts_with("sku:"))
+        .one(conn)
+        .await?
+        .map(|t| t.tag.trim_start_matches("sku:").to_owned());
+    let words = match sku {
+        // A title that already names the SKU is not repeated.
+        Some(sku) if !slugify(title).contains(&slugify(&sku)) => format!("{sku} {title}"),
+        _ => title.to_owned(),
+    };
+    let base = match slugify(&words) {
         s if s.is_empty() || Uuid::parse_str(&s).is_ok() => {
             let id = id.simple().to_string();
             format!("asset-{}", &id[id.len() - 12..])
