@@ -46,17 +46,46 @@ http {{
     fastcgi_temp_path {work}/nginx-fastcgi;
     uwsgi_temp_path {work}/nginx-uwsgi;
     scgi_temp_path {work}/nginx-scgi;
-    types {{ image/jpeg jpg; }}
+    types {{ {types}; }}
     server {{
         listen 127.0.0.1:{port};
         root {root};
         location / {{
-            add_header Cache-Control "private, max-age=600";
+            add_header Cache-Control "{cache_control}";
             add_header X-Content-Type-Options nosniff;
         }}
     }}
 }}
 """
+
+
+def start_nginx(nginx, work, content, name, types, cache_control):
+    """nginx serving `content` as `/{name}` from a directory in `work`
+    (one worker per core, sendfile, open_file_cache, no access log), once it
+    answers; returns the process and the file's URL."""
+    root = os.path.join(work, "www")
+    os.makedirs(root)
+    # nginx's workers drop to an unprivileged user when started as root.
+    os.chmod(work, 0o755)
+    os.chmod(root, 0o755)
+    path = os.path.join(root, name)
+    with open(path, "wb") as f:
+        f.write(content)
+    os.chmod(path, 0o644)
+    port = free_port()
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(workers="auto", work=work, port=port, root=root, types=types,
+                                  cache_control=cache_control))
+    process = subprocess.Popen([nginx, "-c", conf, "-p", work], stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/{name}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url)
+            break
+        except OSError:
+            time.sleep(0.05)
+    return process, url
 
 
 def wrk(url, seconds, connections):
@@ -110,26 +139,8 @@ def main():
             url = f"http://127.0.0.1:{server.port}{url}"
             with urllib.request.urlopen(url) as resp:
                 thumbnail = resp.read()
-            root = os.path.join(work, "www")
-            os.makedirs(root)
-            # nginx's workers drop to an unprivileged user when started as root.
-            os.chmod(work, 0o755)
-            os.chmod(root, 0o755)
-            with open(os.path.join(root, "thumbnail.jpg"), "wb") as f:
-                f.write(thumbnail)
-            os.chmod(os.path.join(root, "thumbnail.jpg"), 0o644)
-            port = free_port()
-            conf = os.path.join(work, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(NGINX_CONF.format(workers="auto", work=work, port=port, root=root))
-            ngx = subprocess.Popen([nginx, "-c", conf, "-p", work], stderr=subprocess.DEVNULL)
-            nginx_url = f"http://127.0.0.1:{port}/thumbnail.jpg"
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(nginx_url)
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            ngx, nginx_url = start_nginx(nginx, work, thumbnail, "thumbnail.jpg", "image/jpeg jpg",
+                                         "private, max-age=600")
             print(f"thumbnail: {len(thumbnail)} bytes; wrk -t1 -c{connections} -d{seconds}s, {rounds} rounds each")
             # Warm both up, then alternate so that neither gets a quieter machine.
             wrk(url, 2, connections)

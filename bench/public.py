@@ -20,15 +20,14 @@ from disk (wrk over loopback, same run).
 import datetime
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Server, free_port, percentile  # noqa: E402
-from delivery import NGINX_CONF, wrk  # noqa: E402
+from common import Server, percentile  # noqa: E402
+from delivery import start_nginx, wrk  # noqa: E402
 
 PHOTO = (".jpg", ".jpeg", ".png")
 
@@ -108,27 +107,8 @@ def main():
             url = f"{base}/{assets[0][0]}.webp"
             with urllib.request.urlopen(url) as resp:
                 cached = resp.read()
-            root = os.path.join(work, "www")
-            os.makedirs(root)
-            os.chmod(work, 0o755)
-            os.chmod(root, 0o755)
-            with open(os.path.join(root, "derivative.webp"), "wb") as f:
-                f.write(cached)
-            os.chmod(os.path.join(root, "derivative.webp"), 0o644)
-            port = free_port()
-            conf = os.path.join(work, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(NGINX_CONF.replace("image/jpeg jpg", "image/webp webp")
-                        .replace("private, max-age=600", "public, max-age=300, s-maxage=31536000")
-                        .format(workers="auto", work=work, port=port, root=root))
-            ngx = subprocess.Popen([nginx, "-c", conf, "-p", work], stderr=subprocess.DEVNULL)
-            nginx_url = f"http://127.0.0.1:{port}/derivative.webp"
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(nginx_url)
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            ngx, nginx_url = start_nginx(nginx, work, cached, "derivative.webp", "image/webp webp",
+                                         "public, max-age=300, s-maxage=31536000")
             print(f"cached public URL: {len(cached)} bytes; wrk -t1 -c{connections} -d{seconds}s, {rounds} rounds each")
             wrk(url, 2, connections)
             wrk(nginx_url, 2, connections)

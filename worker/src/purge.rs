@@ -41,7 +41,7 @@ use vitrine_entity::webhook::backoff;
 
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;
-use crate::usage::{advance, watermark_of};
+use crate::usage::{advance, events_after, watermark_of};
 
 /// The fan-out's watermark.
 pub const FAN_OUT: &str = "cdn-purge";
@@ -220,19 +220,8 @@ pub async fn fan_out(deps: &WorkerDeps) -> Result<u64, DbErr> {
         txn.commit().await?;
         return Ok(0);
     }
-    let events = audit_event::Entity::find()
-        .filter(audit_event::Column::Seq.gt(from))
-        .filter(audit_event::Column::Seq.lte(head))
-        .filter(audit_event::Column::Action.is_in(causes()))
-        .order_by_asc(audit_event::Column::Seq)
-        .limit(PAGE)
-        .all(db)
-        .await?;
-    let upto = if events.len() as u64 == PAGE {
-        events.last().map_or(head, |e| e.seq)
-    } else {
-        head
-    };
+    let (events, upto) = events_after(db, from, head, causes(), PAGE).await?;
+    let public_folders = PublicFolders::load(db).await?;
     let now = deps.clock.now();
     // One purge per key per pass, however many events touched it (an
     // upload, its access change and its opt-in come in one second).
@@ -240,7 +229,7 @@ pub async fn fan_out(deps: &WorkerDeps) -> Result<u64, DbErr> {
     let mut causes = BTreeSet::new();
     let mut first_seq = None;
     for event in &events {
-        let found = keys_for(db, event).await?;
+        let found = keys_for(db, &public_folders, event).await?;
         if !found.is_empty() {
             causes.insert(event.action.clone());
             first_seq.get_or_insert(event.seq);
@@ -288,6 +277,7 @@ fn target_uuid(event: &audit_event::Model) -> Option<Uuid> {
 /// The surrogate keys an event makes stale (empty: nothing public changed).
 async fn keys_for<C: ConnectionTrait>(
     conn: &C,
+    public_folders: &PublicFolders,
     event: &audit_event::Model,
 ) -> Result<BTreeSet<String>, DbErr> {
     use AuditAction as A;
@@ -329,7 +319,7 @@ async fn keys_for<C: ConnectionTrait>(
                         .filter_map(|s| Uuid::parse_str(s).ok()),
                 );
             }
-            for a in opted_in(conn, &assets).await? {
+            for a in public_folders.opted_in(conn, &assets).await? {
                 keys.insert(asset_key(a));
             }
         }
@@ -368,7 +358,7 @@ async fn keys_for<C: ConnectionTrait>(
                 let keep = if direct {
                     below
                 } else {
-                    opted_in(conn, &below).await?
+                    public_folders.opted_in(conn, &below).await?
                 };
                 keys.extend(keep.into_iter().map(asset_key));
             }
@@ -382,10 +372,10 @@ async fn keys_for<C: ConnectionTrait>(
             if let Some(a) = target.filter(|_| target_type == Some("asset")) {
                 // A move out of a public folder is an opt-out too.
                 let was_public = match details.get("fromFolderId").and_then(Value::as_str) {
-                    Some(f) => public_lineage(conn, Uuid::parse_str(f).ok()).await?,
+                    Some(f) => public_folders.holds(conn, Uuid::parse_str(f).ok()).await?,
                     None => false,
                 };
-                if was_public || !opted_in(conn, &[a]).await?.is_empty() {
+                if was_public || !public_folders.opted_in(conn, &[a]).await?.is_empty() {
                     keys.insert(asset_key(a));
                 }
             }
@@ -394,83 +384,100 @@ async fn keys_for<C: ConnectionTrait>(
     Ok(keys)
 }
 
-/// Whether `folder` or one above it is opted into public delivery.
-async fn public_lineage<C: ConnectionTrait>(conn: &C, folder: Option<Uuid>) -> Result<bool, DbErr> {
-    let Some(id) = folder else {
-        return Ok(false);
-    };
-    let Some(found) = folder::Entity::find_by_id(id).one(conn).await? else {
-        return Ok(false);
-    };
-    let lineage = found.lineage();
-    Ok(public_folder::Entity::find()
-        .filter(public_folder::Column::FolderId.is_in(lineage))
-        .one(conn)
-        .await?
-        .is_some())
-}
+/// The folders opted into public delivery, read once per pass.
+struct PublicFolders(BTreeSet<Uuid>);
 
-/// Those of `assets` opted into public delivery, by themselves or by a
-/// folder above them.
-pub async fn opted_in<C: ConnectionTrait>(conn: &C, assets: &[Uuid]) -> Result<Vec<Uuid>, DbErr> {
-    let mut out = Vec::new();
-    let public_folders: Vec<Uuid> = public_folder::Entity::find()
-        .select_only()
-        .column(public_folder::Column::FolderId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    for chunk in assets.chunks(1000) {
-        let direct: BTreeSet<Uuid> = public_asset::Entity::find()
-            .select_only()
-            .column(public_asset::Column::AssetId)
-            .filter(public_asset::Column::AssetId.is_in(chunk.to_vec()))
-            .into_tuple::<Uuid>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .collect();
-        let by_folder: BTreeSet<Uuid> = if public_folders.is_empty() {
-            BTreeSet::new()
-        } else {
-            let homes: Vec<(Uuid, Option<Uuid>)> = asset::Entity::find()
+impl PublicFolders {
+    async fn load<C: ConnectionTrait>(conn: &C) -> Result<Self, DbErr> {
+        Ok(Self(
+            public_folder::Entity::find()
                 .select_only()
-                .column(asset::Column::Id)
-                .column(asset::Column::FolderId)
-                .filter(asset::Column::Id.is_in(chunk.to_vec()))
-                .into_tuple()
-                .all(conn)
-                .await?;
-            let folder_ids: BTreeSet<Uuid> = homes.iter().filter_map(|(_, f)| *f).collect();
-            let public_homes: BTreeSet<Uuid> = folder::Entity::find()
-                .select_only()
-                .column(folder::Column::Id)
-                .column(folder::Column::Ancestry)
-                .filter(folder::Column::Id.is_in(folder_ids))
-                .into_tuple::<(Uuid, String)>()
+                .column(public_folder::Column::FolderId)
+                .into_tuple::<Uuid>()
                 .all(conn)
                 .await?
                 .into_iter()
-                .filter(|(_, ancestry)| {
-                    folder::lineage_of(ancestry)
-                        .iter()
-                        .any(|f| public_folders.contains(f))
-                })
-                .map(|(f, _)| f)
-                .collect();
-            homes
-                .into_iter()
-                .filter(|(_, f)| f.is_some_and(|f| public_homes.contains(&f)))
-                .map(|(a, _)| a)
-                .collect()
-        };
-        out.extend(
-            chunk
-                .iter()
-                .filter(|a| direct.contains(a) || by_folder.contains(a)),
-        );
+                .collect(),
+        ))
     }
-    Ok(out)
+
+    fn covers(&self, ancestry: &str) -> bool {
+        folder::lineage_of(ancestry)
+            .iter()
+            .any(|f| self.0.contains(f))
+    }
+
+    /// Whether `folder` or one above it is opted in.
+    async fn holds<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        folder: Option<Uuid>,
+    ) -> Result<bool, DbErr> {
+        let Some(id) = folder.filter(|_| !self.0.is_empty()) else {
+            return Ok(false);
+        };
+        Ok(folder::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .is_some_and(|f| self.covers(&f.ancestry)))
+    }
+
+    /// Those of `assets` opted into public delivery, by themselves or by a
+    /// folder above them.
+    async fn opted_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        assets: &[Uuid],
+    ) -> Result<Vec<Uuid>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in assets.chunks(1000) {
+            let direct: BTreeSet<Uuid> = public_asset::Entity::find()
+                .select_only()
+                .column(public_asset::Column::AssetId)
+                .filter(public_asset::Column::AssetId.is_in(chunk.to_vec()))
+                .into_tuple::<Uuid>()
+                .all(conn)
+                .await?
+                .into_iter()
+                .collect();
+            let by_folder: BTreeSet<Uuid> = if self.0.is_empty() {
+                BTreeSet::new()
+            } else {
+                let homes: Vec<(Uuid, Option<Uuid>)> = asset::Entity::find()
+                    .select_only()
+                    .column(asset::Column::Id)
+                    .column(asset::Column::FolderId)
+                    .filter(asset::Column::Id.is_in(chunk.to_vec()))
+                    .into_tuple()
+                    .all(conn)
+                    .await?;
+                let folder_ids: BTreeSet<Uuid> = homes.iter().filter_map(|(_, f)| *f).collect();
+                let public_homes: BTreeSet<Uuid> = folder::Entity::find()
+                    .select_only()
+                    .column(folder::Column::Id)
+                    .column(folder::Column::Ancestry)
+                    .filter(folder::Column::Id.is_in(folder_ids))
+                    .into_tuple::<(Uuid, String)>()
+                    .all(conn)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, ancestry)| self.covers(ancestry))
+                    .map(|(f, _)| f)
+                    .collect();
+                homes
+                    .into_iter()
+                    .filter(|(_, f)| f.is_some_and(|f| public_homes.contains(&f)))
+                    .map(|(a, _)| a)
+                    .collect()
+            };
+            out.extend(
+                chunk
+                    .iter()
+                    .filter(|a| direct.contains(a) || by_folder.contains(a)),
+            );
+        }
+        Ok(out)
+    }
 }
 
 /// Sends the due purges.
@@ -570,11 +577,6 @@ async fn send_one(
     Ok(Some(ok))
 }
 
-/// The HMAC signature of an HTTP purge (Standard Webhooks' scheme).
-pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    crate::webhooks::signature(secret, id, timestamp, body)
-}
-
 /// Sends one purge request; `Err`: why it did not succeed.
 async fn send(deps: &WorkerDeps, id: &str, tags: &[String]) -> Result<(), String> {
     let settings = &deps.settings.purge;
@@ -596,7 +598,8 @@ async fn send(deps: &WorkerDeps, id: &str, tags: &[String]) -> Result<(), String
                 .header("vitrine-timestamp", timestamp.to_string())
                 .header(
                     "vitrine-signature",
-                    signature(secret.as_bytes(), id, timestamp, body.as_bytes()),
+                    // Standard Webhooks' scheme, as webhooks are signed.
+                    crate::webhooks::signature(secret.as_bytes(), id, timestamp, body.as_bytes()),
                 )
                 .body(body)
         }

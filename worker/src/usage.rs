@@ -142,6 +142,32 @@ pub async fn watermark_of<C: ConnectionTrait>(conn: &C, name: &str) -> Result<i6
         .map_or(0, |w| w.last_seq))
 }
 
+/// The audit events with `actions` in `(from, head]`, at most `page` of
+/// them in log order, and how far they reach: `head`, or the last one's
+/// sequence number when the page is full (the rest comes next time).
+pub async fn events_after<C: ConnectionTrait>(
+    conn: &C,
+    from: i64,
+    head: i64,
+    actions: Vec<&str>,
+    page: u64,
+) -> Result<(Vec<audit_event::Model>, i64), DbErr> {
+    let events = audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.gt(from))
+        .filter(audit_event::Column::Seq.lte(head))
+        .filter(audit_event::Column::Action.is_in(actions))
+        .order_by_asc(audit_event::Column::Seq)
+        .limit(page)
+        .all(conn)
+        .await?;
+    let upto = if events.len() as u64 == page {
+        events.last().map_or(head, |e| e.seq)
+    } else {
+        head
+    };
+    Ok((events, upto))
+}
+
 /// Moves watermark `name` from `from` to `to`, failing if it is not at `from`
 /// (someone else moved it: this transaction's work must not commit).
 pub async fn advance<C: ConnectionTrait>(

@@ -48,7 +48,7 @@ use vitrine_entity::webhook::{backoff, candidate_actions, event_of};
 
 use crate::runner::WorkerDeps;
 use crate::tx::Tx;
-use crate::usage::{advance, watermark_of};
+use crate::usage::{advance, events_after, watermark_of};
 
 /// The fan-out's watermark.
 pub const FAN_OUT: &str = "webhooks";
@@ -331,19 +331,7 @@ pub async fn fan_out(deps: &WorkerDeps) -> Result<u64, DbErr> {
         txn.commit().await?;
         return Ok(0);
     }
-    let events = audit_event::Entity::find()
-        .filter(audit_event::Column::Seq.gt(from))
-        .filter(audit_event::Column::Seq.lte(head))
-        .filter(audit_event::Column::Action.is_in(candidate_actions()))
-        .order_by_asc(audit_event::Column::Seq)
-        .limit(PAGE)
-        .all(db)
-        .await?;
-    let upto = if events.len() as u64 == PAGE {
-        events.last().map_or(head, |e| e.seq)
-    } else {
-        head
-    };
+    let (events, upto) = events_after(db, from, head, candidate_actions(), PAGE).await?;
     let now = deps.clock.now();
     let mut rows = Vec::new();
     for event in &events {
