@@ -89,9 +89,22 @@ pub struct StillRendering;
 
 type Outcome = Option<Result<Bytes, String>>;
 
-/// The renders in flight, by derivative and inputs.
-#[derive(Debug, Default)]
-pub struct InFlight(Mutex<HashMap<String, watch::Receiver<Outcome>>>);
+/// The renders in flight, by derivative and inputs, and the slots they run
+/// in: one per core, so that many first requests for different derivatives
+/// (anyone may make them through public URLs) queue rather than pile up on
+/// the CPU; each waiter's bounded wait still answers 503 in time.
+#[derive(Debug)]
+pub struct InFlight(
+    Mutex<HashMap<String, watch::Receiver<Outcome>>>,
+    tokio::sync::Semaphore,
+);
+
+impl Default for InFlight {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self(Mutex::default(), tokio::sync::Semaphore::new(cores))
+    }
+}
 
 /// How many derivatives this process rendered (tests assert single-flight).
 pub static RENDERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -180,6 +193,7 @@ async fn render(
     encoding: Encoding,
     cache_key: &str,
 ) -> anyhow::Result<Bytes> {
+    let _slot = state.delivery.rendering.1.acquire().await?;
     let limits = RenderLimits {
         max_pixels: state.config.limits.max_image_pixels,
         max_decode_bytes: state.config.limits.max_decode_bytes,
