@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use vitrine_entity::Clock as _;
-use vitrine_entity::entities::{audit_event, usage_daily};
+use vitrine_entity::entities::{audit_event, usage_daily, watermark};
 use vitrine_tests::receiver::{Received, Receiver, standard_signature};
 use vitrine_tests::{TestApp, UploadFile, error_code, eventually, exiftool, independent_decode};
 
@@ -536,6 +536,24 @@ async fn purges_take_the_fastly_and_cloudflare_shapes_and_are_retried_with_backo
         let _worker = app.start_worker_if_needed().await;
         let admin = app.admin_token().await;
         let asset = published(&app, &admin, None, "Ring 0042").await;
+        // The purge job has read past the upload's events before the opt-in
+        // (else a pass could purge for them and another for the opt-in:
+        // two purges, which would read here as a retry too early).
+        let head = audit_event::Entity::find()
+            .order_by_desc(audit_event::Column::Seq)
+            .one(app.db())
+            .await
+            .unwrap()
+            .map_or(0, |e| e.seq);
+        let caught_up = eventually(Duration::from_secs(10), || async {
+            watermark::Entity::find_by_id("cdn-purge".to_owned())
+                .one(app.db())
+                .await
+                .unwrap()
+                .is_some_and(|w| w.last_seq >= head)
+        })
+        .await;
+        assert!(caught_up, "the purge job did not catch up");
         receiver.answer(500);
         ok(&app, &admin, PUBLISH, json!({ "a": asset, "on": true })).await;
         let first = receiver.wait_for(1).await.remove(0);
