@@ -504,18 +504,25 @@ async fn eager_profiles_are_made_while_processing_and_served_without_a_render() 
         app.wait_until_processed(std::time::Duration::from_secs(60))
             .await
     );
-    // JPEG and WebP at 1× and 2× of the eager profile; nothing of the lazy one.
-    assert_eq!(app.count_rows("derivatives").await, 4);
+    // JPEG, WebP and AVIF at 1× and 2× of the eager profile; nothing of
+    // the lazy one.
+    assert_eq!(app.count_rows("derivatives").await, 6);
     let before = vitrine_api::delivery::derivative::RENDERED.load(Ordering::SeqCst);
     let url = url(&app, &admin, &asset, "listing", 2).await.unwrap();
-    for (accept, media_type) in [("image/webp", "image/webp"), ("*/*", "image/jpeg")] {
+    for (accept, media_type) in [
+        ("image/avif,image/webp", "image/avif"),
+        ("image/webp", "image/webp"),
+        ("*/*", "image/jpeg"),
+    ] {
         let r = get(&app, &url, Some(accept)).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], media_type);
         let bytes = r.bytes().await.unwrap();
         if media_type == "image/jpeg" {
             assert_eq!(vitrine_tests::pixels(&bytes).0, 400, "2×");
-        } else if let Some(size) = independent_decode(&bytes, "webp") {
+        } else if let Some(size) =
+            independent_decode(&bytes, media_type.trim_start_matches("image/"))
+        {
             assert_eq!(size, (400, 500));
         }
         if let Some(tags) = exiftool(&bytes) {

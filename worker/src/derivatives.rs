@@ -182,13 +182,13 @@ pub struct EagerVariant {
     pub inputs: String,
 }
 
-/// The formats an eager profile is made in: its own, or for AUTO the two
-/// every client takes quickly (JPEG, WebP). AVIF takes seconds a megapixel
-/// to encode, so an AUTO profile's AVIF is made on its first request.
+/// The formats an eager profile is made in: its own, or for AUTO every
+/// format `Accept` can choose (JPEG, WebP, AVIF; libaom encodes AVIF at
+/// about 0.2 s a megapixel, docs/BENCHMARKS.md).
 fn eager_encodings(format: &str) -> Vec<Encoding> {
     match Encoding::parse(format) {
         Some(e) => vec![e],
-        None => vec![Encoding::Jpeg, Encoding::Webp],
+        None => vec![Encoding::Jpeg, Encoding::Webp, Encoding::Avif],
     }
 }
 

@@ -4,7 +4,7 @@
 //! exiftool and libavif read them.
 //!
 //! Written by hand because no maintained crate writes XMP into AVIF:
-//! `avif-serialize` (what `ravif` uses) writes EXIF only. This handles the
+//! `avif-serialize` (which writes Vitrine's AVIF containers) writes EXIF only. This handles the
 //! layout `avif-serialize` produces — `ftyp`, `meta`, `mdat` in that order,
 //! 32-bit box sizes, `iloc` version 0 with 4-byte offsets and lengths and no
 //! base offset — and refuses anything else rather than guess.
@@ -253,15 +253,15 @@ mod tests {
     use super::*;
 
     fn encoded() -> Vec<u8> {
-        let pixels: Vec<ravif::RGB8> = (0..32 * 24)
-            .map(|i| ravif::RGB8::new((i % 32 * 8) as u8, (i / 32 * 10) as u8, 90))
+        let data = (0..32 * 24)
+            .flat_map(|i| [(i % 32 * 8) as u8, (i / 32 * 10) as u8, 90])
             .collect();
-        ravif::Encoder::new()
-            .with_speed(10)
-            .with_num_threads(Some(1))
-            .encode_rgb(ravif::Img::new(pixels.as_slice(), 32, 24))
-            .unwrap()
-            .avif_file
+        let image = crate::render::pixels::Rgb {
+            width: 32,
+            height: 24,
+            data,
+        };
+        crate::render::avif::encode(&image, 60).unwrap()
     }
 
     #[test]

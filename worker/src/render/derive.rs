@@ -45,16 +45,12 @@ pub enum Output {
     Webp {
         quality: i32,
     },
-    /// AVIF (rav1e through `ravif`, 8-bit 4:4:4, speed [`AVIF_SPEED`]).
+    /// AVIF (libaom, 8-bit 4:4:4, all-intra, speed [`super::avif::AVIF_SPEED`]).
     Avif {
         quality: i32,
     },
     Png,
 }
-
-/// rav1e's speed for derivatives (1 slowest – 10 fastest); see
-/// docs/DERIVATIVES.md for the trade-off measured.
-pub const AVIF_SPEED: u8 = 8;
 
 /// What to make (the box already multiplied by the pixel density).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -194,9 +190,9 @@ fn most_detailed(image: &Rgb, w: u32, h: u32) -> (u32, u32) {
     best.0
 }
 
-fn crop(image: &Rgb, x0: u32, y0: u32, w: u32, h: u32) -> Rgb {
+fn crop(image: Rgb, x0: u32, y0: u32, w: u32, h: u32) -> Rgb {
     if (x0, y0, w, h) == (0, 0, image.width, image.height) {
-        return image.clone();
+        return image;
     }
     let stride = image.width as usize * 3;
     let mut data = Vec::with_capacity(w as usize * h as usize * 3);
@@ -236,33 +232,34 @@ fn pad(image: Rgb, g: &Geometry, background: [u8; 3]) -> Rgb {
 
 /// A light unsharp mask (amount 0.5 over a 3×3 box blur): downscaling with
 /// Lanczos3 softens edges a little, web profiles usually restore them.
-fn sharpen(image: &Rgb) -> Rgb {
+/// In place, a row at a time (the original of the row above and of the
+/// row itself kept aside), with column sums the compiler vectorises.
+fn sharpen(mut image: Rgb) -> Rgb {
     let (w, h) = (image.width as usize, image.height as usize);
     if w < 3 || h < 3 {
-        return image.clone();
+        return image;
     }
-    let mut out = image.data.clone();
-    let at = |x: usize, y: usize, c: usize| i32::from(image.data[(y * w + x) * 3 + c]);
+    let stride = w * 3;
+    let data = &mut image.data;
+    let mut above = data[..stride].to_vec();
+    let mut row = vec![0u8; stride];
+    let mut columns = vec![0u16; stride];
     for y in 1..h - 1 {
-        for x in 1..w - 1 {
-            for c in 0..3 {
-                let mut sum = 0;
-                for dy in 0..3 {
-                    for dx in 0..3 {
-                        sum += at(x + dx - 1, y + dy - 1, c);
-                    }
-                }
-                let p = at(x, y, c);
-                let v = p + (p - sum / 9) / 2;
-                out[(y * w + x) * 3 + c] = v.clamp(0, 255) as u8;
-            }
+        let (head, tail) = data.split_at_mut((y + 1) * stride);
+        let out = &mut head[y * stride..];
+        let below = &tail[..stride];
+        row.copy_from_slice(out);
+        for (((c, &a), &r), &b) in columns.iter_mut().zip(&above).zip(&row).zip(below) {
+            *c = u16::from(a) + u16::from(r) + u16::from(b);
         }
+        for i in 3..stride - 3 {
+            let sum = i32::from(columns[i - 3]) + i32::from(columns[i]) + i32::from(columns[i + 3]);
+            let p = i32::from(row[i]);
+            out[i] = (p + (p - sum / 9) / 2).clamp(0, 255) as u8;
+        }
+        std::mem::swap(&mut above, &mut row);
     }
-    Rgb {
-        width: image.width,
-        height: image.height,
-        data: out,
-    }
+    image
 }
 
 fn encode_webp(image: &Rgb, quality: i32) -> Result<Vec<u8>, RenderError> {
@@ -275,26 +272,6 @@ fn encode_webp(image: &Rgb, quality: i32) -> Result<Vec<u8>, RenderError> {
         .encode_advanced(&config)
         .map_err(|e| failed(&format!("{e:?}")))?;
     Ok(encoded.to_vec())
-}
-
-fn encode_avif(image: &Rgb, quality: i32) -> Result<Vec<u8>, RenderError> {
-    let pixels: Vec<ravif::RGB8> = image
-        .data
-        .chunks_exact(3)
-        .map(|p| ravif::RGB8::new(p[0], p[1], p[2]))
-        .collect();
-    let (w, h) = (image.width as usize, image.height as usize);
-    if pixels.len() != w * h {
-        return Err(RenderError::Encode("pixel buffer of the wrong size".into()));
-    }
-    let encoded = ravif::Encoder::new()
-        .with_quality(quality.clamp(1, 100) as f32)
-        .with_speed(AVIF_SPEED)
-        .with_bit_depth(ravif::BitDepth::Eight)
-        .with_num_threads(Some(1))
-        .encode_rgb(ravif::Img::new(pixels.as_slice(), w, h))
-        .map_err(|e| RenderError::Encode(e.to_string()))?;
-    Ok(encoded.avif_file)
 }
 
 fn encode_png(image: &Rgb) -> Result<Vec<u8>, RenderError> {
@@ -399,10 +376,10 @@ pub(crate) fn derive_decoded(
         _ => Anchor::Center,
     };
     let (x0, y0) = place(&upright, &g, anchor);
-    let mut image = crop(&upright, x0, y0, g.crop.2, g.crop.3);
+    let mut image = crop(upright, x0, y0, g.crop.2, g.crop.3);
     super::srgb::to_srgb(&mut image, decoded.icc.as_deref());
     if spec.sharpen && u64::from(sw) * u64::from(sh) < u64::from(w) * u64::from(h) {
-        image = sharpen(&image);
+        image = sharpen(image);
     }
     let image = pad(image, &g, spec.background);
     let (bytes, media_type) = match spec.output {
@@ -411,7 +388,7 @@ pub(crate) fn derive_decoded(
             "image/jpeg",
         ),
         Output::Webp { quality } => (encode_webp(&image, quality)?, "image/webp"),
-        Output::Avif { quality } => (encode_avif(&image, quality)?, "image/avif"),
+        Output::Avif { quality } => (super::avif::encode(&image, quality)?, "image/avif"),
         Output::Png => (encode_png(&image)?, "image/png"),
     };
     Ok(Derived {
@@ -469,6 +446,57 @@ mod tests {
         assert_eq!((g.scaled, g.canvas), ((800, 500), (400, 500)));
         let g = plan(1600, 2560, &spec(1080, 1350, Fit::Cover(Anchor::Center)));
         assert_eq!((g.scaled, g.canvas), ((1080, 1728), (1080, 1350)));
+    }
+
+    /// The unsharp mask written plainly, pixel by pixel.
+    fn sharpen_reference(image: &Rgb) -> Vec<u8> {
+        let (w, h) = (image.width as usize, image.height as usize);
+        let mut out = image.data.clone();
+        let at = |x: usize, y: usize, c: usize| i32::from(image.data[(y * w + x) * 3 + c]);
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                for c in 0..3 {
+                    let mut sum = 0;
+                    for dy in 0..3 {
+                        for dx in 0..3 {
+                            sum += at(x + dx - 1, y + dy - 1, c);
+                        }
+                    }
+                    let p = at(x, y, c);
+                    out[(y * w + x) * 3 + c] = (p + (p - sum / 9) / 2).clamp(0, 255) as u8;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_in_place_sharpen_matches_the_plain_one() {
+        let mut seed = 11u32;
+        for (w, h) in [(3, 3), (4, 7), (37, 23), (64, 2)] {
+            let data = (0..w * h * 3)
+                .map(|i| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    // Noise over steps, so both clamps are reached.
+                    if i % 17 < 8 {
+                        (seed >> 16) as u8
+                    } else {
+                        255 * (i % 2) as u8
+                    }
+                })
+                .collect();
+            let image = Rgb {
+                width: w,
+                height: h,
+                data,
+            };
+            let expected = if w < 3 || h < 3 {
+                image.data.clone()
+            } else {
+                sharpen_reference(&image)
+            };
+            assert_eq!(sharpen(image).data, expected, "{w}×{h}");
+        }
     }
 
     #[test]

@@ -9,12 +9,13 @@
 //! each (small) rendition; an embedded ICC profile is carried over so colours
 //! are never silently shifted.
 
+pub(crate) mod avif;
 mod colors;
 mod decode;
 pub mod derive;
 mod descriptive;
 mod metadata;
-mod pixels;
+pub(crate) mod pixels;
 mod png;
 mod quality;
 mod srgb;
