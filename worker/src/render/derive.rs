@@ -45,7 +45,7 @@ pub enum Output {
     Webp {
         quality: i32,
     },
-    /// AVIF (libaom, 8-bit 4:4:4, all-intra, speed [`super::avif::AVIF_SPEED`]).
+    /// AVIF (libaom, 8-bit 4:2:0, all-intra, speed [`super::avif::AVIF_SPEED`]).
     Avif {
         quality: i32,
     },
