@@ -160,6 +160,14 @@ fn decode_jpeg_turbo(
         .set_scan_limit(limits.jpeg_scan_limit)
         .map_err(|e| RenderError::Decode(e.to_string()))?;
     let scaled = header.scaled(scaling);
+    // Chroma upsampled by replication rather than interpolation when the
+    // image is then shrunk at least twice: the resize averages more than
+    // the interpolation would have smoothed (libjpeg-turbo's merged
+    // upsampling and colour conversion, a cheaper pass).
+    let shrunk_after = scaled.width.max(scaled.height) >= 2 * largest as usize;
+    decompressor
+        .set_fast_upsample(shrunk_after)
+        .map_err(|e| RenderError::Decode(e.to_string()))?;
     let mut pixels = vec![0u8; scaled.width * scaled.height * 3];
     let image = Image {
         pixels: pixels.as_mut_slice(),
